@@ -1,0 +1,154 @@
+//! Configuration shared by every service, read from the environment with clap
+//! (`#[arg(long, env)]`), so a malformed variable stops the process at start-up
+//! with clap's clear message instead of surfacing later.
+//!
+//! Flatten [`ServeArgs`], [`LogArgs`] and, for services that call others,
+//! [`UpstreamArgs`] into the service's own clap struct, then log what is in force
+//! with [`print_config`] (URLs pass through [`mask_url`]).
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+/// How a service listens and drains.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on (`LISTEN_ADDR`); `0.0.0.0:<default port>` when unset.
+    #[arg(long, env = "LISTEN_ADDR")]
+    pub listen_addr: Option<SocketAddr>,
+    /// How long to keep serving after SIGTERM before finishing in-flight requests and
+    /// exiting (`DRAIN_SECONDS`): seconds (`5`, `0.5`) or a duration (`500ms`, `2s`).
+    #[arg(long, env = "DRAIN_SECONDS", default_value = "5", value_parser = parse_duration)]
+    pub drain_seconds: Duration,
+}
+
+impl ServeArgs {
+    /// The listen address, defaulting to all interfaces on `default_port`.
+    pub fn listen_addr(&self, default_port: u16) -> SocketAddr {
+        self.listen_addr
+            .unwrap_or_else(|| SocketAddr::from((Ipv4Addr::UNSPECIFIED, default_port)))
+    }
+}
+
+/// Logging.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LogArgs {
+    /// Log filter in `tracing` syntax (`RUST_LOG`), e.g. `info` or `info,sqlx=warn`.
+    #[arg(long, env = "RUST_LOG", default_value = "info")]
+    pub rust_log: String,
+}
+
+/// Outgoing calls to other services.
+#[derive(Debug, Clone, clap::Args)]
+pub struct UpstreamArgs {
+    /// Timeout of every outgoing call, per attempt (`UPSTREAM_TIMEOUT`): `2s`, `500ms`.
+    #[arg(long, env = "UPSTREAM_TIMEOUT", default_value = "2s", value_parser = parse_duration)]
+    pub upstream_timeout: Duration,
+    /// Extra attempts for idempotent outgoing calls (`UPSTREAM_RETRIES`); 0 turns
+    /// application retries off, for meshes that retry themselves.
+    #[arg(long, env = "UPSTREAM_RETRIES", default_value_t = 2,
+          value_parser = clap::value_parser!(u32).range(0..=10))]
+    pub upstream_retries: u32,
+}
+
+impl Default for UpstreamArgs {
+    fn default() -> Self {
+        Self {
+            upstream_timeout: Duration::from_secs(2),
+            upstream_retries: 2,
+        }
+    }
+}
+
+/// Parses `500ms`, `2s`, `1.5s`, `1m` or a bare number of seconds (`5`, `0.5`).
+pub fn parse_duration(raw: &str) -> Result<Duration, String> {
+    let s = raw.trim();
+    let (number, scale) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = s.strip_suffix('m') {
+        (n, 60.0)
+    } else {
+        (s, 1.0)
+    };
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{raw}` is not a duration (examples: 500ms, 2s, 5)"))?;
+    let secs = value * scale;
+    if !secs.is_finite() || !(0.0..=86_400.0).contains(&secs) {
+        return Err(format!("`{raw}` must be between 0 and 24 hours"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Replaces the password of a URL (`mysql://u:secret@h/db`) with `****`.
+pub fn mask_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    let Some(at) = authority.rfind('@') else {
+        return url.to_owned();
+    };
+    let userinfo = &authority[..at];
+    let masked = match userinfo.find(':') {
+        Some(colon) => format!("{}:****", &userinfo[..colon]),
+        // redis://secret@host: a lone userinfo is the password.
+        None if url.starts_with("redis") => "****".to_owned(),
+        None => userinfo.to_owned(),
+    };
+    format!("{}{}@{}", &url[..scheme_end + 3], masked, &rest[at + 1..])
+}
+
+/// Logs the effective configuration as one structured line. Pass URLs through
+/// [`mask_url`] (or leave secrets out) before calling.
+pub fn print_config(service: &str, entries: &[(&str, String)]) {
+    let config: serde_json::Map<String, serde_json::Value> = entries
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), serde_json::Value::String(v.clone())))
+        .collect();
+    tracing::info!(
+        service,
+        version = env!("CARGO_PKG_VERSION"),
+        config = %serde_json::Value::Object(config),
+        "effective configuration"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("2s").unwrap(), Duration::from_secs(2));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("5").unwrap(), Duration::from_secs(5));
+        assert_eq!(parse_duration("0.5").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("1m").unwrap(), Duration::from_secs(60));
+        for bad in ["", "abc", "-1s", "2h", "1e10"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn masks_passwords() {
+        assert_eq!(
+            mask_url("mysql://root:hunter2@db:3306/users"),
+            "mysql://root:****@db:3306/users"
+        );
+        assert_eq!(
+            mask_url("mysql://root@127.0.0.1:3306/users"),
+            "mysql://root@127.0.0.1:3306/users"
+        );
+        assert_eq!(
+            mask_url("redis://:pw@127.0.0.1:6379/0"),
+            "redis://:****@127.0.0.1:6379/0"
+        );
+        assert_eq!(mask_url("redis://pw@r:6379"), "redis://****@r:6379");
+        assert_eq!(mask_url("http://users:8081"), "http://users:8081");
+    }
+}

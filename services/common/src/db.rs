@@ -1,0 +1,295 @@
+//! MySQL helpers for users, products and orders (feature `mysql`): configuration,
+//! the pool, `migrate` (create the database, apply embedded migrations), the
+//! readiness check, and the mapping of database errors to answers.
+//!
+//! Connection failures and lock contention that outlived the retries are 503
+//! `dependency_unavailable`; everything else is an internal error, logged and never
+//! shown to the client.
+
+use crate::{AppError, ReadinessCheck};
+use sqlx::migrate::Migrator;
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
+use sqlx::{ConnectOptions, Connection, Executor};
+use std::future::Future;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// MySQL error number of a deadlock victim.
+pub const ER_LOCK_DEADLOCK: u16 = 1213;
+/// MySQL error number of a lock wait timeout.
+pub const ER_LOCK_WAIT_TIMEOUT: u16 = 1205;
+/// MySQL error number of a duplicate key.
+pub const ER_DUP_ENTRY: u16 = 1062;
+
+/// How often a transaction is run again after a deadlock or lock wait timeout.
+pub const TRANSACTION_ATTEMPTS: u32 = 5;
+
+/// Database settings.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DatabaseArgs {
+    /// MySQL URL with the database name (`DATABASE_URL`), e.g.
+    /// `mysql://root@127.0.0.1:3306/products`; `<that>/<service>` when unset.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Largest number of pooled connections (`DATABASE_MAX_CONNECTIONS`).
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub database_max_connections: u32,
+}
+
+impl DatabaseArgs {
+    /// The URL, defaulting to the local server and a database named after `service`.
+    pub fn url(&self, service: &str) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("mysql://root@127.0.0.1:3306/{service}"))
+    }
+}
+
+/// Errors of the database helpers.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The URL does not parse or names no database.
+    #[error("DATABASE_URL `{url}` is invalid: {reason}")]
+    BadUrl {
+        /// The URL, password masked.
+        url: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A database operation failed.
+    #[error("{what}")]
+    Sql {
+        /// What was being done.
+        what: String,
+        /// The driver error.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// A migration failed.
+    #[error("migration failed")]
+    Migrate(#[source] sqlx::migrate::MigrateError),
+}
+
+fn options(url: &str) -> Result<MySqlConnectOptions, DbError> {
+    MySqlConnectOptions::from_str(url)
+        .map(|o| o.log_statements(tracing::log::LevelFilter::Trace))
+        .map_err(|e| DbError::BadUrl {
+            url: crate::config::mask_url(url),
+            reason: e.to_string(),
+        })
+}
+
+/// The database name in `url`, checked to be a plain identifier.
+pub fn database_name(url: &str) -> Result<String, DbError> {
+    let bad = |reason: &str| DbError::BadUrl {
+        url: crate::config::mask_url(url),
+        reason: reason.to_owned(),
+    };
+    let rest = url
+        .split_once("://")
+        .map(|(_, r)| r)
+        .ok_or_else(|| bad("no scheme"))?;
+    let path = rest.split_once('/').map(|(_, p)| p).unwrap_or_default();
+    let name = path.split(['?', '#']).next().unwrap_or_default();
+    if name.is_empty()
+        || name.len() > 64
+        || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        return Err(bad("the path must name a database of [A-Za-z0-9_]"));
+    }
+    Ok(name.to_owned())
+}
+
+/// A lazily connecting pool: the service starts (and `/readyz` reports) even while
+/// the database is down. Sessions use READ COMMITTED, which takes no gap locks and so
+/// deadlocks less under concurrent reservations.
+pub fn pool(url: &str, max_connections: u32) -> Result<MySqlPool, DbError> {
+    let opts = options(url)?;
+    Ok(MySqlPoolOptions::new()
+        .max_connections(max_connections)
+        .min_connections(0)
+        .acquire_timeout(Duration::from_secs(2))
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                conn.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                    .await?;
+                Ok(())
+            })
+        })
+        .connect_lazy_with(opts))
+}
+
+/// Creates the database named in `url` if missing, then applies `migrator`. Waits up
+/// to `wait` for the server to accept connections (it may be starting alongside).
+pub async fn migrate(url: &str, migrator: &Migrator, wait: Duration) -> Result<(), DbError> {
+    let name = database_name(url)?;
+    let server_opts = options(url)?.database("mysql");
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut conn = loop {
+        match server_opts.connect().await {
+            Ok(c) => break c,
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                tracing::warn!(error = %e, "database not reachable yet; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(source) => {
+                return Err(DbError::Sql {
+                    what: "cannot connect to the database server".into(),
+                    source,
+                });
+            }
+        }
+    };
+    let create = format!(
+        "CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+    );
+    conn.execute(sqlx::AssertSqlSafe(create))
+        .await
+        .map_err(|source| DbError::Sql {
+            what: format!("cannot create database {name}"),
+            source,
+        })?;
+    let _ = conn.close().await;
+    let mut conn = options(url)?
+        .connect()
+        .await
+        .map_err(|source| DbError::Sql {
+            what: format!("cannot connect to database {name}"),
+            source,
+        })?;
+    migrator.run(&mut conn).await.map_err(DbError::Migrate)?;
+    let _ = conn.close().await;
+    Ok(())
+}
+
+/// Readiness check `database`: the server answers and the newest embedded migration
+/// has been applied.
+pub fn readiness_check(pool: MySqlPool, migrator: &'static Migrator) -> ReadinessCheck {
+    ReadinessCheck::new("database", move || {
+        let pool = pool.clone();
+        async move { schema_ready(&pool, migrator).await }
+    })
+}
+
+async fn schema_ready(pool: &MySqlPool, migrator: &Migrator) -> Result<(), String> {
+    let want = migrator.iter().map(|m| m.version).max().unwrap_or(0);
+    let have: Option<i64> =
+        sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success = 1")
+            .fetch_one(pool)
+            .await
+            .map_err(|e| format!("schema check failed: {e}"))?;
+    if have.unwrap_or(0) < want {
+        return Err(format!("schema not migrated (at {have:?}, need {want})"));
+    }
+    Ok(())
+}
+
+/// The MySQL error number, if `e` came from the server.
+pub fn error_number(e: &sqlx::Error) -> Option<u16> {
+    e.as_database_error()
+        .and_then(|d| d.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>())
+        .map(|d| d.number())
+}
+
+/// Whether `e` is a duplicate-key violation.
+pub fn is_unique_violation(e: &sqlx::Error) -> bool {
+    error_number(e) == Some(ER_DUP_ENTRY)
+}
+
+/// Whether running the transaction again may succeed (deadlock, lock wait timeout).
+pub fn is_transient(e: &sqlx::Error) -> bool {
+    matches!(
+        error_number(e),
+        Some(ER_LOCK_DEADLOCK | ER_LOCK_WAIT_TIMEOUT)
+    )
+}
+
+/// Runs `tx` again, up to [`TRANSACTION_ATTEMPTS`] times with a short growing
+/// pause, while it fails with a transient database error.
+pub async fn retry_transient<T, F, Fut>(mut tx: F) -> Result<T, AppError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, AppError>>,
+{
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match tx().await {
+            Err(AppError::Database(e)) if is_transient(&e) && attempt < TRANSACTION_ATTEMPTS => {
+                tracing::debug!(attempt, error = %e, "transient database error; retrying");
+                let pause = 5 * u64::from(attempt) + fastrand::u64(0..10);
+                tokio::time::sleep(Duration::from_millis(pause)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// The answer for a database error: see the module docs.
+pub(crate) fn classify(e: &sqlx::Error) -> AppError {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Protocol(_) => AppError::unavailable("database", e.to_string()),
+        _ if is_transient(e) => AppError::unavailable("database", format!("busy: {e}")),
+        _ => AppError::internal(e.to_string()),
+    }
+}
+
+/// Test support: each test gets its own freshly migrated database, so tests run in
+/// parallel against the one real server.
+pub mod testing {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+    /// Server URL for tests (`TEST_DATABASE_URL`, default the local MariaDB).
+    pub fn server_url() -> String {
+        std::env::var("TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_owned())
+    }
+
+    /// Creates and migrates a uniquely named database and returns its URL.
+    pub async fn fresh_database_url(prefix: &str, migrator: &Migrator) -> String {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or_default();
+        let name = format!("kst_{prefix}_{}_{n}_{nanos}", std::process::id());
+        let url = format!("{}/{name}", server_url().trim_end_matches('/'));
+        if let Err(e) = migrate(&url, migrator, Duration::from_secs(10)).await {
+            panic!("cannot create test database {name}: {e:?}");
+        }
+        url
+    }
+
+    /// [`fresh_database_url`] plus a pool on it.
+    pub async fn fresh_database(prefix: &str, migrator: &Migrator) -> (MySqlPool, String) {
+        let url = fresh_database_url(prefix, migrator).await;
+        let pool = match pool(&url, 20) {
+            Ok(p) => p,
+            Err(e) => panic!("cannot open pool on {url}: {e}"),
+        };
+        (pool, url)
+    }
+
+    /// Drops a database made by [`fresh_database_url`].
+    pub async fn drop_database(url: &str) {
+        if let Ok(name) = database_name(url)
+            && let Ok(opts) = options(url)
+            && let Ok(mut conn) = opts.database("mysql").connect().await
+        {
+            let _ = conn
+                .execute(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS `{name}`"
+                )))
+                .await;
+        }
+    }
+}

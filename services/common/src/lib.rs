@@ -1,0 +1,41 @@
+//! What every KubeStore service shares, so that the five services behave alike on
+//! the wire: configuration ([`config`]), the JSON error type ([`error`]), request
+//! extractors with the contract's rejection rules ([`extract`]), keyset pagination
+//! ([`pagination`]), input validation helpers ([`validate`]), `/healthz` + `/readyz`
+//! ([`health`]), Prometheus metrics ([`metrics`]), the router wrapper and graceful
+//! shutdown ([`server`]), the outgoing HTTP client ([`client`]), logging
+//! ([`telemetry`]) and time formatting ([`time`]).
+//!
+//! With the `mysql` feature, [`db`] adds the pool, `migrate`, the readiness check and
+//! the mapping of database errors for the MySQL-backed services.
+//!
+//! A service's `main` typically reads:
+//!
+//! ```ignore
+//! let metrics = Metrics::new("products", env!("CARGO_PKG_VERSION"));
+//! let health = Health::new(vec![db::readiness_check(pool.clone(), &MIGRATOR)]);
+//! let ctx = ServiceContext::new("products", health, metrics);
+//! let router = server::finish(app(state), &ctx);
+//! server::serve(listener, router, &ctx, args.serve.drain()).await?;
+//! ```
+
+pub mod client;
+pub mod config;
+#[cfg(feature = "mysql")]
+pub mod db;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod metrics;
+pub mod pagination;
+pub mod server;
+pub mod telemetry;
+pub mod time;
+pub mod validate;
+
+pub use error::AppError;
+pub use extract::{BODY_LIMIT, Json, PathId, Query};
+pub use health::{Health, ReadinessCheck};
+pub use metrics::Metrics;
+pub use pagination::{Keyed, Page, PageRequest};
+pub use server::ServiceContext;
