@@ -1,0 +1,166 @@
+//! The cart's configuration, read from the environment.
+
+use std::time::Duration;
+
+use kubestore_common::config::{LogArgs, ServeArgs, UpstreamArgs, mask_url, print_config};
+
+/// Default port of the cart service.
+pub const DEFAULT_PORT: u16 = 8084;
+
+/// Command line and environment of the `cart` binary.
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "cart",
+    version,
+    about = "KubeStore cart service: carts in Redis"
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Checks that Redis answers and exits; Redis has no schema to migrate.
+    Migrate {
+        /// Settings.
+        #[command(flatten)]
+        config: Config,
+    },
+    /// Serves the HTTP API.
+    Serve {
+        /// Settings.
+        #[command(flatten)]
+        config: Config,
+    },
+}
+
+/// Settings of the cart service.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Config {
+    /// Listening and draining.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    /// Logging.
+    #[command(flatten)]
+    pub log: LogArgs,
+    /// Outgoing calls to products and orders.
+    #[command(flatten)]
+    pub upstream: UpstreamArgs,
+    /// Redis holding the carts (`REDIS_URL`), e.g. `redis://127.0.0.1:6379/0`.
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379/0")]
+    pub redis_url: String,
+    /// Time allowed to connect to Redis and for one command (`REDIS_TIMEOUT`).
+    #[arg(long, env = "REDIS_TIMEOUT", default_value = "1s",
+          value_parser = kubestore_common::config::parse_duration)]
+    pub redis_timeout: Duration,
+    /// Base URL of the products service (`PRODUCTS_URL`).
+    #[arg(long, env = "PRODUCTS_URL", default_value = "http://127.0.0.1:8082")]
+    pub products_url: String,
+    /// Base URL of the orders service (`ORDERS_URL`).
+    #[arg(long, env = "ORDERS_URL", default_value = "http://127.0.0.1:8083")]
+    pub orders_url: String,
+    /// Time allowed for orders to create the order of a checkout
+    /// (`CHECKOUT_TIMEOUT`); longer than `UPSTREAM_TIMEOUT` because orders itself
+    /// calls users and products.
+    #[arg(long, env = "CHECKOUT_TIMEOUT", default_value = "10s",
+          value_parser = kubestore_common::config::parse_duration)]
+    pub checkout_timeout: Duration,
+    /// Idle time after which a cart expires (`CART_IDLE_TTL`); every use restarts
+    /// it: `7d`, `12h`, `30m`, `90s` or a number of seconds.
+    #[arg(long, env = "CART_IDLE_TTL", default_value = "7d", value_parser = parse_idle_ttl)]
+    pub cart_idle_ttl: Duration,
+}
+
+impl Config {
+    /// Logs the configuration in force, with secrets masked.
+    pub fn print(&self) {
+        print_config(
+            "cart",
+            &[
+                (
+                    "LISTEN_ADDR",
+                    self.serve.listen_addr(DEFAULT_PORT).to_string(),
+                ),
+                (
+                    "DRAIN_SECONDS",
+                    format!("{}", self.serve.drain_seconds.as_secs_f64()),
+                ),
+                ("RUST_LOG", self.log.rust_log.clone()),
+                ("REDIS_URL", mask_url(&self.redis_url)),
+                ("REDIS_TIMEOUT", format!("{:?}", self.redis_timeout)),
+                ("PRODUCTS_URL", mask_url(&self.products_url)),
+                ("ORDERS_URL", mask_url(&self.orders_url)),
+                (
+                    "UPSTREAM_TIMEOUT",
+                    format!("{:?}", self.upstream.upstream_timeout),
+                ),
+                (
+                    "UPSTREAM_RETRIES",
+                    self.upstream.upstream_retries.to_string(),
+                ),
+                ("CHECKOUT_TIMEOUT", format!("{:?}", self.checkout_timeout)),
+                (
+                    "CART_IDLE_TTL",
+                    format!("{}s", self.cart_idle_ttl.as_secs()),
+                ),
+            ],
+        );
+    }
+}
+
+/// Parses an idle time: a whole number followed by `s`, `m`, `h` or `d`, or a
+/// bare number of seconds; from 1 second to 365 days. Redis TTLs are whole
+/// seconds, hence no fractions.
+pub fn parse_idle_ttl(raw: &str) -> Result<Duration, String> {
+    let s = raw.trim();
+    let (number, unit) = match s.char_indices().last() {
+        Some((i, c @ ('s' | 'm' | 'h' | 'd'))) => (&s[..i], c),
+        _ => (s, 's'),
+    };
+    let bad = || format!("`{raw}` is not a duration (examples: 7d, 12h, 30m, 90s)");
+    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let value: u64 = number.parse().map_err(|_| bad())?;
+    let scale = match unit {
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        _ => 1,
+    };
+    let secs = value
+        .checked_mul(scale)
+        .filter(|secs| (1..=365 * 86_400).contains(secs))
+        .ok_or_else(|| format!("`{raw}` must be between 1 second and 365 days"))?;
+    Ok(Duration::from_secs(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idle_ttls() {
+        assert_eq!(parse_idle_ttl("7d").unwrap(), Duration::from_secs(604_800));
+        assert_eq!(parse_idle_ttl("12h").unwrap(), Duration::from_secs(43_200));
+        assert_eq!(parse_idle_ttl("30m").unwrap(), Duration::from_secs(1800));
+        assert_eq!(parse_idle_ttl("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_idle_ttl("90").unwrap(), Duration::from_secs(90));
+        for bad in [
+            "",
+            "d",
+            "0",
+            "0s",
+            "1.5h",
+            "-1d",
+            "366d",
+            "7w",
+            "99999999999999999999d",
+        ] {
+            assert!(parse_idle_ttl(bad).is_err(), "{bad}");
+        }
+    }
+}

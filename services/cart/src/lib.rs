@@ -1,0 +1,141 @@
+//! The KubeStore cart service: carts in Redis, checkout through orders.
+//!
+//! # Layout
+//! - [`config`]: the environment it reads.
+//! - [`store`]: the Redis data model and its atomic Lua updates.
+//! - [`checkout`]: the idempotency key that makes a retried checkout one order.
+//! - [`upstream`]: calls to products and orders, with timeouts.
+//! - [`routes`]: the HTTP handlers.
+//!
+//! [`app`] builds the API router from an [`AppState`], so tests can serve it on
+//! `127.0.0.1:0` against a real Redis; [`run`] is what `main` calls.
+
+// Handlers return the shared `AppError` (128 bytes) by value, as the common
+// crate's extractors do; boxing it would only move a cold-path cost around.
+#![allow(clippy::result_large_err)]
+
+pub mod checkout;
+pub mod config;
+pub mod routes;
+pub mod store;
+pub mod upstream;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use kubestore_common::config::UpstreamArgs;
+use kubestore_common::{Health, Metrics, ReadinessCheck, ServiceContext, server};
+
+use crate::config::{Cli, Command, Config, DEFAULT_PORT};
+use crate::store::{Store, StoreConfig};
+use crate::upstream::{Services, UpstreamConfig};
+
+/// The service name: the `service` label of its metrics.
+pub const SERVICE: &str = "cart";
+
+/// Maximum number of lines in a cart.
+pub const MAX_LINES: usize = 50;
+
+/// Shared state of the handlers.
+#[derive(Clone)]
+pub struct AppState {
+    /// The carts.
+    pub store: Arc<Store>,
+    /// products and orders.
+    pub upstream: Services,
+}
+
+impl AppState {
+    /// The state for `config`; connects to Redis lazily, so it cannot fail on a
+    /// Redis that is down, only on a malformed URL.
+    pub fn from_config(config: &Config) -> anyhow::Result<Self> {
+        let client = redis::Client::open(config.redis_url.as_str())
+            .context("REDIS_URL is not a valid Redis URL")?;
+        let store = Store::new(
+            client,
+            StoreConfig {
+                key_prefix: "cart:".to_owned(),
+                idle_ttl: config.cart_idle_ttl,
+                max_lines: MAX_LINES,
+                timeout: config.redis_timeout,
+            },
+        );
+        let upstream = Services::new(&UpstreamConfig {
+            products_url: config.products_url.clone(),
+            orders_url: config.orders_url.clone(),
+            lookups: config.upstream.clone(),
+            checkout: UpstreamArgs {
+                upstream_timeout: config.checkout_timeout,
+                upstream_retries: config.upstream.upstream_retries,
+            },
+        })?;
+        Ok(Self {
+            store: Arc::new(store),
+            upstream,
+        })
+    }
+}
+
+/// The API routes with `state` applied (without health and metrics).
+pub fn app(state: AppState) -> Router {
+    routes::routes().with_state(state)
+}
+
+/// Readiness: Redis answers. Never products or orders, so that one of them
+/// failing does not take the cart out of its load balancer in a cascade.
+pub fn health(store: Arc<Store>) -> Health {
+    Health::new(vec![ReadinessCheck::new("redis", move || {
+        let store = store.clone();
+        async move {
+            store
+                .ping()
+                .await
+                .map_err(|e| format!("{:#}", anyhow::Error::new(e)))
+        }
+    })])
+}
+
+/// The whole service as served: API, `/healthz`, `/readyz`, `/metrics`.
+pub fn service(state: AppState) -> (Router, ServiceContext) {
+    let ctx = ServiceContext::new(
+        SERVICE,
+        health(state.store.clone()),
+        Metrics::new(SERVICE, env!("CARGO_PKG_VERSION")),
+    );
+    let router = server::finish(app(state), &ctx);
+    (router, ctx)
+}
+
+/// Runs the command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Migrate { config } => {
+            init(&config)?;
+            let state = AppState::from_config(&config)?;
+            // Nothing to migrate in Redis; checking the connection makes a
+            // misconfigured REDIS_URL fail the deployment's migrate step.
+            state
+                .store
+                .ping()
+                .await
+                .context("cannot reach Redis at REDIS_URL")?;
+            tracing::info!(service = SERVICE, "redis answers; nothing to migrate");
+            Ok(())
+        }
+        Command::Serve { config } => {
+            init(&config)?;
+            let state = AppState::from_config(&config)?;
+            let (router, ctx) = service(state);
+            let listener = server::bind(config.serve.listen_addr(DEFAULT_PORT)).await?;
+            server::serve(listener, router, &ctx, config.serve.drain_seconds).await?;
+            Ok(())
+        }
+    }
+}
+
+fn init(config: &Config) -> anyhow::Result<()> {
+    kubestore_common::telemetry::init(&config.log.rust_log).map_err(anyhow::Error::msg)?;
+    config.print();
+    Ok(())
+}
