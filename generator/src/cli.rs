@@ -1,0 +1,100 @@
+//! Command-line interface.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Renders KubeStore environment files into a GitOps tree for Argo CD.
+#[derive(Debug, Parser)]
+#[command(
+    name = "kubestore-gen",
+    version,
+    after_help = "Exit codes:\n  0  success\n  1  an environment file is invalid, or `render --check` found the tree stale\n  2  usage error, or a file could not be read or written"
+)]
+pub struct Cli {
+    /// Folder holding the environment files (`<env>.yaml`).
+    #[arg(
+        long,
+        global = true,
+        default_value = "environments",
+        env = "KUBESTORE_ENVIRONMENTS"
+    )]
+    pub environments: PathBuf,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate environments and render them into the GitOps tree.
+    Render(RenderArgs),
+    /// Validate environments without writing anything.
+    Validate(Selection),
+    /// Print an environment's effective configuration, every default filled in.
+    Explain(ExplainArgs),
+}
+
+/// Which environments.
+#[derive(Debug, Args)]
+pub struct Selection {
+    /// Environment names, e.g. `prod` for `environments/prod.yaml`.
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    pub envs: Vec<String>,
+
+    /// Every `*.yaml` file in the environments folder.
+    #[arg(long)]
+    pub all: bool,
+
+    /// Output format of the report.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// Arguments of `render`.
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// Which environments.
+    #[command(flatten)]
+    pub selection: Selection,
+
+    /// Folder of the rendered tree.
+    #[arg(long, default_value = "gitops")]
+    pub out: PathBuf,
+
+    /// Write nothing; exit 1 and list stale, missing and extra files when the tree on
+    /// disk differs from a fresh render.
+    #[arg(long)]
+    pub check: bool,
+}
+
+/// Arguments of `explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// Environment name.
+    pub env: String,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ExplainFormat::Yaml)]
+    pub format: ExplainFormat,
+}
+
+/// Report formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Lines for people.
+    Text,
+    /// One JSON document for programs.
+    Json,
+}
+
+/// Formats of `explain`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExplainFormat {
+    /// YAML, like the environment files.
+    Yaml,
+    /// JSON.
+    Json,
+}

@@ -1,0 +1,53 @@
+//! Names and labels shared by every renderer, so that selectors, policies and rules that
+//! refer to each other always agree.
+
+use std::collections::BTreeMap;
+
+/// `app.kubernetes.io/part-of` of every object.
+pub const PART_OF: &str = "kubestore";
+/// `app.kubernetes.io/managed-by` of every object.
+pub const MANAGED_BY: &str = "kubestore-gen";
+/// Label on pods that may open connections to MySQL.
+pub const MYSQL_CLIENT_LABEL: &str = "kubestore.dev/mysql-client";
+/// Label on pods that may open connections to Redis.
+pub const REDIS_CLIENT_LABEL: &str = "kubestore.dev/redis-client";
+/// Label carrying the environment name, added by each overlay.
+pub const ENVIRONMENT_LABEL: &str = "kubestore.dev/environment";
+/// Secret holding the MySQL root password.
+pub const MYSQL_SECRET: &str = "mysql-credentials";
+/// Key of the MySQL root password in [`MYSQL_SECRET`].
+pub const MYSQL_SECRET_KEY: &str = "root-password";
+/// Secret holding the Redis password.
+pub const REDIS_SECRET: &str = "redis-credentials";
+/// Key of the Redis password in [`REDIS_SECRET`].
+pub const REDIS_SECRET_KEY: &str = "password";
+/// Name of the HTTP port of every service.
+pub const HTTP_PORT_NAME: &str = "http";
+/// UID and GID the containers run as (the distroless `nonroot` user).
+pub const APP_UID: i64 = 65532;
+/// UID and GID the data stores run as: above 10000 so they never match a host user.
+pub const STORE_UID: i64 = 10999;
+
+/// Labels that select a component's pods. They never include the version, so a selector
+/// written by one release still matches the pods of the next.
+pub fn selector(name: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("app.kubernetes.io/name".to_owned(), name.to_owned()),
+        ("app.kubernetes.io/part-of".to_owned(), PART_OF.to_owned()),
+    ])
+}
+
+/// The standard labels of a component's objects: the selector labels plus component and
+/// manager. Overlays add `app.kubernetes.io/version` and the environment label.
+pub fn labels(name: &str, component: &str) -> BTreeMap<String, String> {
+    let mut labels = selector(name);
+    labels.insert("app.kubernetes.io/component".into(), component.into());
+    labels.insert("app.kubernetes.io/managed-by".into(), MANAGED_BY.into());
+    labels
+}
+
+/// The logical image name renderers write; each overlay maps it to a real image with
+/// Kustomize's `images:`.
+pub fn image_name(service: &str) -> String {
+    format!("kubestore/{service}")
+}

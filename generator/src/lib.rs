@@ -1,0 +1,296 @@
+//! `kubestore-gen`: environment files in, a Kustomize + Argo CD tree out.
+//!
+//! The data flows one way: [`spec`] (load the YAML) -> [`model`] (validate) ->
+//! [`render`] (objects) -> [`layout`] (base and overlays) -> [`output`] (bytes on disk).
+
+pub mod catalog;
+pub mod cli;
+pub mod conventions;
+pub mod defaults;
+pub mod layout;
+pub mod model;
+pub mod output;
+pub mod render;
+pub mod spec;
+
+use std::path::{Path, PathBuf};
+
+use cli::{Cli, Command, ExplainFormat, Format, RenderArgs, Selection};
+use model::Environment;
+use output::{Difference, Owned, Tree};
+use spec::ConfigErrors;
+
+/// What can stop a command.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// One or more environment files are invalid.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<ConfigErrors>),
+    /// The tree on disk differs from a fresh render.
+    #[error("{} is stale: {} file(s) differ from a fresh render; run `kubestore-gen render` and commit", .dir.display(), .differences.len())]
+    Stale {
+        /// The rendered tree's folder.
+        dir: PathBuf,
+        /// What differs.
+        differences: Vec<Difference>,
+    },
+    /// A file could not be read or written.
+    #[error("cannot access {}", .path.display())]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The command line names something that does not exist.
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl Error {
+    /// Process exit code, as documented in `--help`.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Invalid(_) | Error::Stale { .. } => 1,
+            Error::Io { .. } | Error::Usage(_) => 2,
+        }
+    }
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Runs a parsed command line; progress and reports go to stdout and stderr.
+pub fn run(cli: Cli) -> Result<(), Error> {
+    match cli.command {
+        Command::Render(args) => render_command(&cli.environments, &args),
+        Command::Validate(selection) => validate_command(&cli.environments, &selection),
+        Command::Explain(args) => {
+            let env = load_environment(&cli.environments, &args.env)?;
+            let text = match args.format {
+                ExplainFormat::Yaml => serde_saphyr::to_string(&env).expect("the model serializes"),
+                ExplainFormat::Json => {
+                    serde_json::to_string_pretty(&env).expect("the model serializes") + "\n"
+                }
+            };
+            print!("{text}");
+            Ok(())
+        }
+    }
+}
+
+/// Names of the environments a selection means, checked to exist.
+pub fn selected(dir: &Path, selection: &Selection) -> Result<Vec<String>, Error> {
+    let available = available_environments(dir)?;
+    if selection.all {
+        if available.is_empty() {
+            return Err(Error::Usage(format!(
+                "no environment files (*.yaml) in {}",
+                dir.display()
+            )));
+        }
+        return Ok(available);
+    }
+    for name in &selection.envs {
+        if !available.contains(name) {
+            return Err(Error::Usage(format!(
+                "no environment `{name}`: {} has no {name}.yaml (found: {})",
+                dir.display(),
+                available.join(", ")
+            )));
+        }
+    }
+    let mut names = selection.envs.clone();
+    names.dedup();
+    Ok(names)
+}
+
+/// Names of the `*.yaml` files in `dir`, sorted.
+pub fn available_environments(dir: &Path) -> Result<Vec<String>, Error> {
+    let entries = std::fs::read_dir(dir).map_err(io_error(dir))?;
+    let mut names = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(io_error(dir))?.path();
+        if path.extension().is_some_and(|e| e == "yaml")
+            && let Some(stem) = path.file_stem().and_then(|s| s.to_str())
+        {
+            names.push(stem.to_owned());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// Loads and validates one environment.
+pub fn load_environment(dir: &Path, name: &str) -> Result<Environment, Error> {
+    let path = dir.join(format!("{name}.yaml"));
+    let loaded = spec::load(&path)
+        .map_err(io_error(&path))?
+        .map_err(|e| Error::Invalid(vec![e]))?;
+    Environment::from_loaded(&loaded).map_err(|e| Error::Invalid(vec![e]))
+}
+
+/// Loads every named environment, reporting the problems of all of them together.
+pub fn load_environments(dir: &Path, names: &[String]) -> Result<Vec<Environment>, Error> {
+    let mut envs = Vec::new();
+    let mut invalid = Vec::new();
+    for name in names {
+        match load_environment(dir, name) {
+            Ok(env) => envs.push(env),
+            Err(Error::Invalid(mut errors)) => invalid.append(&mut errors),
+            Err(other) => return Err(other),
+        }
+    }
+    if invalid.is_empty() {
+        Ok(envs)
+    } else {
+        Err(Error::Invalid(invalid))
+    }
+}
+
+/// Renders environments into files, keyed by path relative to the tree's root. Pure: no
+/// file is read or written.
+pub fn render_tree(envs: &[Environment], environments_dir: &Path) -> Tree {
+    let base_objects = render::render_all(&layout::baseline());
+    let mut tree = Tree::new();
+    for file in layout::base(&base_objects) {
+        let text = output::to_text(&file, "the built-in defaults");
+        tree.insert(file.path, text);
+    }
+    for env in envs {
+        let source = environments_dir.join(format!("{}.yaml", env.name));
+        let source = source.to_string_lossy().replace('\\', "/");
+        for file in layout::environment_files(env, &base_objects) {
+            let text = output::to_text(&file, &source);
+            tree.insert(file.path, text);
+        }
+    }
+    tree
+}
+
+/// The paths a render of `envs` owns.
+fn owned(envs: &[Environment], all: bool) -> Owned {
+    if all {
+        return Owned::All;
+    }
+    let mut prefixes = vec![format!("{}/", layout::BASE)];
+    prefixes.extend(envs.iter().map(|e| format!("overlays/{}/", e.name)));
+    Owned::Prefixes(prefixes)
+}
+
+fn render_command(dir: &Path, args: &RenderArgs) -> Result<(), Error> {
+    let names = selected(dir, &args.selection)?;
+    let envs = load_environments(dir, &names)?;
+    let rendered = render_tree(&envs, dir);
+    let existing = output::read_tree(&args.out).map_err(io_error(&args.out))?;
+    let expected = output::merged(&existing, &rendered, &owned(&envs, args.selection.all));
+    let differences = output::differences(&existing, &expected);
+    let json = args.selection.format == Format::Json;
+    if args.check {
+        if json {
+            let report = serde_json::json!({"up_to_date": differences.is_empty(), "differences": differences});
+            println!("{report:#}");
+        } else {
+            for d in &differences {
+                match d {
+                    Difference::Stale(p) => println!("stale    {p}"),
+                    Difference::Missing(p) => println!("missing  {p}"),
+                    Difference::Extra(p) => println!("extra    {p}"),
+                }
+            }
+        }
+        if differences.is_empty() {
+            if !json {
+                eprintln!(
+                    "{} is up to date ({} environment(s), {} files)",
+                    args.out.display(),
+                    envs.len(),
+                    expected.len()
+                );
+            }
+            return Ok(());
+        }
+        return Err(Error::Stale {
+            dir: args.out.clone(),
+            differences,
+        });
+    }
+    if !differences.is_empty() {
+        output::write_tree(&args.out, &expected).map_err(io_error(&args.out))?;
+    }
+    if json {
+        let report = serde_json::json!({
+            "environments": names,
+            "files": expected.len(),
+            "changed": differences,
+        });
+        println!("{report:#}");
+    } else {
+        eprintln!(
+            "rendered {} into {}: {} files, {} changed",
+            names.join(", "),
+            args.out.display(),
+            expected.len(),
+            differences.len()
+        );
+    }
+    Ok(())
+}
+
+fn validate_command(dir: &Path, selection: &Selection) -> Result<(), Error> {
+    let names = selected(dir, selection)?;
+    let mut reports = Vec::new();
+    let mut invalid = Vec::new();
+    for name in &names {
+        match load_environment(dir, name) {
+            Ok(_) => {
+                reports.push(serde_json::json!({"environment": name, "valid": true, "errors": []}))
+            }
+            Err(Error::Invalid(errors)) => {
+                let list: Vec<_> = errors
+                    .iter()
+                    .flat_map(|e| e.0.iter())
+                    .map(|e| {
+                        serde_json::json!({
+                            "file": e.file.to_string_lossy(),
+                            "line": e.position.map(|p| p.0),
+                            "column": e.position.map(|p| p.1),
+                            "key": e.key,
+                            "message": e.message,
+                        })
+                    })
+                    .collect();
+                reports
+                    .push(serde_json::json!({"environment": name, "valid": false, "errors": list}));
+                invalid.extend(errors);
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    match selection.format {
+        Format::Json => println!("{:#}", serde_json::Value::Array(reports)),
+        Format::Text => {
+            for name in &names {
+                if !invalid.iter().any(|e| {
+                    e.0.first()
+                        .is_some_and(|f| f.file.file_stem().is_some_and(|s| s == name.as_str()))
+                }) {
+                    println!("{}: valid", dir.join(format!("{name}.yaml")).display());
+                }
+            }
+        }
+    }
+    if invalid.is_empty() {
+        Ok(())
+    } else if selection.format == Format::Json {
+        // The report above already lists every error; the exit code still says "invalid".
+        Err(Error::Invalid(Vec::new()))
+    } else {
+        Err(Error::Invalid(invalid))
+    }
+}

@@ -1,0 +1,65 @@
+//! Renderers: pure functions from an [`Environment`] to Kubernetes objects, one module per
+//! concern. Nothing here touches the file system; [`crate::layout`] arranges the objects
+//! into a Kustomize tree and [`crate::output`] writes it.
+
+mod datastores;
+mod network;
+mod scaling;
+mod workloads;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::model::Environment;
+
+/// One rendered object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Object {
+    /// File name without extension, `<name>-<kind>`, unique within an environment.
+    pub file: String,
+    /// The object as JSON, fields in the order the typed struct serializes them.
+    pub value: Value,
+}
+
+impl Object {
+    /// Wraps a typed object; `kind` names the file (`deployment`, `service`, ...).
+    pub fn new(name: &str, kind: &str, object: &impl Serialize) -> Self {
+        let value = serde_json::to_value(object).expect("Kubernetes objects serialize to JSON");
+        Self {
+            file: format!("{name}-{kind}"),
+            value,
+        }
+    }
+
+    /// `(apiVersion, kind, name)`, which identifies the object in a namespace.
+    pub fn identity(&self) -> (String, String, String) {
+        let field = |path: &str| {
+            self.value
+                .pointer(path)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        (
+            field("/apiVersion"),
+            field("/kind"),
+            field("/metadata/name"),
+        )
+    }
+}
+
+/// Every object of the store's namespace for `env`, in a stable order.
+pub fn render_all(env: &Environment) -> Vec<Object> {
+    let mut objects = Vec::new();
+    objects.extend(workloads::render_workloads(env));
+    objects.extend(datastores::render_datastores(env));
+    objects.extend(scaling::render_scaling(env));
+    objects.extend(network::render_network_policies(env));
+    objects.sort_by(|a, b| a.file.cmp(&b.file));
+    objects
+}
+
+/// The Namespace object: it stays out of the base, as each overlay names its own.
+pub fn render_namespace(env: &Environment) -> Object {
+    workloads::render_namespace(env)
+}
