@@ -31,19 +31,9 @@ pub enum AppError {
     NotFound(String),
     /// Any other error with a specific code: the 409 conflicts (`email_taken`,
     /// `insufficient_stock`, ...), 422s with their own code (`unknown_user`), or an
-    /// upstream error passed through as it came. `details` are merged into the
-    /// error object next to `code` and `message`.
-    #[error("{message}")]
-    Coded {
-        /// HTTP status.
-        status: StatusCode,
-        /// snake_case machine-readable code.
-        code: Cow<'static, str>,
-        /// Human sentence.
-        message: String,
-        /// Extra members of the error object, such as `product_id` or `field`.
-        details: Map<String, Value>,
-    },
+    /// upstream error passed through as it came. Boxed to keep `Result`s small.
+    #[error("{}", .0.message)]
+    Coded(Box<Coded>),
     /// 503 `dependency_unavailable` with `Retry-After`: a database, Redis or another
     /// service is down, too slow or answered 5xx.
     #[error("{dependency} is unavailable: {reason}")]
@@ -62,10 +52,30 @@ pub enum AppError {
     /// A database error not yet classified; rendered by [`AppError::from_database`].
     #[cfg(feature = "mysql")]
     #[error("database error")]
-    Database(#[from] sqlx::Error),
+    Database(#[source] Box<sqlx::Error>),
     /// 500 `internal_error`; the source is logged and never sent.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// The parts of an [`AppError::Coded`] error.
+#[derive(Debug)]
+pub struct Coded {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// snake_case machine-readable code.
+    pub code: Cow<'static, str>,
+    /// Human sentence.
+    pub message: String,
+    /// Extra members of the error object, such as `product_id` or `field`.
+    pub details: Map<String, Value>,
+}
+
+#[cfg(feature = "mysql")]
+impl From<sqlx::Error> for AppError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Database(Box::new(e))
+    }
 }
 
 impl AppError {
@@ -88,12 +98,12 @@ impl AppError {
         code: impl Into<Cow<'static, str>>,
         message: impl Into<String>,
     ) -> Self {
-        Self::Coded {
+        Self::Coded(Box::new(Coded {
             status,
             code: code.into(),
             message: message.into(),
             details: Map::new(),
-        }
+        }))
     }
 
     /// 409 with `code`.
@@ -126,8 +136,8 @@ impl AppError {
     /// variants are returned unchanged.
     #[must_use]
     pub fn with_detail(mut self, key: &str, value: impl Into<Value>) -> Self {
-        if let Self::Coded { details, .. } = &mut self {
-            details.insert(key.to_owned(), value.into());
+        if let Self::Coded(coded) = &mut self {
+            coded.details.insert(key.to_owned(), value.into());
         }
         self
     }
@@ -138,7 +148,7 @@ impl AppError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::Coded { status, .. } => *status,
+            Self::Coded(coded) => coded.status,
             Self::DependencyUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -154,7 +164,7 @@ impl AppError {
             Self::BadRequest(_) => "bad_request".into(),
             Self::Validation { .. } => "validation_failed".into(),
             Self::NotFound(_) => "not_found".into(),
-            Self::Coded { code, .. } => code.clone(),
+            Self::Coded(coded) => coded.code.clone(),
             Self::DependencyUnavailable { .. } => "dependency_unavailable".into(),
             Self::PayloadTooLarge => "payload_too_large".into(),
             Self::MethodNotAllowed => "method_not_allowed".into(),
@@ -173,15 +183,13 @@ impl AppError {
                 obj.insert("field".into(), Value::String(field.clone()));
                 format!("{field}: {message}")
             }
-            Self::Coded {
-                message, details, ..
-            } => {
-                for (k, v) in details {
+            Self::Coded(coded) => {
+                for (k, v) in &coded.details {
                     if k != "code" && k != "message" {
                         obj.insert(k.clone(), v.clone());
                     }
                 }
-                message.clone()
+                coded.message.clone()
             }
             Self::DependencyUnavailable { dependency, .. } => {
                 obj.insert("dependency".into(), Value::String(dependency.to_string()));
@@ -261,6 +269,11 @@ mod tests {
         let err = AppError::internal("SELECT secret FROM t");
         assert_eq!(err.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert!(!err.body().to_string().contains("secret"));
+    }
+
+    #[test]
+    fn stays_small() {
+        assert!(std::mem::size_of::<AppError>() <= 64);
     }
 
     #[test]

@@ -1,0 +1,56 @@
+//! `/readyz` checks the service's own database and schema; `/healthz` never does.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use kubestore_products::{AppState, context, router};
+use tower::ServiceExt;
+
+async fn status_of(router: &axum::Router, path: &str) -> (StatusCode, serde_json::Value) {
+    let resp = router
+        .clone()
+        .oneshot(Request::get(path).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status();
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap())
+}
+
+#[tokio::test]
+async fn ready_when_migrated() {
+    let app = common::setup().await;
+    let (status, body) = status_of(&app.router, "/readyz").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn unready_naming_the_database_when_it_is_unreachable_or_unmigrated() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    for url in [
+        format!("mysql://root@{closed}/products"),
+        format!("{}/mysql", kubestore_common::db::testing::server_url()),
+    ] {
+        let pool = kubestore_common::db::pool(&url, 2).unwrap();
+        let ctx = context(pool.clone());
+        let router = router(AppState { pool }, &ctx);
+        let (status, body) = status_of(&router, "/readyz").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{url}");
+        assert_eq!(body["error"]["dependency"], "database");
+        let (status, _) = status_of(&router, "/healthz").await;
+        assert_eq!(status, StatusCode::OK);
+        // API calls answer a fast 503, not a 500, while the database is away.
+        let (status, body) = status_of(&router, "/v1/products/1").await;
+        assert!(
+            status == StatusCode::SERVICE_UNAVAILABLE || url.ends_with("/mysql"),
+            "{status} {body}"
+        );
+    }
+}
