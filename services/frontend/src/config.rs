@@ -1,0 +1,97 @@
+//! The frontend's configuration, read from the environment.
+
+use kubestore_common::config::{LogArgs, ServeArgs, UpstreamArgs, mask_url, print_config};
+
+/// Default port of the frontend.
+pub const DEFAULT_PORT: u16 = 8080;
+
+/// Command line and environment of the `frontend` binary.
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "frontend",
+    version,
+    about = "KubeStore frontend: the shop's HTML pages"
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Does nothing and exits 0: the frontend keeps no state of its own. It
+    /// exists so every service can be deployed the same way.
+    Migrate,
+    /// Serves the pages.
+    Serve {
+        /// Settings.
+        #[command(flatten)]
+        config: Config,
+    },
+}
+
+/// Settings of the frontend.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Config {
+    /// Listening and draining.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    /// Logging.
+    #[command(flatten)]
+    pub log: LogArgs,
+    /// Calls to the backends.
+    #[command(flatten)]
+    pub upstream: UpstreamArgs,
+    /// Base URL of the products service (`PRODUCTS_URL`).
+    #[arg(long, env = "PRODUCTS_URL", default_value = "http://127.0.0.1:8082")]
+    pub products_url: String,
+    /// Base URL of the cart service (`CART_URL`).
+    #[arg(long, env = "CART_URL", default_value = "http://127.0.0.1:8084")]
+    pub cart_url: String,
+    /// Base URL of the orders service (`ORDERS_URL`).
+    #[arg(long, env = "ORDERS_URL", default_value = "http://127.0.0.1:8083")]
+    pub orders_url: String,
+    /// Base URL of the users service (`USERS_URL`).
+    #[arg(long, env = "USERS_URL", default_value = "http://127.0.0.1:8081")]
+    pub users_url: String,
+    /// Mark cookies `Secure` (`COOKIE_SECURE`): set it when the shop is served
+    /// over HTTPS, as behind the mesh's gateway.
+    #[arg(long, env = "COOKIE_SECURE", default_value_t = false,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub cookie_secure: bool,
+}
+
+impl Config {
+    /// Logs the configuration in force, with secrets masked.
+    pub fn print(&self) {
+        print_config(
+            "frontend",
+            &[
+                (
+                    "LISTEN_ADDR",
+                    self.serve.listen_addr(DEFAULT_PORT).to_string(),
+                ),
+                (
+                    "DRAIN_SECONDS",
+                    format!("{}", self.serve.drain_seconds.as_secs_f64()),
+                ),
+                ("RUST_LOG", self.log.rust_log.clone()),
+                ("PRODUCTS_URL", mask_url(&self.products_url)),
+                ("CART_URL", mask_url(&self.cart_url)),
+                ("ORDERS_URL", mask_url(&self.orders_url)),
+                ("USERS_URL", mask_url(&self.users_url)),
+                (
+                    "UPSTREAM_TIMEOUT",
+                    format!("{:?}", self.upstream.upstream_timeout),
+                ),
+                (
+                    "UPSTREAM_RETRIES",
+                    self.upstream.upstream_retries.to_string(),
+                ),
+                ("COOKIE_SECURE", self.cookie_secure.to_string()),
+            ],
+        );
+    }
+}

@@ -1,0 +1,594 @@
+//! The shop's pages and form handlers.
+//!
+//! Forms post and redirect (303) to a page, so everything works without
+//! JavaScript and a reload never posts twice. When a backend is down the page
+//! still renders, with a message saying what is unavailable, and answers 503.
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use kubestore_common::extract::parse_id;
+use minijinja::value::Serde;
+use minijinja::{Value, context};
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::backend::{Down, Refusal};
+use crate::cookies;
+
+/// Products per catalogue page.
+pub const PAGE_SIZE: u32 = 20;
+/// Largest quantity of one cart line (the cart's own limit).
+const MAX_QUANTITY: i64 = 1000;
+
+/// The page routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(catalogue))
+        .route("/products/{id}", get(product_page))
+        .route("/cart", get(cart_page))
+        .route("/cart/items", post(add_to_cart))
+        .route("/cart/items/{product_id}", post(update_line))
+        .route("/cart/items/{product_id}/remove", post(remove_line))
+        .route("/checkout", get(checkout_page).post(checkout))
+        .route("/orders/{id}", get(order_page))
+}
+
+/// A page to render: template, status, title, an optional error message and
+/// notice, and the template's own data.
+struct Page {
+    status: StatusCode,
+    template: &'static str,
+    title: String,
+    message: Option<String>,
+    data: Value,
+}
+
+impl Page {
+    fn new(template: &'static str, title: impl Into<String>, data: Value) -> Self {
+        Self {
+            status: StatusCode::OK,
+            template,
+            title: title.into(),
+            message: None,
+            data,
+        }
+    }
+
+    /// A page that only says `message`, with `status`.
+    fn error(status: StatusCode, title: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new("error.html", title, context! {}).failed(status, message)
+    }
+
+    fn failed(mut self, status: StatusCode, message: impl Into<String>) -> Self {
+        self.status = status;
+        self.message = Some(message.into());
+        self
+    }
+
+    fn render(self, state: &AppState) -> Response {
+        let ctx = context! {
+            title => self.title,
+            message => self.message,
+            notice => None::<String>,
+            ..self.data
+        };
+        state.views.page(self.status, self.template, ctx)
+    }
+}
+
+/// The sentence shown when `down` is unavailable.
+fn down_message(Down(dependency): Down, what: &str) -> String {
+    format!(
+        "{what} is temporarily unavailable ({dependency} is not answering). Please try again in a moment."
+    )
+}
+
+/// `GET /?after=<id>`: a page of the catalogue.
+async fn catalogue(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
+    // A malformed `after` is a stale or hand-made link: show the first page.
+    let after = query_param(query.as_deref(), "after").and_then(|v| parse_id(&v));
+    let page = match state.backends.products(after, PAGE_SIZE).await {
+        Ok(page) => Page::new(
+            "catalogue.html",
+            "Catalogue",
+            context! { products => Value::from(Serde(&page.items)), next => page.next },
+        ),
+        Err(down) => Page::new(
+            "catalogue.html",
+            "Catalogue",
+            context! { products => Value::from(Vec::<Value>::new()), next => None::<i64> },
+        )
+        .failed(
+            StatusCode::SERVICE_UNAVAILABLE,
+            down_message(down, "The catalogue"),
+        ),
+    };
+    page.render(&state)
+}
+
+/// One query parameter, percent-decoded.
+fn query_param(query: Option<&str>, name: &str) -> Option<String> {
+    let params: HashMap<String, String> =
+        kubestore_common::extract::parse_query(query.unwrap_or_default()).ok()?;
+    params.get(name).cloned()
+}
+
+/// `GET /products/{id}`.
+async fn product_page(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+    let Some(id) = parse_id(&id) else {
+        return Page::error(
+            StatusCode::NOT_FOUND,
+            "Product not found",
+            "There is no such product.",
+        )
+        .render(&state);
+    };
+    match state.backends.product(id).await {
+        Ok(Some(product)) => Page::new(
+            "product.html",
+            product.name.clone(),
+            context! { product => Value::from(Serde(&product)) },
+        )
+        .render(&state),
+        Ok(None) => Page::error(
+            StatusCode::NOT_FOUND,
+            "Product not found",
+            "There is no such product.",
+        )
+        .render(&state),
+        Err(down) => Page::new(
+            "product.html",
+            "Product",
+            context! { product => Value::from(()) },
+        )
+        .failed(
+            StatusCode::SERVICE_UNAVAILABLE,
+            down_message(down, "Product information"),
+        )
+        .render(&state),
+    }
+}
+
+/// One line of the cart page, with what products told us about it.
+#[derive(serde::Serialize)]
+struct LineView {
+    product_id: i64,
+    quantity: i64,
+    name: String,
+    price_cents: Option<i64>,
+    total_cents: Option<i64>,
+}
+
+/// `GET /cart`.
+async fn cart_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let Some(cart_id) = cookies::cart_id(&headers) else {
+        return empty_cart_page().render(&state);
+    };
+    let cart = match state.backends.cart(cart_id).await {
+        Ok(cart) => cart,
+        Err(down) => {
+            return empty_cart_page()
+                .failed(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    down_message(down, "Your cart"),
+                )
+                .render(&state);
+        }
+    };
+    // Names and prices come from products, one lookup per line (at most 50),
+    // run concurrently so the page costs one round trip.
+    let mut lookups = tokio::task::JoinSet::new();
+    for line in &cart.items {
+        let backends = state.backends.clone();
+        let id = line.product_id;
+        lookups.spawn(async move { (id, backends.product(id).await) });
+    }
+    let mut products = HashMap::new();
+    let mut products_down = None;
+    while let Some(joined) = lookups.join_next().await {
+        match joined {
+            Ok((id, Ok(product))) => {
+                products.insert(id, product);
+            }
+            Ok((_, Err(down))) => products_down = Some(down),
+            Err(err) => {
+                tracing::error!(error = %err, "product lookup task failed");
+                products_down = Some(Down("products"));
+            }
+        }
+    }
+    let lines: Vec<LineView> = cart
+        .items
+        .iter()
+        .map(|line| {
+            let product = products.get(&line.product_id).and_then(Option::as_ref);
+            LineView {
+                product_id: line.product_id,
+                quantity: line.quantity,
+                name: product.map_or_else(
+                    || format!("Product #{}", line.product_id),
+                    |p| p.name.clone(),
+                ),
+                price_cents: product.map(|p| p.price_cents),
+                total_cents: product.map(|p| p.price_cents.saturating_mul(line.quantity)),
+            }
+        })
+        .collect();
+    let total_cents = if lines.iter().all(|l| l.total_cents.is_some()) {
+        Some(lines.iter().filter_map(|l| l.total_cents).sum::<i64>())
+    } else {
+        None
+    };
+    let page = Page::new(
+        "cart.html",
+        "Your cart",
+        context! { lines => Value::from(Serde(&lines)), total_cents => total_cents },
+    );
+    match products_down {
+        None => page.render(&state),
+        Some(down) => page
+            .failed(
+                StatusCode::SERVICE_UNAVAILABLE,
+                down_message(down, "Product information"),
+            )
+            .render(&state),
+    }
+}
+
+fn empty_cart_page() -> Page {
+    Page::new(
+        "cart.html",
+        "Your cart",
+        context! { lines => Value::from(Vec::<Value>::new()), total_cents => None::<i64> },
+    )
+}
+
+/// A cart page that only shows `message`.
+fn cart_error(status: StatusCode, message: impl Into<String>) -> Page {
+    empty_cart_page().failed(status, message)
+}
+
+/// A refusal of a backend, shown to the shopper with its own status.
+fn refused(refusal: Refusal) -> Page {
+    let status = match refusal.status {
+        StatusCode::CONFLICT => StatusCode::CONFLICT,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    };
+    cart_error(status, refusal.message)
+}
+
+/// Redirect (303) to `location`, so a reload does not post again.
+fn see_other(location: &str) -> Response {
+    Redirect::to(location).into_response()
+}
+
+/// Form of "Add to cart".
+#[derive(Debug, Deserialize)]
+struct AddForm {
+    product_id: Option<String>,
+    quantity: Option<String>,
+}
+
+/// A whole number in `min..=max` typed into a form field.
+fn form_number(raw: Option<&str>, min: i64, max: i64) -> Option<i64> {
+    let raw = raw?.trim();
+    if raw.is_empty() || raw.len() > 19 || !raw.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    raw.parse().ok().filter(|n| (min..=max).contains(n))
+}
+
+/// `POST /cart/items`: adds `quantity` of a product to the cart, creating the
+/// cart (and its cookie) on first use.
+async fn add_to_cart(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<AddForm>, FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return cart_error(StatusCode::BAD_REQUEST, "The form could not be read.").render(&state);
+    };
+    let product_id = form.product_id.as_deref().and_then(parse_id);
+    let quantity = form_number(form.quantity.as_deref().or(Some("1")), 1, MAX_QUANTITY);
+    let (Some(product_id), Some(quantity)) = (product_id, quantity) else {
+        return cart_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("Choose a product and a quantity from 1 to {MAX_QUANTITY}."),
+        )
+        .render(&state);
+    };
+    let (cart_id, new_cart) = match cookies::cart_id(&headers) {
+        Some(id) => (id.to_owned(), false),
+        None => (cookies::new_cart_id(), true),
+    };
+    // Adding to a line adds to its quantity, as shoppers expect, within the
+    // cart's limit.
+    let have = if new_cart {
+        0
+    } else {
+        match state.backends.cart(&cart_id).await {
+            Ok(cart) => cart
+                .items
+                .iter()
+                .find(|l| l.product_id == product_id)
+                .map_or(0, |l| l.quantity),
+            Err(down) => {
+                return cart_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    down_message(down, "Your cart"),
+                )
+                .render(&state);
+            }
+        }
+    };
+    let wanted = (have + quantity).min(MAX_QUANTITY);
+    match state.backends.set_line(&cart_id, product_id, wanted).await {
+        Ok(Ok(_)) => {
+            let mut response = see_other("/cart");
+            if new_cart {
+                set_cookie(
+                    &mut response,
+                    cookies::set(cookies::CART_COOKIE, &cart_id, state.cookie_secure),
+                );
+            }
+            response
+        }
+        Ok(Err(refusal)) => refused(refusal).render(&state),
+        Err(down) => cart_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            down_message(down, "Your cart"),
+        )
+        .render(&state),
+    }
+}
+
+fn set_cookie(response: &mut Response, value: HeaderValue) {
+    response.headers_mut().append(header::SET_COOKIE, value);
+}
+
+/// Form of a cart line's "Update".
+#[derive(Debug, Deserialize)]
+struct UpdateForm {
+    quantity: Option<String>,
+}
+
+/// `POST /cart/items/{product_id}`: sets a line's quantity; 0 removes it.
+async fn update_line(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(product_id): Path<String>,
+    form: Result<Form<UpdateForm>, FormRejection>,
+) -> Response {
+    let quantity = form
+        .ok()
+        .and_then(|Form(f)| form_number(f.quantity.as_deref(), 0, MAX_QUANTITY));
+    let Some(quantity) = quantity else {
+        return cart_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("Enter a quantity from 0 to {MAX_QUANTITY}."),
+        )
+        .render(&state);
+    };
+    change_line(&state, &headers, &product_id, quantity).await
+}
+
+/// `POST /cart/items/{product_id}/remove`.
+async fn remove_line(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(product_id): Path<String>,
+) -> Response {
+    change_line(&state, &headers, &product_id, 0).await
+}
+
+async fn change_line(
+    state: &AppState,
+    headers: &HeaderMap,
+    product_id: &str,
+    quantity: i64,
+) -> Response {
+    let (Some(cart_id), Some(product_id)) = (cookies::cart_id(headers), parse_id(product_id))
+    else {
+        // No cart or no such line: nothing to change, show the cart.
+        return see_other("/cart");
+    };
+    match state.backends.set_line(cart_id, product_id, quantity).await {
+        Ok(Ok(_)) => see_other("/cart"),
+        Ok(Err(refusal)) => refused(refusal).render(state),
+        Err(down) => cart_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            down_message(down, "Your cart"),
+        )
+        .render(state),
+    }
+}
+
+/// What the checkout form holds.
+#[derive(Debug, Default, Deserialize)]
+struct CheckoutForm {
+    user_id: Option<String>,
+    email: Option<String>,
+    name: Option<String>,
+}
+
+fn checkout_form(form: &CheckoutForm, user_id: Option<&str>) -> Page {
+    Page::new(
+        "checkout.html",
+        "Checkout",
+        context! {
+            user_id => user_id.or(form.user_id.as_deref()),
+            email => form.email.as_deref(),
+            name => form.name.as_deref(),
+        },
+    )
+}
+
+/// `GET /checkout`: the form, with the customer number of the last checkout.
+async fn checkout_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let remembered =
+        cookies::get(&headers, cookies::CUSTOMER_COOKIE).filter(|v| parse_id(v).is_some());
+    checkout_form(&CheckoutForm::default(), remembered).render(&state)
+}
+
+/// `POST /checkout`: a returning customer gives their number; a new one gives
+/// an email and a name, and gets an account first. Then the cart is checked
+/// out and the shopper lands on the order page.
+async fn checkout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<CheckoutForm>, FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return checkout_form(&CheckoutForm::default(), None)
+            .failed(StatusCode::BAD_REQUEST, "The form could not be read.")
+            .render(&state);
+    };
+    let Some(cart_id) = cookies::cart_id(&headers) else {
+        return cart_error(StatusCode::UNPROCESSABLE_ENTITY, "Your cart is empty.").render(&state);
+    };
+    let typed = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    let (user_id, email, name) = (typed(&form.user_id), typed(&form.email), typed(&form.name));
+    let user_id = match (user_id, email, name) {
+        (Some(raw), _, _) => match parse_id(&raw) {
+            Some(id) => id,
+            None => {
+                return checkout_form(&form, None)
+                    .failed(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "A customer number is a positive whole number.",
+                    )
+                    .render(&state);
+            }
+        },
+        (None, Some(email), Some(name)) => match state.backends.create_user(&email, &name).await {
+            Ok(Ok(user)) => user.id,
+            Ok(Err(refusal)) if refusal.code == "email_taken" => {
+                return checkout_form(&form, None)
+                    .failed(
+                        StatusCode::CONFLICT,
+                        "An account with this email already exists. Enter your customer number instead (it is shown on your earlier orders).",
+                    )
+                    .render(&state);
+            }
+            Ok(Err(refusal)) => {
+                return checkout_form(&form, None)
+                    .failed(StatusCode::UNPROCESSABLE_ENTITY, refusal.message)
+                    .render(&state);
+            }
+            Err(down) => {
+                return checkout_form(&form, None)
+                    .failed(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        down_message(down, "Creating an account"),
+                    )
+                    .render(&state);
+            }
+        },
+        _ => {
+            return checkout_form(&form, None)
+                .failed(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "Enter your customer number, or your email and name to create an account.",
+                )
+                .render(&state);
+        }
+    };
+    let user_id_text = user_id.to_string();
+    let mut response = match state.backends.checkout(cart_id, user_id).await {
+        Ok(Ok(order)) => see_other(&format!("/orders/{}", order.id)),
+        Ok(Err(refusal)) => {
+            let message = match refusal.code.as_str() {
+                "empty_cart" => "Your cart is empty.".to_owned(),
+                "unknown_user" => format!("There is no customer with number {user_id}."),
+                _ => refusal.message,
+            };
+            let status = if refusal.status == StatusCode::CONFLICT {
+                StatusCode::CONFLICT
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
+            checkout_form(&form, Some(&user_id_text))
+                .failed(status, message)
+                .render(&state)
+        }
+        Err(down) => checkout_form(&form, Some(&user_id_text))
+            .failed(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("{} Your cart was kept.", down_message(down, "Checkout")),
+            )
+            .render(&state),
+    };
+    // Remember the customer number (a new account's included) for next time.
+    set_cookie(
+        &mut response,
+        cookies::set(cookies::CUSTOMER_COOKIE, &user_id_text, state.cookie_secure),
+    );
+    response
+}
+
+/// `GET /orders/{id}`.
+async fn order_page(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+    let Some(id) = parse_id(&id) else {
+        return Page::error(
+            StatusCode::NOT_FOUND,
+            "Order not found",
+            "There is no such order.",
+        )
+        .render(&state);
+    };
+    match state.backends.order(id).await {
+        Ok(Some(order)) => Page::new(
+            "order.html",
+            format!("Order #{}", order.id),
+            context! { order => Value::from(Serde(&order)) },
+        )
+        .render(&state),
+        Ok(None) => Page::error(
+            StatusCode::NOT_FOUND,
+            "Order not found",
+            "There is no such order.",
+        )
+        .render(&state),
+        Err(down) => Page::new("order.html", "Order", context! { order => Value::from(()) })
+            .failed(
+                StatusCode::SERVICE_UNAVAILABLE,
+                down_message(down, "Your order"),
+            )
+            .render(&state),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_numbers() {
+        assert_eq!(form_number(Some(" 3 "), 1, 1000), Some(3));
+        assert_eq!(form_number(Some("0"), 0, 1000), Some(0));
+        for bad in ["0", "1001", "-1", "1.5", "", "abc", "99999999999999999999"] {
+            assert_eq!(form_number(Some(bad), 1, 1000), None, "{bad}");
+        }
+        assert_eq!(form_number(None, 1, 1000), None);
+    }
+
+    #[test]
+    fn query_params() {
+        assert_eq!(
+            query_param(Some("after=5&x=1"), "after").as_deref(),
+            Some("5")
+        );
+        assert_eq!(query_param(None, "after"), None);
+    }
+}
