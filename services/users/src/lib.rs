@@ -1,0 +1,49 @@
+//! The users service: accounts with a unique, lower-cased email.
+//!
+//! # Layout
+//! - [`cli`]: the `migrate` and `serve` subcommands and their configuration.
+//! - [`routes`]: handlers, one module per resource.
+//! - `migrations/`: the schema, embedded in the binary by [`MIGRATOR`].
+
+pub mod cli;
+pub mod routes;
+
+use axum::Router;
+use kubestore_common::server::{self, ServiceContext};
+use kubestore_common::{Health, Metrics};
+use sqlx::MySqlPool;
+
+/// Service name: the `service` label of every metric.
+pub const SERVICE: &str = "users";
+/// Port used when `LISTEN_ADDR` is unset.
+pub const DEFAULT_PORT: u16 = 8081;
+
+/// The schema migrations, embedded at build time.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// The `users` database.
+    pub pool: MySqlPool,
+}
+
+/// The API routes of the service, state applied.
+pub fn app(state: AppState) -> Router {
+    routes::router().with_state(state)
+}
+
+/// Readiness and metrics for a service using `pool`.
+pub fn context(pool: MySqlPool) -> ServiceContext {
+    let health = Health::new(vec![kubestore_common::db::readiness_check(pool, &MIGRATOR)]);
+    ServiceContext::new(
+        SERVICE,
+        health,
+        Metrics::new(SERVICE, env!("CARGO_PKG_VERSION")),
+    )
+}
+
+/// The complete application: API routes plus health, metrics and JSON fallbacks.
+pub fn router(state: AppState, ctx: &ServiceContext) -> Router {
+    server::finish(app(state), ctx)
+}
