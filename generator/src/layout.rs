@@ -177,7 +177,7 @@ pub fn overlay(
         }
     }
     patches.sort_by(|a, b| a.path.cmp(&b.path));
-    let images = env
+    let mut images: Vec<ImageEntry> = env
         .services
         .iter()
         .map(|s| ImageEntry {
@@ -187,6 +187,17 @@ pub fn overlay(
             digest: s.image.digest.clone(),
         })
         .collect();
+    // The stores keep their upstream image names; an overlay only pins their digests.
+    for store in [&env.mysql, &env.redis] {
+        if let Some(digest) = &store.image.digest {
+            images.push(ImageEntry {
+                name: store.image.repository.clone(),
+                new_name: store.image.repository.clone(),
+                new_tag: Some(store.image.tag.clone()),
+                digest: Some(digest.clone()),
+            });
+        }
+    }
     let mut pairs = BTreeMap::from([(
         crate::conventions::ENVIRONMENT_LABEL.to_owned(),
         env.name.clone(),

@@ -4,6 +4,7 @@
 //! keeps anyone outside this module from assembling an unchecked value.
 
 mod service;
+pub mod slo;
 pub mod units;
 mod validate;
 
@@ -40,6 +41,8 @@ pub struct Environment {
     pub redis: Store,
     /// Monitoring stack.
     pub monitoring: Monitoring,
+    /// Service level objectives.
+    pub slos: slo::Slos,
     /// Fault-injection experiments (empty unless the environment allows chaos).
     pub experiments: Vec<Experiment>,
     #[serde(skip)]
@@ -55,6 +58,11 @@ impl Environment {
     /// The service named `name`.
     pub fn service(&self, name: &str) -> Option<&Service> {
         self.services.iter().find(|s| s.def.name == name)
+    }
+
+    /// Problems found while validating that do not stop a render, in file order.
+    pub fn warnings(&self) -> &[crate::spec::ConfigError] {
+        &self.slos.warnings
     }
 }
 
@@ -100,6 +108,8 @@ pub struct Mesh {
 /// A stateful store.
 #[derive(Debug, Clone, Serialize)]
 pub struct Store {
+    /// Container image.
+    pub image: Image,
     /// Volume size.
     pub storage: Quantity,
     /// StorageClass, or the cluster default.

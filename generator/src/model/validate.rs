@@ -106,19 +106,34 @@ pub(super) fn environment(loaded: &Loaded) -> Result<Environment, ConfigErrors> 
     }
 
     let mesh = mesh(&mut c, spec);
+    let digest_of = |name: &str| images.as_ref().and_then(|(_, _, d)| d.get(name).cloned());
+    let store_image = |repository: &str, tag: &str, name: &str| Image {
+        repository: repository.into(),
+        tag: tag.into(),
+        digest: digest_of(name),
+    };
     let mysql = store(
         &mut c,
         spec.data.as_ref().and_then(|d| d.mysql.as_ref()),
         "data.mysql",
         defaults::MYSQL_STORAGE,
+        store_image(catalog::MYSQL_IMAGE, catalog::MYSQL_TAG, catalog::MYSQL),
     );
     let redis = store(
         &mut c,
         spec.data.as_ref().and_then(|d| d.redis.as_ref()),
         "data.redis",
         defaults::REDIS_STORAGE,
+        store_image(catalog::REDIS_IMAGE, catalog::REDIS_TAG, catalog::REDIS),
     );
     let experiments = experiments(&mut c, spec);
+    let slos = match super::slo::validate(loaded) {
+        Ok(slos) => Some(slos),
+        Err(errors) => {
+            c.errors.extend(errors);
+            None
+        }
+    };
 
     let git = spec.git.clone().unwrap_or_default();
     let ingress = spec.ingress.clone().unwrap_or_default();
@@ -139,6 +154,9 @@ pub(super) fn environment(loaded: &Loaded) -> Result<Environment, ConfigErrors> 
     }
     let (Some(mesh), Some(mysql), Some(redis)) = (mesh, mysql, redis) else {
         unreachable!("every failed check records an error");
+    };
+    let Some(slos) = slos else {
+        unreachable!("failed SLO checks record an error");
     };
     Ok(Environment {
         name: spec.name.clone(),
@@ -179,6 +197,7 @@ pub(super) fn environment(loaded: &Loaded) -> Result<Environment, ConfigErrors> 
                 .unwrap_or_else(|| defaults::GRAFANA_FOLDER.into()),
         },
         experiments,
+        slos,
         _validated: (),
     })
 }
@@ -249,7 +268,7 @@ fn images(c: &mut Check, spec: &EnvironmentSpec) -> Option<ImageSettings> {
     }
     for (name, digest) in &digests {
         let key = format!("images.digests.{name}");
-        if catalog::service(name).is_none() {
+        if catalog::service(name).is_none() && ![catalog::MYSQL, catalog::REDIS].contains(&name.as_str()) {
             c.error(&key, unknown_service(name));
             ok = false;
         } else if !is_digest(digest) {
@@ -414,6 +433,7 @@ type FieldLookup<'a> =
 
 /// Requests and limits, limits derived from requests where not given.
 fn resources(c: &mut Check, get: &FieldLookup, owner: &str) -> Option<Resources> {
+    let before = c.errors.len();
     let request = |c: &mut Check, key: &str, f: &dyn Fn(&ResourcesSpec) -> Option<&String>| {
         let found = get(&format!("resources.{key}"), f)?;
         c.parse(&found, Quantity::parse).map(|q| (q, found.1))
@@ -427,6 +447,9 @@ fn resources(c: &mut Check, get: &FieldLookup, owner: &str) -> Option<Resources>
         r.limits.as_ref()?.ephemeral_storage.as_ref()
     });
 
+    if c.errors.len() > before {
+        return None;
+    }
     let (memory, memory_key) = memory?;
     let (ephemeral, _) = ephemeral?;
     if memory.is_zero() {
@@ -651,6 +674,7 @@ fn store(
     spec: Option<&StoreSpec>,
     key: &str,
     default_storage: &str,
+    image: Image,
 ) -> Option<Store> {
     let spec = spec.cloned().unwrap_or_default();
     let storage = spec.storage.unwrap_or_else(|| default_storage.into());
@@ -680,6 +704,7 @@ fn store(
         );
     }
     Some(Store {
+        image,
         storage: storage?,
         storage_class: spec.storage_class,
         resources: resources?,

@@ -89,12 +89,19 @@ pub fn load_str(file: &Path, source: &str) -> Result<Loaded, ConfigErrors> {
     let options = serde_saphyr::options! {
         duplicate_keys: serde_saphyr::DuplicateKeyPolicy::Error,
     };
+    // Where a shape error happened; the error itself (with its position) is returned
+    // through the parser so that it does not go on to complain about the unread rest.
+    let mut failed_at = None;
     let parsed = serde_saphyr::with_deserializer_from_str_with_options(source, options, |de| {
         let mut record = |path: serde_ignored::Path<'_>| unknown.push(segments(&path));
         let ignoring = serde_ignored::Deserializer::new(de, &mut record);
-        Ok(serde_path_to_error::deserialize::<_, EnvironmentSpec>(
-            ignoring,
-        ))
+        serde_path_to_error::deserialize::<_, EnvironmentSpec>(ignoring).map_err(|e| {
+            let key = e.path().to_string();
+            // `?` stands for a map key serde had not read yet (a duplicate key).
+            let key = key.trim_end_matches(".?").trim_end_matches('?');
+            failed_at = Some(if key == "." { String::new() } else { key.to_owned() });
+            e.into_inner()
+        })
     });
     let error_at = |key: String, position: Option<(u64, u64)>, message: String| ConfigError {
         file: file.to_owned(),
@@ -104,18 +111,12 @@ pub fn load_str(file: &Path, source: &str) -> Result<Loaded, ConfigErrors> {
     };
     let mut errors = Vec::new();
     let spec = match parsed {
-        Err(syntax) => {
-            errors.push(error_at(String::new(), position(&syntax), message(&syntax)));
+        Err(error) => {
+            let key = failed_at.take().unwrap_or_default();
+            errors.push(error_at(key, position(&error), message(&error)));
             None
         }
-        Ok(Err(shape)) => {
-            let key = shape.path().to_string();
-            let key = if key == "." { String::new() } else { key };
-            let inner = shape.into_inner();
-            errors.push(error_at(key, position(&inner), message(&inner)));
-            None
-        }
-        Ok(Ok(spec)) => Some(spec),
+        Ok(spec) => Some(spec),
     };
     for path in &unknown {
         let (name, parent) = path.split_last().expect("an ignored key has a name");
@@ -143,8 +144,11 @@ pub fn load_str(file: &Path, source: &str) -> Result<Loaded, ConfigErrors> {
 }
 
 /// Sorts errors into file order, keeping the order of errors on the same line.
-pub(crate) fn sort_by_position(errors: &mut [ConfigError]) {
+/// Drops exact repeats: a bad value in `defaults` is found once per service.
+pub(crate) fn sort_by_position(errors: &mut Vec<ConfigError>) {
     errors.sort_by_key(|e| e.position.unwrap_or((u64::MAX, 0)));
+    let mut seen = std::collections::HashSet::new();
+    errors.retain(|e| seen.insert(e.to_string()));
 }
 
 /// The closest expected name, if it is close enough to be a likely typo.
@@ -209,5 +213,14 @@ fn message(error: &serde_saphyr::Error) -> String {
         Some(cut) => &first[..cut],
         None => first,
     };
-    first.trim_end_matches('.').to_owned()
+    let first = first.trim_end_matches('.');
+    // Say what is wanted in the words of the file, not of the Rust type behind it.
+    if let Some(rest) = first.strip_prefix("duplicate mapping key: ") {
+        let key = rest.split(',').next().unwrap_or(rest);
+        return format!("duplicate key `{key}`: each key may appear once");
+    }
+    if first.starts_with("invalid u") || first.starts_with("invalid i") {
+        return "must be a whole number".to_owned();
+    }
+    first.to_owned()
 }
