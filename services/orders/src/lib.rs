@@ -1,0 +1,74 @@
+//! The orders service: orders placed for a known user by reserving stock through the
+//! products service, cancellable, and idempotent under an `Idempotency-Key`.
+//!
+//! # Layout
+//! - [`cli`]: the `migrate` and `serve` subcommands and their configuration.
+//! - [`routes`]: the handlers.
+//! - [`upstream`]: the calls to users and products.
+//! - [`idempotency`]: claiming keys and storing first answers.
+//! - `migrations/`: the schema, embedded in the binary by [`MIGRATOR`].
+
+pub mod cli;
+pub mod idempotency;
+pub mod routes;
+pub mod upstream;
+
+use axum::Router;
+use kubestore_common::server::{self, ServiceContext};
+use kubestore_common::{Health, Metrics};
+use sqlx::MySqlPool;
+use std::time::Duration;
+
+/// Service name: the `service` label of every metric.
+pub const SERVICE: &str = "orders";
+/// Port used when `LISTEN_ADDR` is unset.
+pub const DEFAULT_PORT: u16 = 8083;
+
+/// The schema migrations, embedded at build time.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// The `orders` database.
+    pub pool: MySqlPool,
+    /// Clients for users and products.
+    pub upstream: upstream::Upstreams,
+    /// How idempotency keys wait and expire.
+    pub idempotency: idempotency::Settings,
+}
+
+impl AppState {
+    /// State with default idempotency settings.
+    pub fn new(pool: MySqlPool, upstream: upstream::Upstreams) -> Self {
+        Self {
+            pool,
+            upstream,
+            idempotency: idempotency::Settings {
+                wait: Duration::from_secs(10),
+                lease: Duration::from_secs(30),
+            },
+        }
+    }
+}
+
+/// The API routes of the service, state applied.
+pub fn app(state: AppState) -> Router {
+    routes::router().with_state(state)
+}
+
+/// Readiness (its own database only, never users or products, so their failure does
+/// not cascade) and metrics for a service using `pool`.
+pub fn context(pool: MySqlPool) -> ServiceContext {
+    let health = Health::new(vec![kubestore_common::db::readiness_check(pool, &MIGRATOR)]);
+    ServiceContext::new(
+        SERVICE,
+        health,
+        Metrics::new(SERVICE, env!("CARGO_PKG_VERSION")),
+    )
+}
+
+/// The complete application: API routes plus health, metrics and JSON fallbacks.
+pub fn router(state: AppState, ctx: &ServiceContext) -> Router {
+    server::finish(app(state), ctx)
+}

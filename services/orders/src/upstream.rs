@@ -1,0 +1,123 @@
+//! Calls to the users and products services, with the contract's mapping of their
+//! answers: a missing user is 422 `unknown_user`; a products 409 or 422 is passed
+//! through; anything else unexpected, a timeout or a refused connection is a fast
+//! 503 `dependency_unavailable`.
+
+use axum::http::{Method, StatusCode};
+use kubestore_common::AppError;
+use kubestore_common::client::{Upstream, UpstreamRequest};
+use serde::{Deserialize, Serialize};
+
+/// The two dependencies.
+#[derive(Clone, Debug)]
+pub struct Upstreams {
+    /// The users service.
+    pub users: Upstream,
+    /// The products service.
+    pub products: Upstream,
+}
+
+/// One line of a reservation request.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct WantedLine {
+    /// Product.
+    pub product_id: i64,
+    /// Units.
+    pub quantity: i64,
+}
+
+/// One reserved line as products answers it.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ReservedLine {
+    /// Product.
+    pub product_id: i64,
+    /// Units.
+    pub quantity: i64,
+    /// Price per unit when reserved.
+    pub unit_price_cents: i64,
+}
+
+/// A reservation as products answers it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Reservation {
+    /// Lines in request order.
+    pub items: Vec<ReservedLine>,
+    /// Sum of the lines.
+    pub total_cents: i64,
+}
+
+#[derive(Serialize)]
+struct ReservationRequest<'a> {
+    order_ref: &'a str,
+    items: &'a [WantedLine],
+}
+
+impl Upstreams {
+    /// Ok when the user exists.
+    pub async fn check_user(&self, user_id: i64) -> Result<(), AppError> {
+        let resp = self
+            .users
+            .send(UpstreamRequest::new(
+                Method::GET,
+                format!("/v1/users/{user_id}"),
+            ))
+            .await?;
+        match resp.status {
+            StatusCode::OK => Ok(()),
+            StatusCode::NOT_FOUND => Err(AppError::unprocessable(
+                "unknown_user",
+                format!("user {user_id} does not exist"),
+            )
+            .with_detail("field", "user_id")),
+            other => Err(AppError::unavailable(
+                "users",
+                format!("GET /v1/users/{user_id} answered {other}"),
+            )),
+        }
+    }
+
+    /// Reserves `items` under `order_ref`. Repeating a reservation is harmless (the
+    /// order_ref makes it idempotent), so it may be retried.
+    pub async fn reserve(
+        &self,
+        order_ref: &str,
+        items: &[WantedLine],
+    ) -> Result<Reservation, AppError> {
+        let req = UpstreamRequest::new(Method::POST, "/v1/reservations")
+            .json(&ReservationRequest { order_ref, items })?
+            .idempotent(true);
+        let resp = self.products.send(req).await?;
+        match resp.status {
+            StatusCode::CREATED => resp.json(),
+            StatusCode::CONFLICT | StatusCode::UNPROCESSABLE_ENTITY => {
+                Err(resp.into_error("rejected_by_products"))
+            }
+            other => Err(AppError::unavailable(
+                "products",
+                format!("POST /v1/reservations answered {other}"),
+            )),
+        }
+    }
+
+    /// Gives the stock of `order_ref` back (idempotent on the products side).
+    pub async fn release(&self, order_ref: &str) -> Result<(), AppError> {
+        let resp = self
+            .products
+            .send(UpstreamRequest::new(
+                Method::DELETE,
+                format!("/v1/reservations/{order_ref}"),
+            ))
+            .await?;
+        if resp.status == StatusCode::NO_CONTENT {
+            Ok(())
+        } else {
+            Err(AppError::unavailable(
+                "products",
+                format!(
+                    "DELETE /v1/reservations/{order_ref} answered {}",
+                    resp.status
+                ),
+            ))
+        }
+    }
+}
