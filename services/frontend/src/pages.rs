@@ -18,7 +18,7 @@ use minijinja::{Value, context};
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::backend::{Down, Refusal};
+use crate::backend::{Down, Product, Refusal};
 use crate::cookies;
 
 /// Products per catalogue page.
@@ -181,33 +181,13 @@ async fn cart_page(State(state): State<AppState>, headers: HeaderMap) -> Respons
                 .render(&state);
         }
     };
-    // Names and prices come from products, one lookup per line (at most 50),
-    // run concurrently so the page costs one round trip.
-    let mut lookups = tokio::task::JoinSet::new();
-    for line in &cart.items {
-        let backends = state.backends.clone();
-        let id = line.product_id;
-        lookups.spawn(async move { (id, backends.product(id).await) });
-    }
-    let mut products = HashMap::new();
-    let mut products_down = None;
-    while let Some(joined) = lookups.join_next().await {
-        match joined {
-            Ok((id, Ok(product))) => {
-                products.insert(id, product);
-            }
-            Ok((_, Err(down))) => products_down = Some(down),
-            Err(err) => {
-                tracing::error!(error = %err, "product lookup task failed");
-                products_down = Some(Down("products"));
-            }
-        }
-    }
+    let ids: Vec<i64> = cart.items.iter().map(|l| l.product_id).collect();
+    let (products, products_down) = products_by_id(&state, &ids).await;
     let lines: Vec<LineView> = cart
         .items
         .iter()
         .map(|line| {
-            let product = products.get(&line.product_id).and_then(Option::as_ref);
+            let product = products.get(&line.product_id);
             LineView {
                 product_id: line.product_id,
                 quantity: line.quantity,
@@ -239,6 +219,33 @@ async fn cart_page(State(state): State<AppState>, headers: HeaderMap) -> Respons
             )
             .render(&state),
     }
+}
+
+/// The products `ids` (at most 50: a cart's or an order's lines), looked up
+/// concurrently so a page costs one round trip; unknown ones are absent. The
+/// second value says whether products failed to answer for some of them.
+async fn products_by_id(state: &AppState, ids: &[i64]) -> (HashMap<i64, Product>, Option<Down>) {
+    let mut lookups = tokio::task::JoinSet::new();
+    for &id in ids {
+        let backends = state.backends.clone();
+        lookups.spawn(async move { (id, backends.product(id).await) });
+    }
+    let mut products = HashMap::new();
+    let mut down = None;
+    while let Some(joined) = lookups.join_next().await {
+        match joined {
+            Ok((id, Ok(Some(product)))) => {
+                products.insert(id, product);
+            }
+            Ok((_, Ok(None))) => {}
+            Ok((_, Err(err))) => down = Some(err),
+            Err(err) => {
+                tracing::error!(error = %err, "product lookup task failed");
+                down = Some(Down("products"));
+            }
+        }
+    }
+    (products, down)
 }
 
 fn empty_cart_page() -> Page {
@@ -548,24 +555,44 @@ async fn order_page(State(state): State<AppState>, Path(id): Path<String>) -> Re
         .render(&state);
     };
     match state.backends.order(id).await {
-        Ok(Some(order)) => Page::new(
-            "order.html",
-            format!("Order #{}", order.id),
-            context! { order => Value::from(Serde(&order)) },
-        )
-        .render(&state),
+        Ok(Some(order)) => {
+            let ids: Vec<i64> = order.items.iter().map(|i| i.product_id).collect();
+            let (products, products_down) = products_by_id(&state, &ids).await;
+            let names: HashMap<String, String> = products
+                .into_iter()
+                .map(|(id, p)| (id.to_string(), p.name))
+                .collect();
+            let page = Page::new(
+                "order.html",
+                format!("Order #{}", order.id),
+                context! { order => Value::from(Serde(&order)), names => names },
+            );
+            match products_down {
+                None => page.render(&state),
+                Some(down) => page
+                    .failed(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        down_message(down, "Product information"),
+                    )
+                    .render(&state),
+            }
+        }
         Ok(None) => Page::error(
             StatusCode::NOT_FOUND,
             "Order not found",
             "There is no such order.",
         )
         .render(&state),
-        Err(down) => Page::new("order.html", "Order", context! { order => Value::from(()) })
-            .failed(
-                StatusCode::SERVICE_UNAVAILABLE,
-                down_message(down, "Your order"),
-            )
-            .render(&state),
+        Err(down) => Page::new(
+            "order.html",
+            "Order",
+            context! { order => Value::from(()), names => Value::from(()) },
+        )
+        .failed(
+            StatusCode::SERVICE_UNAVAILABLE,
+            down_message(down, "Your order"),
+        )
+        .render(&state),
     }
 }
 

@@ -121,7 +121,7 @@ mod tests {
             ),
             (
                 "order.html",
-                context! { title => "Order #3", message => None::<String>, notice => None::<String>, order => context! {
+                context! { title => "Order #3", message => None::<String>, notice => None::<String>, names => context! { x => "<b>" }, order => context! {
                 id => 3, user_id => 1, status => "confirmed", created_at => "2026-01-01T00:00:00Z", total_cents => 2500,
                 items => vec![context! { product_id => 7, quantity => 2, unit_price_cents => 1250 }] } },
             ),

@@ -1,0 +1,264 @@
+//! The shop end to end in a real headless Chromium: browse the catalogue, open
+//! a product, add it to the cart, check out as a new customer and read the
+//! order page; and the catalogue's message and 503 while products is down.
+
+mod support;
+
+use std::time::Duration;
+
+use fantoccini::Locator;
+use serde_json::Value;
+use support::*;
+use tokio::net::TcpListener;
+
+/// The whole store, every service on its own ephemeral port.
+async fn start_store() -> StoreUrls {
+    let users = serve_fresh(users_router().await).await;
+    let products = serve_fresh(products_router().await).await;
+    let orders = serve_fresh(orders_router(&users, &products).await).await;
+    let cart = serve_fresh(cart_router(&products, &orders)).await;
+    let frontend = serve_fresh(frontend_router(&products, &cart, &orders, &users)).await;
+    StoreUrls {
+        users,
+        products,
+        orders,
+        cart,
+        frontend,
+    }
+}
+
+/// Text of the element `css`.
+async fn text(browser: &Browser, css: &str) -> String {
+    browser
+        .client
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no element {css}: {e}"))
+        .text()
+        .await
+        .unwrap()
+}
+
+/// Waits until the element `css` reads `expected`: after a form posts back to
+/// the page it came from, the old page can still be there for a moment.
+async fn wait_for_text(browser: &Browser, css: &str, expected: &str) {
+    let started = std::time::Instant::now();
+    loop {
+        let seen = match browser.client.find(Locator::Css(css)).await {
+            Ok(element) => element.text().await.ok(),
+            Err(_) => None,
+        };
+        if seen.as_deref() == Some(expected) {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{css} reads {seen:?}, expected {expected:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until the browser is at a URL whose path starts with `prefix`.
+async fn wait_for_path(browser: &Browser, prefix: &str) -> String {
+    let started = std::time::Instant::now();
+    loop {
+        let url = browser.client.current_url().await.unwrap();
+        if url.path().starts_with(prefix) {
+            return url.path().to_owned();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "still at {url}, expected {prefix}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shopper_buys_a_product_in_the_browser() {
+    let store = start_store().await;
+    let mug = create_product(&store.products, "MUG-1", "Blue Mug", 1250, 10).await;
+    let teapot = create_product(&store.products, "TEA-1", "Red <Teapot>", 3499, 5).await;
+    let browser = Browser::start().await;
+    let c = &browser.client;
+
+    // The catalogue lists both products, names escaped and prices formatted.
+    c.goto(&store.frontend).await.unwrap();
+    assert_eq!(text(&browser, "h1").await, "Catalogue");
+    let table = text(&browser, "#products").await;
+    assert!(
+        table.contains("Blue Mug") && table.contains("$12.50"),
+        "{table}"
+    );
+    assert!(
+        table.contains("Red <Teapot>") && table.contains("$34.99"),
+        "{table}"
+    );
+
+    // Open the teapot's page and add two.
+    c.find(Locator::LinkText("Red <Teapot>"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(
+        wait_for_path(&browser, "/products/").await,
+        format!("/products/{teapot}")
+    );
+    assert_eq!(text(&browser, "h1").await, "Red <Teapot>");
+    assert_eq!(text(&browser, "#price").await, "$34.99");
+    let quantity = c
+        .find(Locator::Css("#add-to-cart input[name=quantity]"))
+        .await
+        .unwrap();
+    quantity.clear().await.unwrap();
+    quantity.send_keys("2").await.unwrap();
+    c.find(Locator::Css("#add-to-cart button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_path(&browser, "/cart").await;
+    wait_for_text(&browser, "#cart-total", "$69.98").await;
+
+    // The cart id lives in an HttpOnly, SameSite=Lax cookie.
+    let cookie = c.get_named_cookie("cart_id").await.unwrap();
+    assert_eq!(cookie.http_only(), Some(true));
+    assert_eq!(
+        cookie.same_site().map(|s| s.to_string()).as_deref(),
+        Some("Lax")
+    );
+
+    // Add a mug from the catalogue, then change our mind with the line's form.
+    c.goto(&store.frontend).await.unwrap();
+    c.find(Locator::Css(&format!(
+        "form[action='/cart/items'] input[name=product_id][value='{mug}'] ~ button"
+    )))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    wait_for_path(&browser, "/cart").await;
+    wait_for_text(&browser, "#cart-total", "$82.48").await;
+    c.find(Locator::Css(&format!(
+        "tr[data-product-id='{mug}'] form[action$='/remove'] button"
+    )))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    wait_for_text(&browser, "#cart-total", "$69.98").await;
+
+    // Check out as a new customer.
+    c.find(Locator::Id("checkout-link"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_path(&browser, "/checkout").await;
+    c.find(Locator::Css("input[name=email]"))
+        .await
+        .unwrap()
+        .send_keys("shopper@example.com")
+        .await
+        .unwrap();
+    c.find(Locator::Css("input[name=name]"))
+        .await
+        .unwrap()
+        .send_keys("Ada Shopper")
+        .await
+        .unwrap();
+    c.find(Locator::Id("place-order"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let path = wait_for_path(&browser, "/orders/").await;
+    wait_for_text(&browser, "#order-total", "$69.98").await;
+    assert_eq!(text(&browser, "#order-status").await, "confirmed");
+    assert!(
+        text(&browser, "#order-lines")
+            .await
+            .contains("Red <Teapot>")
+    );
+
+    // The order really exists with that total, and took the stock.
+    let order_id = path.trim_start_matches("/orders/");
+    let order: Value = http()
+        .get(format!("{}/v1/orders/{order_id}", store.orders))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(order["total_cents"], 6998);
+    let product: Value = http()
+        .get(format!("{}/v1/products/{teapot}", store.products))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(product["stock"], 3);
+
+    // The cart is empty now.
+    c.find(Locator::Id("cart-link"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_text(&browser, "#empty-cart", "Your cart is empty.").await;
+
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_catalogue_says_so_while_products_is_down() {
+    let users = serve_fresh(users_router().await).await;
+    let products_addr = closed_port().await;
+    let products = format!("http://{products_addr}");
+    let orders = serve_fresh(orders_router(&users, &products).await).await;
+    let cart = serve_fresh(cart_router(&products, &orders)).await;
+    let frontend = serve_fresh(frontend_router(&products, &cart, &orders, &users)).await;
+
+    // What a browser shows...
+    let browser = Browser::start().await;
+    browser.client.goto(&frontend).await.unwrap();
+    let message = text(&browser, "#message").await;
+    assert!(message.contains("temporarily unavailable"), "{message}");
+    assert_eq!(text(&browser, "h1").await, "Catalogue");
+    // ...and the status it got.
+    let response = http().get(&frontend).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 503);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("temporarily unavailable")
+    );
+
+    // products comes back: the same page works again.
+    serve(
+        TcpListener::bind(products_addr).await.unwrap(),
+        products_router().await,
+    );
+    create_product(&products, "BACK-1", "Back Again", 500, 1).await;
+    browser.client.refresh().await.unwrap();
+    wait_for_text(&browser, ".product-link", "Back Again").await;
+    assert!(browser.client.find(Locator::Id("message")).await.is_err());
+    let response = http().get(&frontend).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+
+    browser.close().await;
+}
