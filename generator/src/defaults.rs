@@ -3,8 +3,8 @@
 //! result of layering an environment on these.
 
 use crate::spec::{
-    CircuitBreakerSpec, ConnectionPoolSpec, DisruptionSpec, ReplicasSpec, ResilienceSpec,
-    ResourcesSpec, RetriesSpec, RolloutSpec, ServiceSpec,
+    AlertsSpec, CircuitBreakerSpec, ConnectionPoolSpec, DisruptionSpec, LatencySloSpec,
+    ReplicasSpec, ResilienceSpec, ResourcesSpec, RetriesSpec, RolloutSpec, ServiceSpec, SloSpec,
 };
 
 /// Service settings used where neither `services.<name>` nor `defaults` says otherwise.
@@ -57,6 +57,39 @@ pub fn service() -> ServiceSpec {
         }),
     }
 }
+
+/// SLOs used where neither `slos.services.<name>` nor `slos.defaults` says otherwise.
+pub fn slo() -> SloSpec {
+    SloSpec {
+        // Three nines over 30 days is 43 minutes of errors: strict enough to notice a bad
+        // deploy, loose enough for a store with one MySQL primary.
+        availability: Some("99.9%".into()),
+        // 250ms is a bucket bound of both histograms (app and mesh), and what a page
+        // render with two backend calls can meet.
+        latency: Some(LatencySloSpec {
+            threshold: Some("250ms".into()),
+            target: Some("99%".into()),
+        }),
+        // Below one request every two seconds a handful of failures is a large ratio:
+        // such noise opens a ticket at most, it never pages.
+        min_request_rate: Some("0.5/s".into()),
+        alerts: Some(AlertsSpec {
+            page: Some(true),
+            ticket: Some(true),
+            absent: Some(true),
+        }),
+        window: None,
+        source: None,
+        degrades_gracefully: Some(false),
+    }
+}
+
+/// SLO compliance window.
+pub const SLO_WINDOW: &str = "30d";
+/// SLI source: the services' own metrics work with or without a mesh.
+pub const SLO_SOURCE: &str = "app";
+/// Window the post-sync SLO check measures.
+pub const POST_SYNC_CHECK_WINDOW: &str = "10m";
 
 /// Envoy retry conditions: failures where the request surely did not run, plus 5xx.
 pub const RETRY_ON: &str = "connect-failure,refused-stream,unavailable,cancelled,5xx";

@@ -186,6 +186,7 @@ fn owned(envs: &[Environment], all: bool) -> Owned {
 fn render_command(dir: &Path, args: &RenderArgs) -> Result<(), Error> {
     let names = selected(dir, &args.selection)?;
     let envs = load_environments(dir, &names)?;
+    print_warnings(&envs);
     let rendered = render_tree(&envs, dir);
     let existing = output::read_tree(&args.out).map_err(io_error(&args.out))?;
     let expected = output::merged(&existing, &rendered, &owned(&envs, args.selection.all));
@@ -242,14 +243,23 @@ fn render_command(dir: &Path, args: &RenderArgs) -> Result<(), Error> {
     Ok(())
 }
 
+/// Warnings go to stderr, so they never mix with a JSON report on stdout.
+fn print_warnings(envs: &[Environment]) {
+    for warning in envs.iter().flat_map(Environment::warnings) {
+        eprintln!("warning: {warning}");
+    }
+}
+
 fn validate_command(dir: &Path, selection: &Selection) -> Result<(), Error> {
     let names = selected(dir, selection)?;
     let mut reports = Vec::new();
     let mut invalid = Vec::new();
     for name in &names {
         match load_environment(dir, name) {
-            Ok(_) => {
-                reports.push(serde_json::json!({"environment": name, "valid": true, "errors": []}))
+            Ok(env) => {
+                print_warnings(std::slice::from_ref(&env));
+                let warnings: Vec<_> = env.warnings().iter().map(ToString::to_string).collect();
+                reports.push(serde_json::json!({"environment": name, "valid": true, "errors": [], "warnings": warnings}))
             }
             Err(Error::Invalid(errors)) => {
                 let list: Vec<_> = errors

@@ -287,25 +287,41 @@ pub struct SlosSpec {
     pub post_sync_check: Option<PostSyncCheckSpec>,
 }
 
-/// Objectives of one service.
+/// Objectives of one service. In `slos.defaults` they apply to every service; each field
+/// of `slos.services.<name>` overrides the same field of `slos.defaults`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 pub struct SloSpec {
-    /// Share of requests answered without a 5xx, e.g. `99.9%`.
+    /// Share of requests answered without a 5xx, strictly between 0% and 100%.
+    /// Default: `99.9%`.
     pub availability: Option<String>,
-    /// Latency objective.
+    /// Latency objective. Default: `{threshold: 250ms, target: 99%}`.
     pub latency: Option<LatencySloSpec>,
-    /// Request rate below which burn-rate alerts do not page, e.g. `0.5/s`.
+    /// Request rate below which burn-rate alerts do not page, `<number>/s`, e.g. `0.5/s`;
+    /// `0/s` pages at any traffic. Default: `0.5/s`.
     pub min_request_rate: Option<String>,
-    /// Which alert tiers are on.
+    /// Which alert tiers are on. Default: all of them.
     pub alerts: Option<AlertsSpec>,
+    /// Compliance window of this service's SLOs: `30d`, `28d` or `7d`.
+    /// Default: `slos.window`.
+    pub window: Option<String>,
+    /// SLI source of this service's SLOs: `mesh` or `app`. Default: `slos.source`.
+    pub source: Option<String>,
+    /// The service answers (with less) when a dependency fails, so its availability may
+    /// exceed the product of its dependencies' objectives without a warning.
+    /// Default: `false`.
+    pub degrades_gracefully: Option<bool>,
 }
 
 /// Latency objective: `target` of requests faster than `threshold`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 pub struct LatencySloSpec {
-    /// Threshold; one of the latency histogram's bucket bounds, e.g. `250ms`.
+    /// Threshold; one of the latency histogram's bucket bounds, e.g. `250ms`. `app`:
+    /// 5ms 10ms 25ms 50ms 100ms 250ms 500ms 1s 2500ms 5s 10s; `mesh` (Istio's default
+    /// buckets): 1ms 5ms 10ms 25ms 50ms 100ms 250ms 500ms 1s 2500ms 5s 10s 30s 1m 5m 10m 30m
+    /// 1h. Default: `250ms`.
     pub threshold: Option<String>,
-    /// Share of requests under the threshold, e.g. `99%`.
+    /// Share of requests under the threshold, strictly between 0% and 100%.
+    /// Default: `99%`.
     pub target: Option<String>,
 }
 
@@ -325,7 +341,7 @@ pub struct AlertsSpec {
 pub struct PostSyncCheckSpec {
     /// Run the check after each sync. Default: `true`.
     pub enabled: Option<bool>,
-    /// Window the check measures, e.g. `10m`.
+    /// Window the check measures, e.g. `10m`. Default: `10m`.
     pub window: Option<String>,
 }
 

@@ -1,0 +1,830 @@
+//! Service level objectives, validated: per service an availability and a latency SLO,
+//! the compliance window, the SLI source, the low-traffic floor and the alert tiers, plus
+//! the burn-rate arithmetic every renderer shares (recording windows, alert windows and
+//! thresholds), computed with integers so thresholds print as exact decimals.
+//!
+//! Besides errors, validation produces *warnings*: a service promising more availability
+//! than its synchronous dependencies can give, or an objective so loose that a burn-rate
+//! alert can never fire. They do not stop a render.
+
+use serde::{Serialize, Serializer};
+
+use super::units::{Duration, Percent};
+use crate::catalog::{self, ServiceDef};
+use crate::defaults;
+use crate::spec::{ConfigError, Loaded, SloSpec};
+
+/// Compliance windows Prometheus keeps enough data for (its default retention is 15d, so
+/// a 30d window needs `--storage.tsdb.retention.time` of at least 30d).
+pub const WINDOWS: [&str; 3] = ["30d", "28d", "7d"];
+
+/// Bucket bounds of `http_request_duration_seconds`, in milliseconds (the store API).
+pub const APP_BUCKETS_MS: &[u64] = &[5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000];
+
+/// Bucket bounds of `istio_request_duration_milliseconds` (Istio's defaults) that a
+/// duration can name; Istio's first bound, 0.5ms, is below the 1ms resolution of
+/// durations.
+pub const MESH_BUCKETS_MS: &[u64] = &[
+    1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000,
+    1800000, 3600000,
+];
+
+/// Where the SLIs are measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SliSource {
+    /// Istio's standard metrics, reported by the destination's sidecar.
+    Mesh,
+    /// The services' own `http_requests_total` and `http_request_duration_seconds`.
+    App,
+}
+
+impl SliSource {
+    /// The latency histogram's bucket bounds in milliseconds.
+    pub fn buckets_ms(self) -> &'static [u64] {
+        match self {
+            SliSource::Mesh => MESH_BUCKETS_MS,
+            SliSource::App => APP_BUCKETS_MS,
+        }
+    }
+}
+
+/// What an SLO measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SloKind {
+    /// Requests answered without a 5xx.
+    Availability,
+    /// Requests answered faster than a threshold.
+    Latency,
+}
+
+impl SloKind {
+    /// The `slo` label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SloKind::Availability => "availability",
+            SloKind::Latency => "latency",
+        }
+    }
+}
+
+/// Which alert tiers are on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Alerts {
+    /// Fast burn: pages.
+    pub page: bool,
+    /// Slow burn: opens a ticket.
+    pub ticket: bool,
+    /// The SLI's series disappeared.
+    pub absent: bool,
+}
+
+/// Requests per second, exact to a millionth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RequestRate {
+    micro: u64,
+}
+
+impl RequestRate {
+    /// Parses `0.5/s`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let bad = || {
+            format!("`{text}` is not a request rate: expected requests per second, e.g. `0.5/s`")
+        };
+        let number = text.strip_suffix("/s").ok_or_else(bad)?;
+        let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+        if whole.is_empty()
+            || whole.len() > 9
+            || fraction.len() > 6
+            || !whole.bytes().all(|b| b.is_ascii_digit())
+            || !fraction.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err(bad());
+        }
+        let whole: u64 = whole.parse().map_err(|_| bad())?;
+        let fraction: u64 = format!("{fraction:0<6}").parse().map_err(|_| bad())?;
+        Ok(Self {
+            micro: whole * 1_000_000 + fraction,
+        })
+    }
+
+    /// Millionths of a request per second.
+    pub fn micro(self) -> u64 {
+        self.micro
+    }
+
+    /// Requests per second as an exact decimal, for PromQL (`0.5`).
+    pub fn per_second(self) -> String {
+        decimal(u128::from(self.micro), 1_000_000)
+    }
+}
+
+impl std::fmt::Display for RequestRate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/s", self.per_second())
+    }
+}
+
+impl Serialize for RequestRate {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// One SLO of a service.
+#[derive(Debug, Clone, Serialize)]
+pub struct Slo {
+    /// What it measures.
+    pub kind: SloKind,
+    /// Share of good requests promised over the window.
+    pub objective: Percent,
+    /// Latency threshold (latency SLOs only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<Duration>,
+}
+
+/// Millionths of a percent in one (100%).
+const WHOLE: u64 = 100_000_000;
+
+impl Slo {
+    /// The error budget in millionths of a percent: 100% minus the objective.
+    pub fn budget_micro(&self) -> u64 {
+        WHOLE - self.objective.micro()
+    }
+
+    /// The objective as a ratio, e.g. `0.999`.
+    pub fn objective_ratio(&self) -> String {
+        decimal(u128::from(self.objective.micro()), u128::from(WHOLE))
+    }
+
+    /// The error budget as a ratio, e.g. `0.001`.
+    pub fn budget_ratio(&self) -> String {
+        decimal(u128::from(self.budget_micro()), u128::from(WHOLE))
+    }
+}
+
+/// The SLOs of one service.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceSlos {
+    /// The service.
+    #[serde(rename = "service", serialize_with = "def_name")]
+    pub def: &'static ServiceDef,
+    /// Compliance window.
+    pub window: Duration,
+    /// SLI source.
+    pub source: SliSource,
+    /// Below this rate the fast-burn alerts do not page.
+    pub min_request_rate: RequestRate,
+    /// Alert tiers.
+    pub alerts: Alerts,
+    /// Whether the service answers when a dependency fails.
+    pub degrades_gracefully: bool,
+    /// Availability first, then latency.
+    pub slos: Vec<Slo>,
+}
+
+impl ServiceSlos {
+    /// The service's name.
+    pub fn name(&self) -> &'static str {
+        self.def.name
+    }
+
+    /// The multi-window burn-rate alert conditions for this service's window.
+    pub fn burn_windows(&self) -> Vec<BurnWindow> {
+        burn_windows(self.window)
+    }
+
+    /// Every range the error ratios are recorded over, shortest first, ending with the
+    /// window itself.
+    pub fn rate_windows(&self) -> Vec<Duration> {
+        rate_windows(self.window)
+    }
+}
+
+/// Alert tier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    /// Wakes someone up.
+    Page,
+    /// Waits for working hours.
+    Ticket,
+}
+
+impl Tier {
+    /// The `severity` label.
+    pub fn severity(self) -> &'static str {
+        match self {
+            Tier::Page => "page",
+            Tier::Ticket => "ticket",
+        }
+    }
+}
+
+/// One multi-window burn-rate condition (Google SRE workbook, chapter 5, table 5-8):
+/// the error ratio is above `factor x budget` over both the long and the short window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BurnWindow {
+    /// Page or ticket.
+    pub tier: Tier,
+    /// Share of the whole error budget this condition catches, in percent.
+    pub budget_percent: u64,
+    /// Long window: the budget share is spent within it.
+    pub long: Duration,
+    /// Short window: confirms the burn is still going on, so the alert resets quickly.
+    pub short: Duration,
+    /// The SLO window, which the factor is relative to.
+    window: Duration,
+}
+
+/// The workbook's conditions for a 30-day window: (tier, budget share %, long, short).
+const WORKBOOK: [(Tier, u64, u64, u64); 4] = [
+    (Tier::Page, 2, HOUR, 5 * MINUTE),
+    (Tier::Page, 5, 6 * HOUR, 30 * MINUTE),
+    (Tier::Ticket, 10, DAY, 2 * HOUR),
+    (Tier::Ticket, 10, 3 * DAY, 6 * HOUR),
+];
+
+const MINUTE: u64 = 60_000;
+const HOUR: u64 = 60 * MINUTE;
+const DAY: u64 = 24 * HOUR;
+const THIRTY_DAYS: u64 = 30 * DAY;
+
+/// Scales a workbook duration (written for 30 days) to `window`. Every workbook duration
+/// is a whole number of minutes and a minute is 60000ms, so the division is exact for any
+/// window of whole days.
+fn scaled(millis: u64, window: Duration) -> Duration {
+    Duration::from_millis(millis * window.millis() / THIRTY_DAYS)
+}
+
+/// The burn-rate conditions for `window`: the workbook's windows scaled by
+/// `window / 30d`, so each condition still catches the same share of the budget.
+pub fn burn_windows(window: Duration) -> Vec<BurnWindow> {
+    WORKBOOK
+        .iter()
+        .map(|&(tier, budget_percent, long, short)| BurnWindow {
+            tier,
+            budget_percent,
+            long: scaled(long, window),
+            short: scaled(short, window),
+            window,
+        })
+        .collect()
+}
+
+/// The ranges error ratios are recorded over: every alert window, then the SLO window.
+pub fn rate_windows(window: Duration) -> Vec<Duration> {
+    let mut out: Vec<Duration> = burn_windows(window)
+        .iter()
+        .flat_map(|b| [b.short, b.long])
+        .collect();
+    out.sort();
+    out.dedup();
+    out.push(window);
+    out
+}
+
+impl BurnWindow {
+    /// `(numerator, denominator)` of the burn-rate factor: spending `budget_percent` of
+    /// the budget within `long` means burning `budget_percent/100 x window / long` times
+    /// faster than the rate that spends exactly the budget over the window.
+    fn factor_fraction(&self) -> (u128, u128) {
+        (
+            u128::from(self.budget_percent) * u128::from(self.window.millis()),
+            100 * u128::from(self.long.millis()),
+        )
+    }
+
+    /// The burn-rate factor as an exact decimal (`14.4`).
+    pub fn factor(&self) -> String {
+        let (n, d) = self.factor_fraction();
+        decimal(n, d)
+    }
+
+    /// The error-ratio threshold for `slo`: factor x budget, as an exact decimal
+    /// (`0.0144` for 14.4 x 0.1%).
+    pub fn threshold(&self, slo: &Slo) -> String {
+        let (n, d) = self.threshold_fraction(slo);
+        decimal(n, d)
+    }
+
+    fn threshold_fraction(&self, slo: &Slo) -> (u128, u128) {
+        let (n, d) = self.factor_fraction();
+        (n * u128::from(slo.budget_micro()), d * u128::from(WHOLE))
+    }
+
+    /// Whether the threshold is at or above an error ratio of 1, where the alert can
+    /// never fire.
+    pub fn unreachable(&self, slo: &Slo) -> bool {
+        let (n, d) = self.threshold_fraction(slo);
+        n >= d
+    }
+}
+
+/// The post-sync SLO check.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct PostSyncCheck {
+    /// Whether Argo CD runs it after each sync.
+    pub enabled: bool,
+    /// Window it measures.
+    pub window: Duration,
+}
+
+/// Every SLO of an environment.
+#[derive(Debug, Clone, Serialize)]
+pub struct Slos {
+    /// Per service, in catalogue order.
+    pub services: Vec<ServiceSlos>,
+    /// The post-sync check.
+    pub post_sync_check: PostSyncCheck,
+    /// Problems that do not stop a render.
+    #[serde(skip)]
+    pub warnings: Vec<ConfigError>,
+}
+
+impl Slos {
+    /// The SLOs of `name`.
+    pub fn service(&self, name: &str) -> Option<&ServiceSlos> {
+        self.services.iter().find(|s| s.name() == name)
+    }
+}
+
+/// `n / d` as an exact decimal without trailing zeros (`0.0144`, `14.4`, `3`). Fractions
+/// used here always terminate (their denominators are products of 2, 3 and 5 whose 3s
+/// cancel); one that does not is cut after 18 digits rather than looping.
+pub fn decimal(n: u128, d: u128) -> String {
+    assert!(d > 0, "a decimal needs a denominator");
+    let mut out = (n / d).to_string();
+    let mut rest = n % d;
+    if rest != 0 {
+        out.push('.');
+        let mut digits = 0;
+        while rest != 0 && digits < 18 {
+            rest *= 10;
+            out.push(char::from(b'0' + (rest / d) as u8));
+            rest %= d;
+            digits += 1;
+        }
+    }
+    out
+}
+
+fn def_name<S: Serializer>(def: &&'static ServiceDef, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(def.name)
+}
+
+struct Check<'a> {
+    loaded: &'a Loaded,
+    errors: Vec<ConfigError>,
+    warnings: Vec<ConfigError>,
+}
+
+impl Check<'_> {
+    fn error(&mut self, key: &str, message: impl Into<String>) {
+        self.errors.push(self.loaded.error(key, message));
+    }
+
+    fn warn(&mut self, key: &str, message: impl Into<String>) {
+        self.warnings.push(self.loaded.error(key, message));
+    }
+
+    fn parse<T>(
+        &mut self,
+        (value, key): &(String, String),
+        parser: fn(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        parser(value).map_err(|m| self.error(key, m)).ok()
+    }
+}
+
+/// The layers an SLO field comes from, most specific first.
+struct Layers<'a>(Vec<(&'a SloSpec, String)>);
+
+impl Layers<'_> {
+    /// Like [`Layers::get`], for fields the built-in defaults always set.
+    fn must<T: Clone>(&self, key: &str, field: impl Fn(&SloSpec) -> Option<&T>) -> (T, String) {
+        self.get(key, field)
+            .unwrap_or_else(|| panic!("the built-in SLO defaults set {key}"))
+    }
+
+    fn get<T: Clone>(
+        &self,
+        key: &str,
+        field: impl Fn(&SloSpec) -> Option<&T>,
+    ) -> Option<(T, String)> {
+        self.0
+            .iter()
+            .find_map(|(spec, prefix)| field(spec).map(|v| (v.clone(), format!("{prefix}.{key}"))))
+    }
+}
+
+fn window(c: &mut Check, (text, key): (String, String)) -> Option<Duration> {
+    if WINDOWS.contains(&text.as_str()) {
+        Duration::parse(&text).ok()
+    } else {
+        c.error(
+            &key,
+            format!(
+                "`{text}` is not a supported window: expected one of {} (Prometheus must \
+                 keep the whole window)",
+                WINDOWS.join(", ")
+            ),
+        );
+        None
+    }
+}
+
+fn source(c: &mut Check, (text, key): (String, String)) -> Option<SliSource> {
+    match text.as_str() {
+        "mesh" => Some(SliSource::Mesh),
+        "app" => Some(SliSource::App),
+        other => {
+            c.error(
+                &key,
+                format!("`{other}` is not an SLI source: expected `mesh` or `app`"),
+            );
+            None
+        }
+    }
+}
+
+/// An objective strictly between 0% and 100%: 100% leaves no error budget (every alert
+/// would divide by zero) and 0% promises nothing.
+fn objective(c: &mut Check, found: &(String, String)) -> Option<Percent> {
+    let p = c.parse(found, Percent::parse)?;
+    if p.micro() == 0 || p.micro() >= WHOLE {
+        c.error(
+            &found.1,
+            format!(
+                "{p} must be strictly between 0% and 100%: 100% leaves no error budget, 0% \
+                 promises nothing"
+            ),
+        );
+        return None;
+    }
+    Some(p)
+}
+
+fn ms_list(buckets: &[u64]) -> String {
+    buckets
+        .iter()
+        .map(|&ms| Duration::from_millis(ms).to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Validates `slos` (and nothing else) of `loaded`.
+pub(super) fn validate(loaded: &Loaded) -> Result<Slos, Vec<ConfigError>> {
+    let mut c = Check {
+        loaded,
+        errors: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let spec = loaded.spec.slos.clone().unwrap_or_default();
+    let overrides = spec.services.clone().unwrap_or_default();
+    let names = catalog::names();
+    for name in overrides.keys() {
+        if catalog::service(name).is_none() {
+            let message = match crate::spec::did_you_mean(name, &names) {
+                Some(best) => format!("unknown service `{name}`, did you mean `{best}`?"),
+                None => format!(
+                    "unknown service `{name}`, expected one of: {}",
+                    names.join(", ")
+                ),
+            };
+            c.error(&format!("slos.services.{name}"), message);
+        }
+    }
+    let global_window = spec
+        .window
+        .clone()
+        .map(|w| (w, "slos.window".to_owned()))
+        .unwrap_or_else(|| (defaults::SLO_WINDOW.into(), "slos.window".into()));
+    let global_source = spec
+        .source
+        .clone()
+        .map(|s| (s, "slos.source".to_owned()))
+        .unwrap_or_else(|| (defaults::SLO_SOURCE.into(), "slos.source".into()));
+    let default_window = window(&mut c, global_window);
+    let default_source = source(&mut c, global_source);
+
+    let builtin = defaults::slo();
+    let mut services = Vec::new();
+    let mut ok = true;
+    for def in catalog::SERVICES {
+        let mut layers = Vec::new();
+        if let Some(own) = overrides.get(def.name) {
+            layers.push((own, format!("slos.services.{}", def.name)));
+        }
+        if let Some(shared) = &spec.defaults {
+            layers.push((shared, "slos.defaults".to_owned()));
+        }
+        // Built-in values are reported at the service's own key, where a fix would go.
+        layers.push((&builtin, format!("slos.services.{}", def.name)));
+        match service(&mut c, def, &Layers(layers), default_window, default_source) {
+            Some(s) => services.push(s),
+            None => ok = false,
+        }
+    }
+
+    let check = spec.post_sync_check.clone().unwrap_or_default();
+    let check_window = check
+        .window
+        .clone()
+        .unwrap_or_else(|| defaults::POST_SYNC_CHECK_WINDOW.into());
+    let key = "slos.post_sync_check.window".to_owned();
+    let check_window = c
+        .parse(&(check_window, key.clone()), Duration::parse)
+        .and_then(|w| {
+            // A rate needs two scrapes at least; a minute covers a 30s scrape interval.
+            if w.millis() < MINUTE {
+                c.error(
+                    &key,
+                    format!("{w} is too short to measure: use at least 1m"),
+                );
+                None
+            } else {
+                Some(w)
+            }
+        });
+
+    if ok {
+        dependency_warnings(&mut c, &services, &overrides, spec.defaults.as_ref());
+    }
+    match check_window {
+        Some(window) if ok && c.errors.is_empty() => Ok(Slos {
+            services,
+            post_sync_check: PostSyncCheck {
+                enabled: check.enabled.unwrap_or(true),
+                window,
+            },
+            warnings: c.warnings,
+        }),
+        _ => Err(c.errors),
+    }
+}
+
+fn service(
+    c: &mut Check,
+    def: &'static ServiceDef,
+    layers: &Layers,
+    default_window: Option<Duration>,
+    default_source: Option<SliSource>,
+) -> Option<ServiceSlos> {
+    let before = c.errors.len();
+    let window = match layers.get("window", |s| s.window.as_ref()) {
+        Some(found) => window(c, found),
+        None => default_window,
+    };
+    let source = match layers.get("source", |s| s.source.as_ref()) {
+        Some(found) => source(c, found),
+        None => default_source,
+    };
+    let availability = layers.must("availability", |s| s.availability.as_ref());
+    let availability = objective(c, &availability);
+    let target = layers.must("latency.target", |s| s.latency.as_ref()?.target.as_ref());
+    let target = objective(c, &target);
+    let threshold = layers.must("latency.threshold", |s| {
+        s.latency.as_ref()?.threshold.as_ref()
+    });
+    let threshold_key = threshold.1.clone();
+    let threshold = c.parse(&threshold, Duration::parse);
+    if let (Some(t), Some(source)) = (threshold, source)
+        && !source.buckets_ms().contains(&t.millis())
+    {
+        let metric = match source {
+            SliSource::App => "http_request_duration_seconds",
+            SliSource::Mesh => "istio_request_duration_milliseconds",
+        };
+        c.error(
+            &threshold_key,
+            format!(
+                "{t} is not a bucket bound of {metric}, so the latency SLI could not be \
+                 measured exactly: use one of {}",
+                ms_list(source.buckets_ms())
+            ),
+        );
+    }
+    let rate = layers.must("min_request_rate", |s| s.min_request_rate.as_ref());
+    let min_request_rate = c.parse(&rate, RequestRate::parse);
+    let flag = |key: &str, f: fn(&crate::spec::AlertsSpec) -> Option<bool>| {
+        layers
+            .get(key, |s| s.alerts.as_ref().and_then(|a| f(a).map(|_| a)))
+            .and_then(|(a, _)| f(&a))
+            .unwrap_or(true)
+    };
+    let alerts = Alerts {
+        page: flag("alerts.page", |a| a.page),
+        ticket: flag("alerts.ticket", |a| a.ticket),
+        absent: flag("alerts.absent", |a| a.absent),
+    };
+    let degrades_gracefully = layers
+        .get("degrades_gracefully", |s| s.degrades_gracefully.as_ref())
+        .is_some_and(|(v, _)| v);
+    if c.errors.len() > before {
+        return None;
+    }
+    let slos = vec![
+        Slo {
+            kind: SloKind::Availability,
+            objective: availability?,
+            threshold: None,
+        },
+        Slo {
+            kind: SloKind::Latency,
+            objective: target?,
+            threshold: Some(threshold?),
+        },
+    ];
+    let service = ServiceSlos {
+        def,
+        window: window?,
+        source: source?,
+        min_request_rate: min_request_rate?,
+        alerts,
+        degrades_gracefully,
+        slos,
+    };
+    for slo in &service.slos {
+        for burn in service.burn_windows() {
+            let on = match burn.tier {
+                Tier::Page => alerts.page,
+                Tier::Ticket => alerts.ticket,
+            };
+            if on && burn.unreachable(slo) {
+                let key = match slo.kind {
+                    SloKind::Availability => "availability",
+                    SloKind::Latency => "latency.target",
+                };
+                let key = layers
+                    .get(key, |s| match slo.kind {
+                        SloKind::Availability => s.availability.as_ref(),
+                        SloKind::Latency => s.latency.as_ref()?.target.as_ref(),
+                    })
+                    .map(|(_, k)| k)
+                    .unwrap_or_default();
+                c.warn(
+                    &key,
+                    format!(
+                        "the {} alert over {} of {} {} can never fire: {}x the {} error \
+                         budget is an error ratio of {}, above 1",
+                        burn.tier.severity(),
+                        burn.long,
+                        def.name,
+                        slo.kind.as_str(),
+                        burn.factor(),
+                        Percent::parse(&decimal(u128::from(slo.budget_micro()), 1_000_000))
+                            .map(|p| p.to_string())
+                            .unwrap_or_default(),
+                        burn.threshold(slo),
+                    ),
+                );
+            }
+        }
+    }
+    Some(service)
+}
+
+/// Warns where a service promises more availability than the product of its synchronous
+/// dependencies' objectives: if each dependency spends its budget independently, the
+/// caller fails whenever any of them does, unless it degrades gracefully.
+fn dependency_warnings(
+    c: &mut Check,
+    services: &[ServiceSlos],
+    overrides: &std::collections::BTreeMap<String, SloSpec>,
+    shared: Option<&SloSpec>,
+) {
+    let availability = |s: &ServiceSlos| s.slos[0].objective;
+    for service in services {
+        if service.degrades_gracefully || service.def.calls.is_empty() {
+            continue;
+        }
+        let deps: Vec<&ServiceSlos> = service
+            .def
+            .calls
+            .iter()
+            .filter_map(|name| services.iter().find(|s| s.name() == *name))
+            .collect();
+        // own / WHOLE > product / WHOLE^n  <=>  own x WHOLE^(n-1) > product, in integers.
+        // Checked: a service calling five or more others would overflow, and is skipped.
+        let mut product: Option<u128> = Some(1);
+        let mut scale: Option<u128> = Some(1);
+        for dep in &deps {
+            product = product.and_then(|p| p.checked_mul(u128::from(availability(dep).micro())));
+            scale = scale.and_then(|s| s.checked_mul(u128::from(WHOLE)));
+        }
+        let own = u128::from(availability(service).micro());
+        let (Some(product), Some(scale)) = (product, scale) else {
+            continue;
+        };
+        if own * (scale / u128::from(WHOLE)) > product {
+            let name = service.name();
+            let key = if overrides
+                .get(name)
+                .is_some_and(|s| s.availability.is_some())
+            {
+                format!("slos.services.{name}.availability")
+            } else if shared.is_some_and(|s| s.availability.is_some()) {
+                "slos.defaults.availability".to_owned()
+            } else {
+                format!("slos.services.{name}.availability")
+            };
+            let list = deps
+                .iter()
+                .map(|d| format!("{} ({})", d.name(), availability(d)))
+                .collect::<Vec<_>>()
+                .join(" x ");
+            let bound = decimal(product.saturating_mul(100), scale);
+            c.warn(
+                &key,
+                format!(
+                    "{name} promises {} availability but calls {list} synchronously, which \
+                     together give at most {bound}%: lower the objective to {bound}% or \
+                     less, or set degrades_gracefully: true if {name} answers without them",
+                    availability(service)
+                ),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slo(objective: &str) -> Slo {
+        Slo {
+            kind: SloKind::Availability,
+            objective: Percent::parse(objective).unwrap(),
+            threshold: None,
+        }
+    }
+
+    #[test]
+    fn decimals_are_exact() {
+        assert_eq!(decimal(144, 10), "14.4");
+        assert_eq!(decimal(3, 1), "3");
+        assert_eq!(decimal(1, 1000), "0.001");
+        assert_eq!(decimal(1, 3), "0.333333333333333333");
+    }
+
+    #[test]
+    fn workbook_thresholds_for_thirty_days() {
+        let windows = burn_windows(Duration::parse("30d").unwrap());
+        let got: Vec<_> = windows
+            .iter()
+            .map(|b| {
+                (
+                    b.long.to_string(),
+                    b.short.to_string(),
+                    b.factor(),
+                    b.threshold(&slo("99.9%")),
+                )
+            })
+            .collect();
+        let want = [
+            ("1h", "5m", "14.4", "0.0144"),
+            ("6h", "30m", "6", "0.006"),
+            ("1d", "2h", "3", "0.003"),
+            ("3d", "6h", "1", "0.001"),
+        ];
+        for (g, w) in got.iter().zip(want) {
+            assert_eq!((g.0.as_str(), g.1.as_str(), g.2.as_str(), g.3.as_str()), w);
+        }
+        assert_eq!(windows[0].threshold(&slo("99.95%")), "0.0072");
+        assert_eq!(windows[0].threshold(&slo("99.99%")), "0.00144");
+    }
+
+    #[test]
+    fn shorter_windows_scale_the_alert_windows_and_keep_the_budget_shares() {
+        let w28 = burn_windows(Duration::parse("28d").unwrap());
+        assert_eq!(w28[0].long.to_string(), "56m");
+        assert_eq!(w28[0].short.to_string(), "280s");
+        assert_eq!(w28[0].factor(), "14.4");
+        let w7 = burn_windows(Duration::parse("7d").unwrap());
+        assert_eq!(
+            w7.iter()
+                .map(|b| format!("{}/{}", b.long, b.short))
+                .collect::<Vec<_>>(),
+            ["14m/70s", "84m/7m", "336m/28m", "1008m/84m"]
+        );
+        assert_eq!(
+            rate_windows(Duration::parse("7d").unwrap())
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            ["70s", "7m", "14m", "28m", "84m", "336m", "1008m", "7d"]
+        );
+    }
+
+    #[test]
+    fn request_rates_parse_exactly() {
+        assert_eq!(RequestRate::parse("0.5/s").unwrap().micro(), 500_000);
+        assert_eq!(RequestRate::parse("2/s").unwrap().to_string(), "2/s");
+        assert_eq!(RequestRate::parse("0.05/s").unwrap().per_second(), "0.05");
+        for bad in ["0.5", "1/m", "/s", "-1/s", "1.2345678/s", "x/s"] {
+            assert!(RequestRate::parse(bad).is_err(), "{bad} should be refused");
+        }
+    }
+}
