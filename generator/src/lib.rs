@@ -6,6 +6,7 @@
 pub mod catalog;
 pub mod cli;
 pub mod conventions;
+pub mod crds;
 pub mod defaults;
 pub mod layout;
 pub mod model;

@@ -3,6 +3,7 @@
 //! into a Kustomize tree and [`crate::output`] writes it.
 
 mod datastores;
+mod istio;
 mod network;
 mod scaling;
 mod workloads;
@@ -55,6 +56,7 @@ pub fn render_all(env: &Environment) -> Vec<Object> {
     objects.extend(datastores::render_datastores(env));
     objects.extend(scaling::render_scaling(env));
     objects.extend(network::render_network_policies(env));
+    objects.extend(istio::render_mesh(env));
     objects.sort_by(|a, b| a.file.cmp(&b.file));
     objects
 }
