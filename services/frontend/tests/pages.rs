@@ -1,0 +1,338 @@
+//! The frontend over HTTP without a browser: statuses, messages and cookies of
+//! every page and form, with backends up, refusing, or down.
+
+mod support;
+
+use reqwest::StatusCode;
+use serde_json::json;
+use support::*;
+
+/// A whole store; `down` names backends to leave unreachable.
+async fn store_with(down: &[&str]) -> StoreUrls {
+    let dead = format!("http://{}", closed_port().await);
+    let pick = |name: &str, url: String| {
+        if down.contains(&name) {
+            dead.clone()
+        } else {
+            url
+        }
+    };
+    let users = pick("users", serve_fresh(users_router().await).await);
+    let products = serve_fresh(products_router().await).await;
+    let orders = serve_fresh(orders_router(&users, &products).await).await;
+    let orders = pick("orders", orders);
+    let cart = pick("cart", serve_fresh(cart_router(&products, &orders)).await);
+    let products = pick("products", products);
+    let frontend = serve_fresh(frontend_router(&products, &cart, &orders, &users)).await;
+    StoreUrls {
+        users,
+        products,
+        orders,
+        cart,
+        frontend,
+    }
+}
+
+/// Status, body and `Set-Cookie` values of a page.
+async fn page(request: reqwest::RequestBuilder) -> (StatusCode, String, Vec<String>) {
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let cookies = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    if status != StatusCode::SEE_OTHER && status != StatusCode::NO_CONTENT {
+        let content_type = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            content_type.starts_with("text/html"),
+            "{status}: {content_type}"
+        );
+    }
+    (status, response.text().await.unwrap(), cookies)
+}
+
+/// Posts a form.
+fn form(url: String, fields: &[(&str, &str)], cookie: Option<&str>) -> reqwest::RequestBuilder {
+    let body = fields
+        .iter()
+        .map(|(k, v)| format!("{k}={}", v.replace('@', "%40").replace(' ', "+")))
+        .collect::<Vec<_>>()
+        .join("&");
+    let mut request = http()
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body);
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    request
+}
+
+/// Adds a product to a new cart and returns the `cart_id=...` cookie.
+async fn cart_with(store: &StoreUrls, product: i64) -> String {
+    let (status, _, cookies) = page(form(
+        format!("{}/cart/items", store.frontend),
+        &[("product_id", &product.to_string()), ("quantity", "2")],
+        None,
+    ))
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let cookie = cookies
+        .iter()
+        .find(|c| c.starts_with("cart_id="))
+        .expect("a cart cookie");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    cookie.split(';').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn bad_input_gives_4xx_pages_never_500() {
+    let store = store_with(&[]).await;
+    let product = create_product(&store.products, "P-1", "Plate", 800, 5).await;
+    let cookie = cart_with(&store, product).await;
+    let f = &store.frontend;
+    for (fields, expected) in [
+        (vec![("product_id", "abc"), ("quantity", "1")], 422),
+        (vec![("product_id", "0"), ("quantity", "1")], 422),
+        (vec![("product_id", "1"), ("quantity", "0")], 422),
+        (vec![("product_id", "1"), ("quantity", "1001")], 422),
+        (vec![("product_id", "1"), ("quantity", "-1")], 422),
+        (vec![("quantity", "1")], 422),
+        (vec![("product_id", "99999"), ("quantity", "1")], 422),
+    ] {
+        let (status, body, _) = page(form(format!("{f}/cart/items"), &fields, Some(&cookie))).await;
+        assert_eq!(status.as_u16(), expected, "{fields:?}: {body}");
+        assert!(body.contains("id=\"message\""), "{fields:?}");
+    }
+    let (status, _, _) = page(
+        http()
+            .post(format!("{f}/cart/items"))
+            .header("content-type", "application/json")
+            .body("{}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _, _) = page(form(
+        format!("{f}/cart/items/1"),
+        &[("quantity", "x")],
+        Some(&cookie),
+    ))
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _, _) = page(form(
+        format!("{f}/cart/items/abc/remove"),
+        &[],
+        Some(&cookie),
+    ))
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    // A tampered cookie is ignored, not forwarded.
+    let (status, body, _) = page(
+        http()
+            .get(format!("{f}/cart"))
+            .header("cookie", "cart_id=../x"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("Your cart is empty"));
+
+    for (path, expected) in [
+        ("/products/abc", 404),
+        ("/products/0", 404),
+        ("/products/99999", 404),
+        ("/orders/abc", 404),
+        ("/orders/99999", 404),
+        ("/?after=abc", 200),
+        ("/?after=99999999999999999999", 200),
+    ] {
+        let (status, _, _) = page(http().get(format!("{f}{path}"))).await;
+        assert_eq!(status.as_u16(), expected, "{path}");
+    }
+
+    // Checkout needs a cart and either a customer number or an email and name.
+    let checkout = format!("{f}/checkout");
+    let (status, _, _) = page(form(checkout.clone(), &[("user_id", "1")], None)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    for fields in [
+        vec![],
+        vec![("user_id", "-1")],
+        vec![("user_id", "abc")],
+        vec![("email", "a@b.example")],
+        vec![("email", "not-an-email"), ("name", "X")],
+    ] {
+        let (status, body, _) = page(form(checkout.clone(), &fields, Some(&cookie))).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{fields:?}: {body}"
+        );
+    }
+    let (status, body, _) = page(form(
+        checkout.clone(),
+        &[("user_id", "424242")],
+        Some(&cookie),
+    ))
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body.contains("There is no customer with number 424242"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn checkout_as_new_and_returning_customer() {
+    let store = store_with(&[]).await;
+    let product = create_product(&store.products, "P-1", "Plate", 800, 5).await;
+    let f = &store.frontend;
+
+    let cookie = cart_with(&store, product).await;
+    let (status, body, cookies) = page(form(
+        format!("{f}/checkout"),
+        &[("email", "new@example.com"), ("name", "New Customer")],
+        Some(&cookie),
+    ))
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    let customer = cookies
+        .iter()
+        .find(|c| c.starts_with("customer_id="))
+        .expect("the customer number is remembered");
+    let customer = customer.split(';').next().unwrap().to_owned();
+
+    // The form is prefilled next time; the same email again asks for the number.
+    let (_, body, _) = page(
+        http()
+            .get(format!("{f}/checkout"))
+            .header("cookie", &customer),
+    )
+    .await;
+    let number = customer.trim_start_matches("customer_id=");
+    assert!(body.contains(&format!("value=\"{number}\"")), "{body}");
+    let cookie = cart_with(&store, product).await;
+    let (status, body, _) = page(form(
+        format!("{f}/checkout"),
+        &[("email", "NEW@example.com"), ("name", "Again")],
+        Some(&cookie),
+    ))
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(body.contains("customer number"), "{body}");
+    let (status, _, _) = page(form(
+        format!("{f}/checkout"),
+        &[("user_id", number)],
+        Some(&cookie),
+    ))
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+
+    // Not enough stock: the refusal is shown and the cart kept.
+    let cookie = cart_with(&store, product).await;
+    let (status, body, _) = page(form(
+        format!("{f}/checkout"),
+        &[("user_id", number)],
+        Some(&cookie),
+    ))
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let (_, body, _) = page(http().get(format!("{f}/cart")).header("cookie", &cookie)).await;
+    assert!(body.contains("Plate"), "{body}");
+}
+
+#[tokio::test]
+async fn a_backend_down_gives_the_page_a_message_and_503() {
+    // cart down.
+    let store = store_with(&["cart"]).await;
+    let product = create_product(&store.products, "P-1", "Plate", 800, 5).await;
+    let f = &store.frontend;
+    let (status, body, _) = page(
+        http()
+            .get(format!("{f}/cart"))
+            .header("cookie", "cart_id=abc"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        body.contains("Your cart is temporarily unavailable"),
+        "{body}"
+    );
+    let (status, body, _) = page(form(
+        format!("{f}/cart/items"),
+        &[("product_id", &product.to_string()), ("quantity", "1")],
+        None,
+    ))
+    .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(body.contains("id=\"message\""));
+    // The catalogue does not need the cart.
+    let (status, _, _) = page(http().get(f.clone())).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // orders down: the order page says so, and a checkout keeps the cart.
+    let store = store_with(&["orders"]).await;
+    let product = create_product(&store.products, "P-1", "Plate", 800, 5).await;
+    let f = &store.frontend;
+    let (status, body, _) = page(http().get(format!("{f}/orders/1"))).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(body.contains("temporarily unavailable"));
+    let user: serde_json::Value = http()
+        .post(format!("{}/v1/users", store.users))
+        .json(&json!({"email": "u@example.com", "name": "U"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let cookie = cart_with(&store, product).await;
+    let (status, body, _) = page(form(
+        format!("{f}/checkout"),
+        &[("user_id", &user["id"].to_string())],
+        Some(&cookie),
+    ))
+    .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(body.contains("Your cart was kept"), "{body}");
+    let (status, body, _) = page(http().get(format!("{f}/cart")).header("cookie", &cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("Plate"));
+}
+
+#[tokio::test]
+async fn health_readiness_and_metrics() {
+    let store = store_with(&["products", "cart", "orders", "users"]).await;
+    let f = &store.frontend;
+    // Ready although every backend is down: readiness never cascades.
+    for path in ["/healthz", "/readyz"] {
+        let response = http().get(format!("{f}{path}")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+    }
+    http().get(format!("{f}/products/7")).send().await.unwrap();
+    let metrics = http()
+        .get(format!("{f}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains(r#"route="/products/{id}""#), "{metrics}");
+    assert!(metrics.contains(r#"service="frontend""#));
+}
+
+#[test]
+fn migrate_is_a_no_op() {
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_frontend"))
+        .arg("migrate")
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
