@@ -228,7 +228,8 @@ impl CartOptions {
             products_url: upstream.to_owned(),
             orders_url: upstream.to_owned(),
             redis_url: REDIS_URL.to_owned(),
-            idle_ttl: parse_idle_ttl("7d").unwrap(),
+            // Short, so what tests leave in Redis goes away soon.
+            idle_ttl: parse_idle_ttl("1h").unwrap(),
             checkout_timeout: Duration::from_secs(5),
         }
     }
