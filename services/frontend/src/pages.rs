@@ -37,6 +37,44 @@ pub fn routes() -> Router<AppState> {
         .route("/cart/items/{product_id}/remove", post(remove_line))
         .route("/checkout", get(checkout_page).post(checkout))
         .route("/orders/{id}", get(order_page))
+        // A real route rather than a fallback, so shoppers get an HTML page
+        // (the shared fallback answers JSON, for the APIs) and the metrics
+        // label stays the bounded template `/{*path}`.
+        .route("/{*path}", get(not_found_page))
+        .layer(axum::middleware::map_response(page_headers))
+}
+
+/// Headers of every page: the pages hold carts and orders, so no cache keeps
+/// them; nothing is loaded from elsewhere, so the policy can say so; and no
+/// other site may frame the forms.
+async fn page_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    response
+}
+
+/// `GET` of any other path.
+async fn not_found_page(State(state): State<AppState>) -> Response {
+    Page::error(
+        StatusCode::NOT_FOUND,
+        "Page not found",
+        "There is no such page.",
+    )
+    .render(&state)
 }
 
 /// A page to render: template, status, title, an optional error message and
@@ -97,12 +135,20 @@ async fn catalogue(State(state): State<AppState>, RawQuery(query): RawQuery) -> 
         Ok(page) => Page::new(
             "catalogue.html",
             "Catalogue",
-            context! { products => Value::from(Serde(&page.items)), next => page.next },
+            context! {
+                products => Value::from(Serde(&page.items)),
+                next => page.next,
+                paged => after.is_some(),
+            },
         ),
         Err(down) => Page::new(
             "catalogue.html",
             "Catalogue",
-            context! { products => Value::from(Vec::<Value>::new()), next => None::<i64> },
+            context! {
+                products => Value::from(Vec::<Value>::new()),
+                next => None::<i64>,
+                paged => after.is_some(),
+            },
         )
         .failed(
             StatusCode::SERVICE_UNAVAILABLE,

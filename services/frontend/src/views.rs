@@ -104,7 +104,7 @@ mod tests {
         let cases = [
             (
                 "catalogue.html",
-                context! { title => "Catalogue", message => None::<String>, notice => None::<String>, products => vec![product.clone()], next => 7 },
+                context! { title => "Catalogue", message => None::<String>, notice => None::<String>, products => vec![product.clone()], next => 7, paged => true },
             ),
             (
                 "product.html",

@@ -152,6 +152,7 @@ async fn bad_input_gives_4xx_pages_never_500() {
         ("/orders/99999", 404),
         ("/?after=abc", 200),
         ("/?after=99999999999999999999", 200),
+        ("/no/such/page", 404),
     ] {
         let (status, _, _) = page(http().get(format!("{f}{path}"))).await;
         assert_eq!(status.as_u16(), expected, "{path}");
@@ -304,6 +305,23 @@ async fn a_backend_down_gives_the_page_a_message_and_503() {
     let (status, body, _) = page(http().get(format!("{f}/cart")).header("cookie", &cookie)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains("Plate"));
+}
+
+#[tokio::test]
+async fn pages_are_not_cached_framed_or_sniffed() {
+    let store = store_with(&[]).await;
+    for path in ["/", "/cart", "/checkout", "/orders/1", "/nowhere"] {
+        let response = http()
+            .get(format!("{}{path}", store.frontend))
+            .send()
+            .await
+            .unwrap();
+        let headers = response.headers();
+        assert_eq!(headers["cache-control"], "no-store", "{path}");
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+    }
 }
 
 #[tokio::test]
