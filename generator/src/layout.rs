@@ -16,7 +16,17 @@ pub const BASE: &str = "base";
 
 /// The environment whose rendering is the base: every setting at its default.
 pub fn baseline() -> Environment {
-    let source = "name: base\nnamespace: kubestore\n";
+    // Secrets are rendered per environment only; the base still needs a valid provider.
+    let source = concat!(
+        "name: base\n",
+        "namespace: kubestore\n",
+        "secrets:\n",
+        "  provider: external-secrets\n",
+        "  store: kubestore\n",
+        "  keys:\n",
+        "    mysql-root-password: kubestore/mysql#root-password\n",
+        "    redis-password: kubestore/redis#password\n",
+    );
     let loaded = crate::spec::load_str(std::path::Path::new("base.yaml"), source)
         .expect("the baseline parses");
     Environment::from_loaded(&loaded).expect("the built-in defaults are valid")
@@ -288,7 +298,8 @@ fn push_segment(path: &mut String, key: &str) {
 /// Every file of one environment's overlay plus the base, ready to write.
 pub fn environment_files(env: &Environment, base_objects: &[Object]) -> Vec<File> {
     let env_objects = render::render_all(env);
-    let extra = vec![render::render_namespace(env)];
+    let mut extra = vec![render::render_namespace(env)];
+    extra.extend(render::render_secrets(env));
     overlay(env, base_objects, &env_objects, &extra)
 }
 

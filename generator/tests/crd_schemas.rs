@@ -249,6 +249,8 @@ fn every_custom_resource_matches_its_crd_schema() {
         "networking.istio.io/v1 DestinationRule",
         "security.istio.io/v1 PeerAuthentication",
         "security.istio.io/v1 AuthorizationPolicy",
+        "bitnami.com/v1alpha1 SealedSecret",
+        "external-secrets.io/v1 ExternalSecret",
     ] {
         assert!(
             checked.contains_key(kind),

@@ -8,7 +8,9 @@ use kubestore_gen::model::Environment;
 use kubestore_gen::spec::{ConfigError, load_str};
 
 fn validate(source: &str) -> Result<Environment, Vec<ConfigError>> {
-    let loaded = load_str(Path::new("environments/t.yaml"), source).map_err(|e| e.0)?;
+    // Every environment names its secrets provider; appended so line numbers stay put.
+    let source = format!("{source}{SECRETS}");
+    let loaded = load_str(Path::new("environments/t.yaml"), &source).map_err(|e| e.0)?;
     Environment::from_loaded(&loaded).map_err(|e| e.0)
 }
 
@@ -20,6 +22,8 @@ fn errors(source: &str) -> Vec<String> {
 }
 
 const HEAD: &str = "name: t\nnamespace: t\n";
+const SECRETS: &str = "secrets: {provider: external-secrets, store: vault, keys: \
+                       {mysql-root-password: t/mysql#root-password, redis-password: t/redis#password}}\n";
 
 #[test]
 fn every_bad_slo_value_is_reported_with_line_and_key() {

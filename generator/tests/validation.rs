@@ -111,7 +111,8 @@ fn mutable_image_tags_are_refused() {
 
 #[test]
 fn mutable_tags_pass_when_explicitly_allowed() {
-    let source = "name: scratch\nnamespace: shop\nimages: {tag: latest, allow_mutable_tag: true}\n";
+    let source = "name: scratch\nnamespace: shop\nimages: {tag: latest, allow_mutable_tag: true}\n\
+                  secrets: {provider: external-secrets, store: vault, keys: {mysql-root-password: shop/mysql#root-password, redis-password: shop/redis#password}}\n";
     let loaded = spec::load_str(Path::new("scratch.yaml"), source).unwrap();
     Environment::from_loaded(&loaded).expect("allowed");
 }

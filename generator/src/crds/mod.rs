@@ -6,6 +6,7 @@
 //! `tests/crd_schemas.rs` checks every rendered object against them.
 
 pub mod istio;
+pub mod secrets;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;

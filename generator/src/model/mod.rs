@@ -3,6 +3,7 @@
 //! so renderers never meet a bad value. Fields are public for reading; the private marker
 //! keeps anyone outside this module from assembling an unchecked value.
 
+pub mod secrets;
 mod service;
 pub mod slo;
 pub mod units;
@@ -45,6 +46,8 @@ pub struct Environment {
     pub slos: slo::Slos,
     /// Fault-injection experiments (empty unless the environment allows chaos).
     pub experiments: Vec<Experiment>,
+    /// Where the credentials come from.
+    pub secrets: secrets::Secrets,
     #[serde(skip)]
     _validated: (),
 }

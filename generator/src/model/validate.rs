@@ -127,6 +127,7 @@ pub(super) fn environment(loaded: &Loaded) -> Result<Environment, ConfigErrors> 
         store_image(catalog::REDIS_IMAGE, catalog::REDIS_TAG, catalog::REDIS),
     );
     let experiments = experiments(&mut c, spec);
+    let secrets = super::secrets::validate(loaded, &mut c.errors);
     let slos = match super::slo::validate(loaded) {
         Ok(slos) => Some(slos),
         Err(errors) => {
@@ -154,6 +155,9 @@ pub(super) fn environment(loaded: &Loaded) -> Result<Environment, ConfigErrors> 
     }
     let (Some(mesh), Some(mysql), Some(redis)) = (mesh, mysql, redis) else {
         unreachable!("every failed check records an error");
+    };
+    let Some(secrets) = secrets else {
+        unreachable!("failed secrets checks record an error");
     };
     let Some(slos) = slos else {
         unreachable!("failed SLO checks record an error");
@@ -197,6 +201,7 @@ pub(super) fn environment(loaded: &Loaded) -> Result<Environment, ConfigErrors> 
                 .unwrap_or_else(|| defaults::GRAFANA_FOLDER.into()),
         },
         experiments,
+        secrets,
         slos,
         _validated: (),
     })
@@ -268,7 +273,9 @@ fn images(c: &mut Check, spec: &EnvironmentSpec) -> Option<ImageSettings> {
     }
     for (name, digest) in &digests {
         let key = format!("images.digests.{name}");
-        if catalog::service(name).is_none() && ![catalog::MYSQL, catalog::REDIS].contains(&name.as_str()) {
+        if catalog::service(name).is_none()
+            && ![catalog::MYSQL, catalog::REDIS].contains(&name.as_str())
+        {
             c.error(&key, unknown_service(name));
             ok = false;
         } else if !is_digest(digest) {

@@ -6,6 +6,7 @@ mod datastores;
 mod istio;
 mod network;
 mod scaling;
+mod secrets;
 mod workloads;
 
 use serde::Serialize;
@@ -64,4 +65,10 @@ pub fn render_all(env: &Environment) -> Vec<Object> {
 /// The Namespace object: it stays out of the base, as each overlay names its own.
 pub fn render_namespace(env: &Environment) -> Object {
     workloads::render_namespace(env)
+}
+
+/// The credentials' SealedSecrets or ExternalSecrets: like the Namespace they stay out of
+/// the base, as sealed values are bound to one namespace.
+pub fn render_secrets(env: &Environment) -> Vec<Object> {
+    secrets::render_secrets(env)
 }
