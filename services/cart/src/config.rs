@@ -57,10 +57,10 @@ pub struct Config {
           value_parser = kubestore_common::config::parse_duration)]
     pub redis_timeout: Duration,
     /// Base URL of the products service (`PRODUCTS_URL`).
-    #[arg(long, env = "PRODUCTS_URL", default_value = "http://127.0.0.1:8082")]
+    #[arg(long, env = "PRODUCTS_URL", default_value = "http://127.0.0.1:8082", value_parser = parse_base_url)]
     pub products_url: String,
     /// Base URL of the orders service (`ORDERS_URL`).
-    #[arg(long, env = "ORDERS_URL", default_value = "http://127.0.0.1:8083")]
+    #[arg(long, env = "ORDERS_URL", default_value = "http://127.0.0.1:8083", value_parser = parse_base_url)]
     pub orders_url: String,
     /// Time allowed for orders to create the order of a checkout
     /// (`CHECKOUT_TIMEOUT`); longer than `UPSTREAM_TIMEOUT` because orders itself
@@ -72,6 +72,18 @@ pub struct Config {
     /// it: `7d`, `12h`, `30m`, `90s` or a number of seconds.
     #[arg(long, env = "CART_IDLE_TTL", default_value = "7d", value_parser = parse_idle_ttl)]
     pub cart_idle_ttl: Duration,
+}
+
+/// Checks a base URL of another service: `http://` or `https://` and a host.
+pub fn parse_base_url(raw: &str) -> Result<String, String> {
+    let rest = raw
+        .strip_prefix("http://")
+        .or_else(|| raw.strip_prefix("https://"))
+        .ok_or_else(|| format!("`{raw}` must start with http:// or https://"))?;
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(format!("`{raw}` has no host"));
+    }
+    Ok(raw.trim_end_matches('/').to_owned())
 }
 
 impl Config {

@@ -59,6 +59,8 @@ fn malformed_variables_stop_it_at_start_up() {
         ("CART_IDLE_TTL", "0"),
         ("LISTEN_ADDR", "nowhere"),
         ("REDIS_URL", "http://not-redis"),
+        ("PRODUCTS_URL", "products:8082"),
+        ("ORDERS_URL", "ftp://orders"),
     ] {
         let output = cart()
             .arg("serve")

@@ -3,6 +3,8 @@
 //! for, a refusal the shopper should read ([`Refusal`]), or [`Down`], which the
 //! pages turn into a visible message and a 503.
 
+use std::time::Duration;
+
 use axum::http::{Method, StatusCode};
 use kubestore_common::AppError;
 use kubestore_common::client::{ClientError, Upstream, UpstreamRequest, UpstreamResponse};
@@ -120,6 +122,8 @@ pub struct BackendUrls {
 pub struct Backends {
     products: Upstream,
     cart: Upstream,
+    /// The cart again, with the longer timeout a checkout needs.
+    checkout: Upstream,
     orders: Upstream,
     users: Upstream,
 }
@@ -128,11 +132,21 @@ pub struct Backends {
 pub type Answer<T> = Result<Result<T, Refusal>, Down>;
 
 impl Backends {
-    /// Builds the clients; fails on a URL that is not http(s).
-    pub fn new(urls: &BackendUrls, args: &UpstreamArgs) -> Result<Self, ClientError> {
+    /// Builds the clients; fails on a URL that is not http(s). Checkouts get
+    /// `checkout_timeout` per attempt, every other call `args`' timeout.
+    pub fn new(
+        urls: &BackendUrls,
+        args: &UpstreamArgs,
+        checkout_timeout: Duration,
+    ) -> Result<Self, ClientError> {
+        let checkout_args = UpstreamArgs {
+            upstream_timeout: checkout_timeout,
+            upstream_retries: args.upstream_retries,
+        };
         Ok(Self {
             products: Upstream::new("products", &urls.products, args)?,
             cart: Upstream::new("cart", &urls.cart, args)?,
+            checkout: Upstream::new("cart", &urls.cart, &checkout_args)?,
             orders: Upstream::new("orders", &urls.orders, args)?,
             users: Upstream::new("users", &urls.users, args)?,
         })
@@ -186,8 +200,8 @@ impl Backends {
             // again cannot make a second order.
             .idempotent(true);
         answer(
-            &self.cart,
-            send(&self.cart, request).await?,
+            &self.checkout,
+            send(&self.checkout, request).await?,
             StatusCode::CREATED,
         )
     }

@@ -45,22 +45,41 @@ pub struct Config {
     #[command(flatten)]
     pub upstream: UpstreamArgs,
     /// Base URL of the products service (`PRODUCTS_URL`).
-    #[arg(long, env = "PRODUCTS_URL", default_value = "http://127.0.0.1:8082")]
+    #[arg(long, env = "PRODUCTS_URL", default_value = "http://127.0.0.1:8082", value_parser = parse_base_url)]
     pub products_url: String,
     /// Base URL of the cart service (`CART_URL`).
-    #[arg(long, env = "CART_URL", default_value = "http://127.0.0.1:8084")]
+    #[arg(long, env = "CART_URL", default_value = "http://127.0.0.1:8084", value_parser = parse_base_url)]
     pub cart_url: String,
     /// Base URL of the orders service (`ORDERS_URL`).
-    #[arg(long, env = "ORDERS_URL", default_value = "http://127.0.0.1:8083")]
+    #[arg(long, env = "ORDERS_URL", default_value = "http://127.0.0.1:8083", value_parser = parse_base_url)]
     pub orders_url: String,
     /// Base URL of the users service (`USERS_URL`).
-    #[arg(long, env = "USERS_URL", default_value = "http://127.0.0.1:8081")]
+    #[arg(long, env = "USERS_URL", default_value = "http://127.0.0.1:8081", value_parser = parse_base_url)]
     pub users_url: String,
+    /// Time allowed for the cart to check out (`CHECKOUT_TIMEOUT`): it calls
+    /// orders, which calls users and products, so it needs longer than
+    /// `UPSTREAM_TIMEOUT`; keep it above the cart's own `CHECKOUT_TIMEOUT`
+    /// so the cart answers (503 or not) before the frontend gives up.
+    #[arg(long, env = "CHECKOUT_TIMEOUT", default_value = "15s",
+          value_parser = kubestore_common::config::parse_duration)]
+    pub checkout_timeout: std::time::Duration,
     /// Mark cookies `Secure` (`COOKIE_SECURE`): set it when the shop is served
     /// over HTTPS, as behind the mesh's gateway.
     #[arg(long, env = "COOKIE_SECURE", default_value_t = false,
           value_parser = clap::builder::BoolishValueParser::new())]
     pub cookie_secure: bool,
+}
+
+/// Checks a base URL of another service: `http://` or `https://` and a host.
+pub fn parse_base_url(raw: &str) -> Result<String, String> {
+    let rest = raw
+        .strip_prefix("http://")
+        .or_else(|| raw.strip_prefix("https://"))
+        .ok_or_else(|| format!("`{raw}` must start with http:// or https://"))?;
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(format!("`{raw}` has no host"));
+    }
+    Ok(raw.trim_end_matches('/').to_owned())
 }
 
 impl Config {
@@ -90,6 +109,7 @@ impl Config {
                     "UPSTREAM_RETRIES",
                     self.upstream.upstream_retries.to_string(),
                 ),
+                ("CHECKOUT_TIMEOUT", format!("{:?}", self.checkout_timeout)),
                 ("COOKIE_SECURE", self.cookie_secure.to_string()),
             ],
         );

@@ -50,7 +50,7 @@ impl AppState {
             users: config.users_url.clone(),
         };
         Ok(Self {
-            backends: Backends::new(&urls, &config.upstream)?,
+            backends: Backends::new(&urls, &config.upstream, config.checkout_timeout)?,
             views: Arc::new(Views::new().context("a template does not compile")?),
             cookie_secure: config.cookie_secure,
         })

@@ -132,6 +132,7 @@ pub fn frontend_router(products: &str, cart: &str, orders: &str, users: &str) ->
                 users: users.to_owned(),
             },
             &upstream_args(),
+            Duration::from_secs(10),
         )
         .unwrap(),
         views: Arc::new(kubestore_frontend::views::Views::new().unwrap()),
