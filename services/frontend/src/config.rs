@@ -19,6 +19,8 @@ pub struct Cli {
 }
 
 /// The subcommands.
+// Parsed once at start-up: boxing the settings would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Does nothing and exits 0: the frontend keeps no state of its own. It
