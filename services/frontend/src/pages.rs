@@ -8,7 +8,8 @@ use std::collections::HashMap;
 
 use axum::Router;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, Path, RawQuery, State};
+use axum::extract::{Form, FromRequestParts, RawPathParams, RawQuery, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -75,6 +76,24 @@ async fn not_found_page(State(state): State<AppState>) -> Response {
         "There is no such page.",
     )
     .render(&state)
+}
+
+/// The path's id parameter as written, not decoded: ids are plain digits,
+/// so anything else, bytes that are not UTF-8 included, is simply no id (a
+/// 404 page) rather than axum's plain-text 400.
+struct RawId(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for RawId {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let raw = RawPathParams::from_request_parts(parts, state)
+            .await
+            .ok()
+            .and_then(|params| params.iter().last().map(|(_, v)| v.to_owned()))
+            .unwrap_or_default();
+        Ok(Self(raw))
+    }
 }
 
 /// A page to render: template, status, title, an optional error message and
@@ -166,7 +185,7 @@ fn query_param(query: Option<&str>, name: &str) -> Option<String> {
 }
 
 /// `GET /products/{id}`.
-async fn product_page(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+async fn product_page(State(state): State<AppState>, RawId(id): RawId) -> Response {
     let Some(id) = parse_id(&id) else {
         return Page::error(
             StatusCode::NOT_FOUND,
@@ -415,7 +434,7 @@ struct UpdateForm {
 async fn update_line(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(product_id): Path<String>,
+    RawId(product_id): RawId,
     form: Result<Form<UpdateForm>, FormRejection>,
 ) -> Response {
     let quantity = form
@@ -435,7 +454,7 @@ async fn update_line(
 async fn remove_line(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(product_id): Path<String>,
+    RawId(product_id): RawId,
 ) -> Response {
     change_line(&state, &headers, &product_id, 0).await
 }
@@ -591,7 +610,7 @@ async fn checkout(
 }
 
 /// `GET /orders/{id}`.
-async fn order_page(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+async fn order_page(State(state): State<AppState>, RawId(id): RawId) -> Response {
     let Some(id) = parse_id(&id) else {
         return Page::error(
             StatusCode::NOT_FOUND,

@@ -153,6 +153,8 @@ async fn bad_input_gives_4xx_pages_never_500() {
         ("/?after=abc", 200),
         ("/?after=99999999999999999999", 200),
         ("/no/such/page", 404),
+        ("/products/%FF", 404),
+        ("/orders/%C3%A9", 404),
     ] {
         let (status, _, _) = page(http().get(format!("{f}{path}"))).await;
         assert_eq!(status.as_u16(), expected, "{path}");
