@@ -300,6 +300,9 @@ pub fn environment_files(env: &Environment, base_objects: &[Object]) -> Vec<File
     let env_objects = render::render_all(env);
     let mut extra = vec![render::render_namespace(env)];
     extra.extend(render::render_secrets(env));
+    for object in &mut extra {
+        render::argocd::annotate_sync_wave(object);
+    }
     overlay(env, base_objects, &env_objects, &extra)
 }
 

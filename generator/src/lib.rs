@@ -170,8 +170,31 @@ pub fn render_tree(envs: &[Environment], environments_dir: &Path) -> Tree {
             let text = output::to_text(&file, &source);
             tree.insert(file.path, text);
         }
+        let app = render::argocd::application(env);
+        insert_argocd(&mut tree, app, &source);
     }
+    tree.extend(argocd_shared(envs));
     tree
+}
+
+/// The Argo CD files every environment shares: the root Application and the AppProject.
+/// They describe all environments, so a render of some environments passes all of them
+/// (see `render_command`).
+pub fn argocd_shared(envs: &[Environment]) -> Tree {
+    let mut tree = Tree::new();
+    let source = "the environment files";
+    insert_argocd(&mut tree, render::argocd::root(envs), source);
+    insert_argocd(&mut tree, render::argocd::project(envs), source);
+    tree
+}
+
+fn insert_argocd(tree: &mut Tree, object: render::Object, source: &str) {
+    let file = layout::File {
+        path: format!("{}/{}.yaml", render::argocd::FOLDER, object.file),
+        content: object.value,
+    };
+    let text = output::to_text(&file, source);
+    tree.insert(file.path, text);
 }
 
 /// The paths a render of `envs` owns.
@@ -188,7 +211,13 @@ fn render_command(dir: &Path, args: &RenderArgs) -> Result<(), Error> {
     let names = selected(dir, &args.selection)?;
     let envs = load_environments(dir, &names)?;
     print_warnings(&envs);
-    let rendered = render_tree(&envs, dir);
+    let mut rendered = render_tree(&envs, dir);
+    if !args.selection.all {
+        // The root Application and the AppProject list every environment, not only the
+        // ones rendered now.
+        let everyone = load_environments(dir, &available_environments(dir)?)?;
+        rendered.extend(argocd_shared(&everyone));
+    }
     let existing = output::read_tree(&args.out).map_err(io_error(&args.out))?;
     let expected = output::merged(&existing, &rendered, &owned(&envs, args.selection.all));
     let differences = output::differences(&existing, &expected);

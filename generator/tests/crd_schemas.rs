@@ -230,16 +230,22 @@ fn every_custom_resource_matches_its_crd_schema() {
             continue;
         };
         *checked.entry(format!("{api_version} {kind}")).or_default() += 1;
-        // The API server handles type and object metadata itself; many CRDs (Istio's)
-        // leave them out of their schema.
-        let mut body = object.clone();
-        if let Some(fields) = body.as_object_mut() {
-            for meta in ["apiVersion", "kind", "metadata"] {
-                fields.remove(meta);
+        // The API server checks type and object metadata itself; many CRDs (Istio's) leave
+        // them out of their schema, so they are added where missing.
+        let mut schema = schema.clone();
+        if let Some(properties) = schema["properties"].as_object_mut() {
+            for (field, kind) in [
+                ("apiVersion", "string"),
+                ("kind", "string"),
+                ("metadata", "object"),
+            ] {
+                properties
+                    .entry(field)
+                    .or_insert_with(|| serde_json::json!({"type": kind}));
             }
         }
         let mut found = Vec::new();
-        check(schema, &body, "", &mut found);
+        check(&schema, &object, "", &mut found);
         errors.extend(found.into_iter().map(|e| format!("{origin}: {e}")));
     }
     assert!(errors.is_empty(), "{}", errors.join("\n"));
@@ -251,6 +257,8 @@ fn every_custom_resource_matches_its_crd_schema() {
         "security.istio.io/v1 AuthorizationPolicy",
         "bitnami.com/v1alpha1 SealedSecret",
         "external-secrets.io/v1 ExternalSecret",
+        "argoproj.io/v1alpha1 Application",
+        "argoproj.io/v1alpha1 AppProject",
     ] {
         assert!(
             checked.contains_key(kind),

@@ -5,6 +5,7 @@
 //! follow each CRD's `openAPIV3Schema` (the upstream copies in `shared/schemas/crds`);
 //! `tests/crd_schemas.rs` checks every rendered object against them.
 
+pub mod argocd;
 pub mod istio;
 pub mod secrets;
 

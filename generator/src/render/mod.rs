@@ -2,7 +2,9 @@
 //! concern. Nothing here touches the file system; [`crate::layout`] arranges the objects
 //! into a Kustomize tree and [`crate::output`] writes it.
 
+pub mod argocd;
 mod datastores;
+mod hooks;
 mod istio;
 mod network;
 mod scaling;
@@ -58,7 +60,11 @@ pub fn render_all(env: &Environment) -> Vec<Object> {
     objects.extend(scaling::render_scaling(env));
     objects.extend(network::render_network_policies(env));
     objects.extend(istio::render_mesh(env));
+    objects.extend(hooks::render_hooks(env));
     objects.sort_by(|a, b| a.file.cmp(&b.file));
+    for object in &mut objects {
+        argocd::annotate_sync_wave(object);
+    }
     objects
 }
 
