@@ -310,6 +310,40 @@ async fn a_backend_down_gives_the_page_a_message_and_503() {
 }
 
 #[tokio::test]
+async fn the_catalogue_is_paginated() {
+    let store = store_with(&[]).await;
+    for i in 1..=21 {
+        create_product(
+            &store.products,
+            &format!("SKU-{i:02}"),
+            &format!("Item {i:02}"),
+            100,
+            1,
+        )
+        .await;
+    }
+    let f = &store.frontend;
+    let (status, body, _) = page(http().get(f.clone())).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body.matches("class=\"product-link\"").count(), 20);
+    assert!(body.contains("Item 01") && body.contains("Item 20") && !body.contains("Item 21"));
+    assert!(!body.contains("id=\"first-page\""));
+    let next = body
+        .split("id=\"next-page\" href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a next-page link")
+        .to_owned();
+    let (status, body, _) = page(http().get(format!("{f}{next}"))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        body.contains("Item 21") && !body.contains("Item 20"),
+        "{body}"
+    );
+    assert!(body.contains("id=\"first-page\""));
+}
+
+#[tokio::test]
 async fn pages_are_not_cached_framed_or_sniffed() {
     let store = store_with(&[]).await;
     for path in ["/", "/cart", "/checkout", "/orders/1", "/nowhere"] {
