@@ -351,3 +351,34 @@ fn only_the_frontend_is_exposed_with_tls_and_a_redirect() {
         }
     }
 }
+
+#[test]
+fn retries_that_do_not_fit_the_timeout_blame_the_value_the_file_sets() {
+    // The built-in 2 x 500ms does not fit a 800ms timeout set for one service.
+    let errors = environment(&format!(
+        "name: tight\nnamespace: tight\n{SECRETS}services:\n  orders:\n    resilience:\n      timeout: 800ms\n"
+    ))
+    .unwrap_err();
+    assert!(
+        errors.contains(
+            "tight.yaml:12:7: services.orders.resilience.timeout: 2 retries of 500ms each (1s) do not fit in the route timeout of 800ms"
+        ),
+        "{errors}"
+    );
+    // More attempts for one service than the shared per-try timeout allows.
+    let errors = environment(&format!(
+        "name: many\nnamespace: many\n{SECRETS}defaults:\n  resilience:\n    retries: {{per_try_timeout: 1s}}\nservices:\n  users:\n    resilience: {{retries: {{attempts: 3}}}}\n"
+    ))
+    .unwrap_err();
+    assert!(
+        errors.contains(
+            "many.yaml:14:28: services.users.resilience.retries.attempts: 3 retries of 1s each (3s)"
+        ),
+        "{errors}"
+    );
+    // Within the timeout: accepted.
+    environment(&format!(
+        "name: fits\nnamespace: fits\n{SECRETS}services:\n  users:\n    resilience: {{timeout: 1s, retries: {{attempts: 2, per_try_timeout: 500ms}}}}\n"
+    ))
+    .unwrap();
+}

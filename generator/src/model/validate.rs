@@ -554,6 +554,7 @@ fn resilience(c: &mut Check, layers: &Layers) -> Option<Resilience> {
         r(s)?.connection_pool.as_ref()
     }
     let timeout = layers.must("resilience.timeout", |s| r(s)?.timeout.as_ref());
+    let timeout_key = timeout.1.clone();
     let timeout = c.parse(&timeout, Duration::parse);
     let (attempts, attempts_key) = layers.must("resilience.retries.attempts", |s| {
         r(s)?.retries.as_ref()?.attempts.as_ref()
@@ -575,12 +576,24 @@ fn resilience(c: &mut Check, layers: &Layers) -> Option<Resilience> {
     if let (Some(timeout), Some(per_try)) = (timeout, per_try) {
         let total = per_try.millis().saturating_mul(u64::from(attempts));
         if total > timeout.millis() {
-            let key =
-                if per_try_key.starts_with("services.") || !attempts_key.starts_with("services.") {
-                    per_try_key.clone()
+            // Blame the most specific of the three values the file sets (a service's own
+            // before `defaults`, before the built-in defaults, which have no line), so the
+            // error points at what the user wrote; on a tie, the per-try timeout.
+            let rank = |key: &String| {
+                if key.starts_with("services.") {
+                    2
+                } else if key.starts_with("defaults.") {
+                    1
                 } else {
-                    attempts_key.clone()
-                };
+                    0
+                }
+            };
+            let key = [&per_try_key, &attempts_key, &timeout_key]
+                .into_iter()
+                .rev()
+                .max_by_key(|k| rank(k))
+                .cloned()
+                .unwrap_or_else(|| per_try_key.clone());
             c.error(
                 &key,
                 format!(
