@@ -74,7 +74,8 @@ pub const SERVICES: &[ServiceDef] = &[
         name: "frontend",
         description: "server-rendered shop pages",
         port: 8080,
-        calls: &["products", "cart", "orders"],
+        // users: the checkout form registers the customer (or finds them by email).
+        calls: &["products", "cart", "orders", "users"],
         datastore: None,
         routes: &[
             route("GET", "/", Always),

@@ -18,6 +18,8 @@ pub use validate::DNS_LABEL_MAX;
 use crate::spec::{ConfigErrors, Loaded};
 
 /// A fully validated environment, every default filled in.
+// Not `#[non_exhaustive]`: that would still let the rest of the crate build one unchecked.
+#[allow(clippy::manual_non_exhaustive)]
 #[derive(Debug, Clone, Serialize)]
 pub struct Environment {
     /// Environment name (`prod`).

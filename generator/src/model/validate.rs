@@ -99,8 +99,7 @@ pub(super) fn environment(loaded: &Loaded) -> Result<Environment, ConfigErrors> 
             tag: tag.clone(),
             digest: digests.get(def.name).cloned(),
         });
-        if let (Some(mut service), Some(image)) = (service(&mut c, def, &Layers(layers)), image) {
-            service.image = image;
+        if let Some(service) = service(&mut c, def, &Layers(layers), image) {
             services.push(service);
         }
     }
@@ -328,7 +327,14 @@ impl Layers<'_> {
     }
 }
 
-fn service(c: &mut Check, def: &'static ServiceDef, layers: &Layers) -> Option<Service> {
+/// A service's effective settings; `image` is `None` when the image settings were invalid
+/// (already reported), so that the service's own checks still run.
+fn service(
+    c: &mut Check,
+    def: &'static ServiceDef,
+    layers: &Layers,
+    image: Option<Image>,
+) -> Option<Service> {
     let before = c.errors.len();
     let name = def.name;
 
@@ -419,11 +425,7 @@ fn service(c: &mut Check, def: &'static ServiceDef, layers: &Layers) -> Option<S
     }
     Some(Service {
         def,
-        image: Image {
-            repository: String::new(),
-            tag: String::new(),
-            digest: None,
-        },
+        image: image?,
         replicas,
         cpu_target: cpu_target?,
         resources: resources?,
