@@ -47,7 +47,11 @@ pub(super) fn render_mesh(env: &Environment) -> Vec<Object> {
         Object::new(GATEWAY, "gateway", &gateway(env)),
         Object::new(INGRESS_ROUTE, "virtualservice", &ingress_route(env)),
         Object::new("default", "peerauthentication", &peer_authentication(env)),
-        Object::new("mysql", "peerauthentication", &mysql_peer_authentication()),
+        Object::new(
+            "mysql",
+            "peerauthentication",
+            &mysql_peer_authentication(env),
+        ),
         Object::new(
             "allow-nothing",
             "authorizationpolicy",
@@ -369,15 +373,15 @@ fn peer_authentication(env: &Environment) -> Custom<PeerAuthenticationSpec> {
 /// The migration Jobs run without a sidecar (a Job whose sidecar never exits never
 /// completes), so MySQL's port also accepts plaintext; the NetworkPolicy still admits only
 /// pods labelled as MySQL clients, and the AuthorizationPolicy only the services'
-/// identities or sidecar-less peers.
-fn mysql_peer_authentication() -> Custom<PeerAuthenticationSpec> {
+/// identities or sidecar-less peers. Other ports follow the namespace's mode.
+fn mysql_peer_authentication(env: &Environment) -> Custom<PeerAuthenticationSpec> {
     Custom::new(
         meta(catalog::MYSQL, COMPONENT),
         PeerAuthenticationSpec {
             selector: Some(WorkloadSelector {
                 match_labels: selector(catalog::MYSQL),
             }),
-            mtls: mtls(true),
+            mtls: mtls(env.mesh.strict_mtls),
             port_level_mtls: Some(BTreeMap::from([(
                 catalog::MYSQL_PORT.to_string(),
                 mtls(false),
