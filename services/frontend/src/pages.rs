@@ -230,24 +230,20 @@ struct LineView {
     total_cents: Option<i64>,
 }
 
-/// `GET /cart`.
-async fn cart_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let Some(cart_id) = cookies::cart_id(&headers) else {
-        return empty_cart_page().render(&state);
-    };
-    let cart = match state.backends.cart(cart_id).await {
-        Ok(cart) => cart,
-        Err(down) => {
-            return empty_cart_page()
-                .failed(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    down_message(down, "Your cart"),
-                )
-                .render(&state);
-        }
-    };
+/// A cart as the pages show it: lines with names and prices, and the total
+/// when every price is known.
+struct CartView {
+    lines: Vec<LineView>,
+    total_cents: Option<i64>,
+    /// Set when products did not answer for some line.
+    products_down: Option<Down>,
+}
+
+/// Reads a cart and names its lines; `Err` when the cart service is down.
+async fn cart_view(state: &AppState, cart_id: &str) -> Result<CartView, Down> {
+    let cart = state.backends.cart(cart_id).await?;
     let ids: Vec<i64> = cart.items.iter().map(|l| l.product_id).collect();
-    let (products, products_down) = products_by_id(&state, &ids).await;
+    let (products, products_down) = products_by_id(state, &ids).await;
     let lines: Vec<LineView> = cart
         .items
         .iter()
@@ -270,12 +266,35 @@ async fn cart_page(State(state): State<AppState>, headers: HeaderMap) -> Respons
     } else {
         None
     };
+    Ok(CartView {
+        lines,
+        total_cents,
+        products_down,
+    })
+}
+
+/// `GET /cart`.
+async fn cart_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let Some(cart_id) = cookies::cart_id(&headers) else {
+        return empty_cart_page().render(&state);
+    };
+    let view = match cart_view(&state, cart_id).await {
+        Ok(view) => view,
+        Err(down) => {
+            return empty_cart_page()
+                .failed(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    down_message(down, "Your cart"),
+                )
+                .render(&state);
+        }
+    };
     let page = Page::new(
         "cart.html",
         "Your cart",
-        context! { lines => Value::from(Serde(&lines)), total_cents => total_cents },
+        context! { lines => Value::from(Serde(&view.lines)), total_cents => view.total_cents },
     );
-    match products_down {
+    match view.products_down {
         None => page.render(&state),
         Some(down) => page
             .failed(
@@ -489,7 +508,9 @@ struct CheckoutForm {
     name: Option<String>,
 }
 
-fn checkout_form(form: &CheckoutForm, user_id: Option<&str>) -> Page {
+/// The checkout form, filled with what the shopper typed; `summary` is the
+/// cart to show above it, when it was read.
+fn checkout_form(form: &CheckoutForm, user_id: Option<&str>, summary: Option<&CartView>) -> Page {
     Page::new(
         "checkout.html",
         "Checkout",
@@ -497,6 +518,9 @@ fn checkout_form(form: &CheckoutForm, user_id: Option<&str>) -> Page {
             user_id => user_id.or(form.user_id.as_deref()),
             email => form.email.as_deref(),
             name => form.name.as_deref(),
+            summary => summary.is_some(),
+            lines => Value::from(Serde(summary.map_or(&[][..], |v| &v.lines[..]))),
+            total_cents => summary.and_then(|v| v.total_cents),
         },
     )
 }
@@ -505,7 +529,37 @@ fn checkout_form(form: &CheckoutForm, user_id: Option<&str>) -> Page {
 async fn checkout_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let remembered =
         cookies::get(&headers, cookies::CUSTOMER_COOKIE).filter(|v| parse_id(v).is_some());
-    checkout_form(&CheckoutForm::default(), remembered).render(&state)
+    let form = CheckoutForm::default();
+    // Show what is being bought; a cart that cannot be read still leaves the
+    // form, since the checkout itself will say what went wrong.
+    let Some(cart_id) = cookies::cart_id(&headers) else {
+        let empty = CartView {
+            lines: Vec::new(),
+            total_cents: None,
+            products_down: None,
+        };
+        return checkout_form(&form, remembered, Some(&empty)).render(&state);
+    };
+    match cart_view(&state, cart_id).await {
+        Ok(view) => {
+            let page = checkout_form(&form, remembered, Some(&view));
+            match view.products_down {
+                None => page.render(&state),
+                Some(down) => page
+                    .failed(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        down_message(down, "Product information"),
+                    )
+                    .render(&state),
+            }
+        }
+        Err(down) => checkout_form(&form, remembered, None)
+            .failed(
+                StatusCode::SERVICE_UNAVAILABLE,
+                down_message(down, "Your cart"),
+            )
+            .render(&state),
+    }
 }
 
 /// `POST /checkout`: a returning customer gives their number; a new one gives
@@ -517,7 +571,7 @@ async fn checkout(
     form: Result<Form<CheckoutForm>, FormRejection>,
 ) -> Response {
     let Ok(Form(form)) = form else {
-        return checkout_form(&CheckoutForm::default(), None)
+        return checkout_form(&CheckoutForm::default(), None, None)
             .failed(StatusCode::BAD_REQUEST, "The form could not be read.")
             .render(&state);
     };
@@ -535,7 +589,7 @@ async fn checkout(
         (Some(raw), _, _) => match parse_id(&raw) {
             Some(id) => id,
             None => {
-                return checkout_form(&form, None)
+                return checkout_form(&form, None, None)
                     .failed(
                         StatusCode::UNPROCESSABLE_ENTITY,
                         "A customer number is a positive whole number.",
@@ -546,7 +600,7 @@ async fn checkout(
         (None, Some(email), Some(name)) => match state.backends.create_user(&email, &name).await {
             Ok(Ok(user)) => user.id,
             Ok(Err(refusal)) if refusal.code == "email_taken" => {
-                return checkout_form(&form, None)
+                return checkout_form(&form, None, None)
                     .failed(
                         StatusCode::CONFLICT,
                         "An account with this email already exists. Enter your customer number instead (it is shown on your earlier orders).",
@@ -554,12 +608,12 @@ async fn checkout(
                     .render(&state);
             }
             Ok(Err(refusal)) => {
-                return checkout_form(&form, None)
+                return checkout_form(&form, None, None)
                     .failed(StatusCode::UNPROCESSABLE_ENTITY, refusal.message)
                     .render(&state);
             }
             Err(down) => {
-                return checkout_form(&form, None)
+                return checkout_form(&form, None, None)
                     .failed(
                         StatusCode::SERVICE_UNAVAILABLE,
                         down_message(down, "Creating an account"),
@@ -568,7 +622,7 @@ async fn checkout(
             }
         },
         _ => {
-            return checkout_form(&form, None)
+            return checkout_form(&form, None, None)
                 .failed(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "Enter your customer number, or your email and name to create an account.",
@@ -590,11 +644,11 @@ async fn checkout(
             } else {
                 StatusCode::UNPROCESSABLE_ENTITY
             };
-            checkout_form(&form, Some(&user_id_text))
+            checkout_form(&form, Some(&user_id_text), None)
                 .failed(status, message)
                 .render(&state)
         }
-        Err(down) => checkout_form(&form, Some(&user_id_text))
+        Err(down) => checkout_form(&form, Some(&user_id_text), None)
             .failed(
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!("{} Your cart was kept.", down_message(down, "Checkout")),

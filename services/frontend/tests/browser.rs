@@ -162,6 +162,7 @@ async fn a_shopper_buys_a_product_in_the_browser() {
         .await
         .unwrap();
     wait_for_path(&browser, "/checkout").await;
+    wait_for_text(&browser, "#checkout-total", "$69.98").await;
     c.find(Locator::Css("input[name=email]"))
         .await
         .unwrap()

@@ -211,16 +211,32 @@ async fn checkout_as_new_and_returning_customer() {
         .expect("the customer number is remembered");
     let customer = customer.split(';').next().unwrap().to_owned();
 
-    // The form is prefilled next time; the same email again asks for the number.
-    let (_, body, _) = page(
+    // With an empty cart the checkout page says so and offers no form.
+    let (status, body, _) = page(
         http()
             .get(format!("{f}/checkout"))
             .header("cookie", &customer),
     )
     .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        body.contains("Your cart is empty") && !body.contains("id=\"checkout\""),
+        "{body}"
+    );
+
+    // With a cart it shows what is bought, and the customer number is prefilled;
+    // the same email again asks for the number.
+    let cookie = cart_with(&store, product).await;
+    let (status, body, _) = page(
+        http()
+            .get(format!("{f}/checkout"))
+            .header("cookie", format!("{customer}; {cookie}")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("id=\"checkout-total\">$16.00"), "{body}");
     let number = customer.trim_start_matches("customer_id=");
     assert!(body.contains(&format!("value=\"{number}\"")), "{body}");
-    let cookie = cart_with(&store, product).await;
     let (status, body, _) = page(form(
         format!("{f}/checkout"),
         &[("email", "NEW@example.com"), ("name", "Again")],
