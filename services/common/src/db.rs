@@ -120,16 +120,34 @@ pub fn pool(url: &str, max_connections: u32) -> Result<MySqlPool, DbError> {
         .connect_lazy_with(opts))
 }
 
+/// `url` without its database path, for connecting before the database exists.
+fn server_url(url: &str) -> Result<String, DbError> {
+    let bad = |reason: &str| DbError::BadUrl {
+        url: crate::config::mask_url(url),
+        reason: reason.to_owned(),
+    };
+    let (scheme, rest) = url.split_once("://").ok_or_else(|| bad("no scheme"))?;
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let query = rest.find('?').map(|i| &rest[i..]).unwrap_or_default();
+    Ok(format!("{scheme}://{}{query}", &rest[..authority_end]))
+}
+
 /// Creates the database named in `url` if missing, then applies `migrator`. Waits up
 /// to `wait` for the server to accept connections (it may be starting alongside).
+/// Connects without selecting a database and creates it only when it is absent, so
+/// an account limited to its own (pre-created) database can migrate too.
 pub async fn migrate(url: &str, migrator: &Migrator, wait: Duration) -> Result<(), DbError> {
     let name = database_name(url)?;
-    let server_opts = options(url)?.database("mysql");
+    let server_opts = options(&server_url(url)?)?;
     let deadline = tokio::time::Instant::now() + wait;
     let mut conn = loop {
         match server_opts.connect().await {
             Ok(c) => break c,
-            Err(e) if tokio::time::Instant::now() < deadline => {
+            // Only an unreachable server is worth waiting for; a refused login is not.
+            Err(e)
+                if !matches!(e, sqlx::Error::Database(_))
+                    && tokio::time::Instant::now() < deadline =>
+            {
                 tracing::warn!(error = %e, "database not reachable yet; retrying");
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
@@ -141,15 +159,28 @@ pub async fn migrate(url: &str, migrator: &Migrator, wait: Duration) -> Result<(
             }
         }
     };
-    let create = format!(
-        "CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-    );
-    conn.execute(sqlx::AssertSqlSafe(create))
-        .await
-        .map_err(|source| DbError::Sql {
-            what: format!("cannot create database {name}"),
-            source,
-        })?;
+    let exists: Option<String> = sqlx::query_scalar(
+        "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
+    )
+    .bind(&name)
+    .fetch_optional(&mut conn)
+    .await
+    .map_err(|source| DbError::Sql {
+        what: "cannot list databases".into(),
+        source,
+    })?;
+    if exists.is_none() {
+        let create = format!(
+            "CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+        );
+        conn.execute(sqlx::AssertSqlSafe(create))
+            .await
+            .map_err(|source| DbError::Sql {
+                what: format!("cannot create database {name}"),
+                source,
+            })?;
+        tracing::info!(database = %name, "created database");
+    }
     let _ = conn.close().await;
     let mut conn = options(url)?
         .connect()
@@ -240,6 +271,23 @@ pub(crate) fn classify(e: &sqlx::Error) -> AppError {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            server_url("mysql://u:p@h:3306/db?ssl-mode=disabled").unwrap(),
+            "mysql://u:p@h:3306?ssl-mode=disabled"
+        );
+        assert_eq!(server_url("mysql://h/db").unwrap(), "mysql://h");
+        assert_eq!(database_name("mysql://h:1/orders?x=1").unwrap(), "orders");
+        assert!(database_name("mysql://h:1/").is_err());
+        assert!(database_name("mysql://h:1/a;drop").is_err());
+    }
+}
+
 /// Test support: each test gets its own freshly migrated database, so tests run in
 /// parallel against the one real server.
 pub mod testing {
@@ -282,8 +330,9 @@ pub mod testing {
     /// Drops a database made by [`fresh_database_url`].
     pub async fn drop_database(url: &str) {
         if let Ok(name) = database_name(url)
-            && let Ok(opts) = options(url)
-            && let Ok(mut conn) = opts.database("mysql").connect().await
+            && let Ok(server) = super::server_url(url)
+            && let Ok(opts) = options(&server)
+            && let Ok(mut conn) = opts.connect().await
         {
             let _ = conn
                 .execute(sqlx::AssertSqlSafe(format!(
