@@ -351,7 +351,37 @@ fn refused(refusal: Refusal) -> Page {
         StatusCode::CONFLICT => StatusCode::CONFLICT,
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     };
-    cart_error(status, refusal.message)
+    cart_error(status, shopper_message(&refusal))
+}
+
+/// A backend's refusal in words for the shopper: validation messages lose
+/// their `field: ` prefix, which names an API field, not a form field.
+fn shopper_message(refusal: &Refusal) -> String {
+    if refusal.code == "unknown_product" {
+        return "That product is not sold here.".to_owned();
+    }
+    let message = refusal
+        .message
+        .split_once(": ")
+        .filter(|(field, _)| {
+            !field.is_empty()
+                && field
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        })
+        .map_or(refusal.message.as_str(), |(_, rest)| rest);
+    let mut chars = message.chars();
+    match chars.next() {
+        Some(first) => {
+            let sentence = format!("{}{}", first.to_uppercase(), chars.as_str());
+            if sentence.ends_with('.') {
+                sentence
+            } else {
+                format!("{sentence}.")
+            }
+        }
+        None => "The request was refused.".to_owned(),
+    }
 }
 
 /// Redirect (303) to `location`, so a reload does not post again.
@@ -609,7 +639,7 @@ async fn checkout(
             }
             Ok(Err(refusal)) => {
                 return checkout_form(&form, None, None)
-                    .failed(StatusCode::UNPROCESSABLE_ENTITY, refusal.message)
+                    .failed(StatusCode::UNPROCESSABLE_ENTITY, shopper_message(&refusal))
                     .render(&state);
             }
             Err(down) => {
@@ -637,7 +667,7 @@ async fn checkout(
             let message = match refusal.code.as_str() {
                 "empty_cart" => "Your cart is empty.".to_owned(),
                 "unknown_user" => format!("There is no customer with number {user_id}."),
-                _ => refusal.message,
+                _ => shopper_message(&refusal),
             };
             let status = if refusal.status == StatusCode::CONFLICT {
                 StatusCode::CONFLICT
@@ -727,6 +757,34 @@ mod tests {
             assert_eq!(form_number(Some(bad), 1, 1000), None, "{bad}");
         }
         assert_eq!(form_number(None, 1, 1000), None);
+    }
+
+    #[test]
+    fn refusals_read_as_sentences() {
+        let refusal = |code: &str, message: &str| Refusal {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: code.to_owned(),
+            message: message.to_owned(),
+        };
+        assert_eq!(
+            shopper_message(&refusal(
+                "validation_failed",
+                "product_id: a cart holds at most 50 different products"
+            )),
+            "A cart holds at most 50 different products."
+        );
+        assert_eq!(
+            shopper_message(&refusal("insufficient_stock", "Product 3 has only 2 left.")),
+            "Product 3 has only 2 left."
+        );
+        assert_eq!(
+            shopper_message(&refusal("unknown_product", "product 9 does not exist")),
+            "That product is not sold here."
+        );
+        assert_eq!(
+            shopper_message(&refusal("x", "Note: keep this")),
+            "Note: keep this."
+        );
     }
 
     #[test]
