@@ -21,6 +21,8 @@ pub const MYSQL_SECRET_KEY: &str = "root-password";
 pub const REDIS_SECRET: &str = "redis-credentials";
 /// Key of the Redis password in [`REDIS_SECRET`].
 pub const REDIS_SECRET_KEY: &str = "password";
+/// Name of the SLO checker's image, hook Job and NetworkPolicy; `images.digests` may pin it.
+pub const SLO_CHECK: &str = "slo-check";
 /// Name of the HTTP port of every service.
 pub const HTTP_PORT_NAME: &str = "http";
 /// UID and GID the containers run as (the distroless `nonroot` user).

@@ -269,13 +269,16 @@ fn the_slo_check_runs_after_each_sync_against_prometheus() {
             "false"
         );
         let container = &pod["spec"]["containers"][0];
-        assert_eq!(
-            container["image"],
-            format!(
-                "ghcr.io/example/kubestore/slo-check:{}",
-                env.services[0].image.tag
-            )
-        );
+        let image = &env.slo_check_image;
+        let expected = match &image.digest {
+            Some(digest) => format!("{}:{}@{digest}", image.repository, image.tag),
+            None => format!("{}:{}", image.repository, image.tag),
+        };
+        assert_eq!(container["image"], expected);
+        assert!(image.repository.ends_with("/slo-check"));
+        if env.name == "prod" {
+            assert!(expected.contains("@sha256:"), "prod pins {expected}");
+        }
         assert_eq!(
             container["args"],
             serde_json::json!([

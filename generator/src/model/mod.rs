@@ -50,6 +50,8 @@ pub struct Environment {
     pub experiments: Vec<Experiment>,
     /// Where the credentials come from.
     pub secrets: secrets::Secrets,
+    /// Image of the post-sync SLO check, `<registry>/slo-check:<tag>`.
+    pub slo_check_image: Image,
     #[serde(skip)]
     _validated: (),
 }

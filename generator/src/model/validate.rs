@@ -125,6 +125,11 @@ pub(super) fn environment(loaded: &Loaded) -> Result<Environment, ConfigErrors> 
         defaults::REDIS_STORAGE,
         store_image(catalog::REDIS_IMAGE, catalog::REDIS_TAG, catalog::REDIS),
     );
+    let slo_check_image = images.as_ref().map(|(registry, tag, _)| Image {
+        repository: format!("{registry}/{}", crate::conventions::SLO_CHECK),
+        tag: tag.clone(),
+        digest: digest_of(crate::conventions::SLO_CHECK),
+    });
     let experiments = experiments(&mut c, spec);
     let secrets = super::secrets::validate(loaded, &mut c.errors);
     let slos = match super::slo::validate(loaded) {
@@ -154,6 +159,9 @@ pub(super) fn environment(loaded: &Loaded) -> Result<Environment, ConfigErrors> 
     }
     let (Some(mesh), Some(mysql), Some(redis)) = (mesh, mysql, redis) else {
         unreachable!("every failed check records an error");
+    };
+    let Some(slo_check_image) = slo_check_image else {
+        unreachable!("invalid images record an error");
     };
     let Some(secrets) = secrets else {
         unreachable!("failed secrets checks record an error");
@@ -201,6 +209,7 @@ pub(super) fn environment(loaded: &Loaded) -> Result<Environment, ConfigErrors> 
         },
         experiments,
         secrets,
+        slo_check_image,
         slos,
         _validated: (),
     })
@@ -273,7 +282,12 @@ fn images(c: &mut Check, spec: &EnvironmentSpec) -> Option<ImageSettings> {
     for (name, digest) in &digests {
         let key = format!("images.digests.{name}");
         if catalog::service(name).is_none()
-            && ![catalog::MYSQL, catalog::REDIS].contains(&name.as_str())
+            && ![
+                catalog::MYSQL,
+                catalog::REDIS,
+                crate::conventions::SLO_CHECK,
+            ]
+            .contains(&name.as_str())
         {
             c.error(&key, unknown_service(name));
             ok = false;

@@ -156,30 +156,17 @@ fn migration(service: &Service) -> Job {
     }
 }
 
-/// The registry prefix, recovered from a service's repository `<registry>/<service>`.
-fn registry(env: &Environment) -> String {
-    env.services
-        .first()
-        .and_then(|s| {
-            s.image
-                .repository
-                .strip_suffix(&format!("/{}", s.name()))
-                .map(str::to_owned)
-        })
-        .unwrap_or_else(|| crate::defaults::REGISTRY.to_owned())
-}
-
 /// `slo-check` after every sync: a breached objective exits non-zero, the hook fails and
 /// so does the sync.
 fn slo_check(env: &Environment) -> Job {
-    let tag = env
-        .services
-        .first()
-        .map(|s| s.image.tag.clone())
-        .unwrap_or_default();
+    let image = &env.slo_check_image;
+    let reference = match &image.digest {
+        Some(digest) => format!("{}:{}@{digest}", image.repository, image.tag),
+        None => format!("{}:{}", image.repository, image.tag),
+    };
     let container = Container {
         name: SLO_CHECK.into(),
-        image: Some(format!("{}/{SLO_CHECK}:{tag}", registry(env))),
+        image: Some(reference),
         image_pull_policy: Some("Always".into()),
         args: Some(vec![
             "--env".into(),
