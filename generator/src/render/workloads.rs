@@ -139,6 +139,10 @@ fn config_map(env: &Environment, service: &Service) -> ConfigMap {
     if def.datastore == Some(Datastore::Redis) {
         data.insert("CART_IDLE_TTL".into(), defaults::CART_IDLE_TTL.into());
     }
+    if def.name == "frontend" {
+        // Shoppers only reach the frontend through the gateway's HTTPS listener.
+        data.insert("COOKIE_SECURE".into(), "true".into());
+    }
     ConfigMap {
         metadata: meta(def.name, component(service)),
         data: Some(data),
