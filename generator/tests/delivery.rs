@@ -59,7 +59,12 @@ fn sync_waves_order_namespace_config_data_migrations_services_mesh() {
     for env in &envs {
         let objects: Vec<Value> = render_all(env).into_iter().map(|o| o.value).collect();
         for o in &objects {
-            wave(o);
+            let hook = &o["metadata"]["annotations"]["argocd.argoproj.io/hook"];
+            if hook != "PostSync" {
+                wave(o);
+            } else {
+                assert!(o["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"].is_null());
+            }
         }
         let namespace = file(&format!(
             "overlays/{}/{}-namespace.yaml",

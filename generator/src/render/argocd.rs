@@ -80,8 +80,13 @@ pub fn sync_wave(object: &Value) -> i32 {
     }
 }
 
-/// Adds the sync-wave annotation to an object, unless it already has one.
+/// Adds the sync-wave annotation to an object, unless it already has one. Hooks are
+/// left alone: they set their own wave where it means something (a `PostSync` hook runs
+/// after every wave anyway).
 pub fn annotate_sync_wave(object: &mut Object) {
+    if !object.value["metadata"]["annotations"]["argocd.argoproj.io/hook"].is_null() {
+        return;
+    }
     let wave = sync_wave(&object.value);
     let Some(metadata) = object
         .value
