@@ -304,3 +304,67 @@ fn the_slo_check_runs_after_each_sync_against_prometheus() {
         assert_eq!(egress["ports"][0]["port"], 9090);
     }
 }
+
+/// `kubectl kustomize` of an overlay of a freshly rendered tree, parsed.
+fn built(out: &Path, env: &str) -> Vec<Value> {
+    let run = std::process::Command::new("kubectl")
+        .arg("kustomize")
+        .arg(out.join("overlays").join(env))
+        .output()
+        .expect("kubectl is installed");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    String::from_utf8_lossy(&run.stdout)
+        .split("\n---\n")
+        .map(|d| serde_saphyr::from_str(d).expect("kustomize output parses"))
+        .collect()
+}
+
+#[test]
+fn kustomize_builds_the_mesh_hooks_and_credentials_of_every_environment() {
+    let (envs, dir) = environments();
+    let out = tempfile::tempdir().unwrap();
+    let tree = render_tree(&envs, &dir);
+    kubestore_gen::output::write_tree(out.path(), &tree).expect("tree written");
+    for env in &envs {
+        let docs = built(out.path(), &env.name);
+        let count = |kind: &str| docs.iter().filter(|d| d["kind"] == kind).count();
+        assert_eq!(count("VirtualService"), 6, "{}", env.name);
+        assert_eq!(count("DestinationRule"), 5, "{}", env.name);
+        assert_eq!(count("Gateway"), 1, "{}", env.name);
+        assert_eq!(count("Job"), 4, "{}", env.name);
+        let credentials = if env.name == "prod" {
+            "ExternalSecret"
+        } else {
+            "SealedSecret"
+        };
+        assert_eq!(count(credentials), 2, "{}", env.name);
+        for d in &docs {
+            if d["kind"] != "Namespace" {
+                assert_eq!(d["metadata"]["namespace"], env.namespace.as_str());
+            }
+        }
+        // The overlay's patches reach the mesh: principals name the environment's namespace.
+        let users = docs
+            .iter()
+            .find(|d| d["kind"] == "AuthorizationPolicy" && d["metadata"]["name"] == "users")
+            .unwrap();
+        let principals = &users["spec"]["rules"][0]["from"][0]["source"]["principals"];
+        let expected = serde_json::json!(
+            kubestore_gen::catalog::callers("users")
+                .map(|c| format!("cluster.local/ns/{}/sa/{}", env.namespace, c.name))
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(principals, &expected);
+        let chaos = docs
+            .iter()
+            .filter(|d| d["kind"] == "VirtualService")
+            .flat_map(|d| d["spec"]["http"].as_array().unwrap().iter())
+            .filter(|r| !r["fault"].is_null())
+            .count();
+        assert_eq!(chaos, env.experiments.len(), "{}", env.name);
+    }
+}
