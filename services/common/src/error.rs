@@ -241,7 +241,7 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         self.log();
         let status = self.status();
-        let mut response = (status, axum::Json(self.body())).into_response();
+        let mut response = crate::extract::json_response(status, &self.body());
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response.headers_mut().insert(
                 header::RETRY_AFTER,

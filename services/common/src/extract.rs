@@ -15,7 +15,9 @@ pub const BODY_LIMIT: usize = 65_536;
 /// Largest id we hand out: ids are MySQL `BIGINT` and JSON-safe as i64.
 pub const MAX_ID: i64 = i64::MAX;
 
-/// A JSON object body deserialised into `T`.
+/// A JSON object body deserialised into `T` and, as a response, `T` serialised as
+/// JSON with a trailing newline (as curl-driven scripts and Flask expect: two bodies
+/// printed by concurrent `curl`s never share a line).
 ///
 /// Rejections: wrong or missing content type, malformed JSON, lone surrogates,
 /// absurd nesting or a body that is not an object are 400 `bad_request`; a body over
@@ -30,6 +32,36 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
         let bytes = read_json_body(req).await?;
         parse_json_object(&bytes).map(Json)
+    }
+}
+
+impl<T: serde::Serialize> axum::response::IntoResponse for Json<T> {
+    fn into_response(self) -> axum::response::Response {
+        json_response(axum::http::StatusCode::OK, &self.0)
+    }
+}
+
+/// `value` as a JSON response with `status` and a trailing newline.
+pub fn json_response(
+    status: axum::http::StatusCode,
+    value: &impl serde::Serialize,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut buf = Vec::with_capacity(256);
+    match serde_json::to_writer(&mut buf, value) {
+        Ok(()) => {
+            buf.push(b'\n');
+            (
+                status,
+                [(
+                    header::CONTENT_TYPE,
+                    axum::http::HeaderValue::from_static("application/json"),
+                )],
+                buf,
+            )
+                .into_response()
+        }
+        Err(e) => AppError::internal(e).into_response(),
     }
 }
 

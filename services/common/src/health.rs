@@ -4,9 +4,8 @@
 //! 503 naming the failing dependency, or as soon as draining has begun.
 
 use crate::error::RETRY_AFTER_SECONDS;
-use axum::Json as AxumJson;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::{Map, Value, json};
 use std::future::Future;
 use std::pin::Pin;
@@ -111,7 +110,7 @@ impl Health {
 
 /// `GET /healthz`.
 pub async fn healthz() -> Response {
-    AxumJson(json!({"status": "ok"})).into_response()
+    crate::extract::json_response(StatusCode::OK, &json!({"status": "ok"}))
 }
 
 /// `GET /readyz`.
@@ -124,7 +123,10 @@ pub async fn readyz(health: Health) -> Response {
     }
     let (checks, failing) = health.check().await;
     if failing.is_empty() {
-        return AxumJson(json!({"status": "ready", "checks": checks})).into_response();
+        return crate::extract::json_response(
+            StatusCode::OK,
+            &json!({"status": "ready", "checks": checks}),
+        );
     }
     unready(json!({
         "error": {
@@ -137,7 +139,7 @@ pub async fn readyz(health: Health) -> Response {
 }
 
 fn unready(body: Value) -> Response {
-    let mut response = (StatusCode::SERVICE_UNAVAILABLE, AxumJson(body)).into_response();
+    let mut response = crate::extract::json_response(StatusCode::SERVICE_UNAVAILABLE, &body);
     response.headers_mut().insert(
         header::RETRY_AFTER,
         HeaderValue::from_static(RETRY_AFTER_SECONDS),

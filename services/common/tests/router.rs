@@ -250,3 +250,14 @@ async fn readiness_names_the_failing_dependency_and_drains() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     drop(ctx);
 }
+
+#[tokio::test]
+async fn json_answers_end_with_a_newline() {
+    // Scripts that run curls in parallel rely on one body per line.
+    let (router, _) = app(Health::new(vec![]));
+    for path in ["/nope", "/healthz", "/readyz", "/v1/things/2"] {
+        let (_, body, text) = call(&router, Request::get(path).body(Body::empty()).unwrap()).await;
+        assert!(body.is_object(), "{path}");
+        assert!(text.ends_with("}\n"), "{path}: {text:?}");
+    }
+}

@@ -114,7 +114,11 @@ fn fingerprint(user_id: i64, lines: &[WantedLine]) -> String {
     format!("{user_id}|{}", items.join(","))
 }
 
-fn created(order_id: i64, body: String) -> Response {
+fn created(order_id: i64, mut body: String) -> Response {
+    // Same framing as every other JSON answer (see `kubestore_common::Json`).
+    if !body.ends_with('\n') {
+        body.push('\n');
+    }
     let mut response = (
         StatusCode::CREATED,
         [(header::CONTENT_TYPE, "application/json")],
@@ -322,8 +326,8 @@ async fn find(pool: &MySqlPool, id: i64) -> Result<Order, AppError> {
 pub async fn get_one(
     State(state): State<AppState>,
     PathId(id): PathId,
-) -> Result<axum::Json<Order>, AppError> {
-    find(&state.pool, id).await.map(axum::Json)
+) -> Result<Json<Order>, AppError> {
+    find(&state.pool, id).await.map(Json)
 }
 
 /// `GET /v1/orders` query.
@@ -338,7 +342,7 @@ pub struct ListQuery {
 pub async fn list(
     State(state): State<AppState>,
     Query(q): Query<ListQuery>,
-) -> Result<axum::Json<Page<Order>>, AppError> {
+) -> Result<Json<Page<Order>>, AppError> {
     let page = PageRequest::new(q.limit, q.after)?;
     let user_id = match q.user_id {
         None => None,
@@ -373,7 +377,7 @@ pub async fn list(
         }
     };
     let orders = load(&state.pool, rows).await?;
-    Ok(axum::Json(Page::from_rows(orders, page)))
+    Ok(Json(Page::from_rows(orders, page)))
 }
 
 /// `POST /v1/orders/{id}/cancel`: gives the stock back and marks the order
@@ -382,7 +386,7 @@ pub async fn list(
 pub async fn cancel(
     State(state): State<AppState>,
     PathId(id): PathId,
-) -> Result<axum::Json<Order>, AppError> {
+) -> Result<Json<Order>, AppError> {
     let task = tokio::spawn(async move {
         let mut tx = state.pool.begin().await?;
         let row = sqlx::query_as::<_, OrderRow>(
@@ -408,5 +412,5 @@ pub async fn cancel(
         tx.commit().await?;
         find(&state.pool, id).await
     });
-    task.await.map_err(AppError::internal)?.map(axum::Json)
+    task.await.map_err(AppError::internal)?.map(Json)
 }

@@ -112,7 +112,7 @@ pub async fn create(
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, format!("/v1/products/{id}"))],
-        axum::Json(product),
+        Json(product),
     )
         .into_response())
 }
@@ -121,7 +121,7 @@ pub async fn create(
 pub async fn get_one(
     State(state): State<AppState>,
     PathId(id): PathId,
-) -> Result<axum::Json<Product>, AppError> {
+) -> Result<Json<Product>, AppError> {
     let product = sqlx::query_as::<_, Product>(
         "SELECT id, sku, name, description, price_cents, stock, created_at FROM products WHERE id = ?",
     )
@@ -129,14 +129,14 @@ pub async fn get_one(
     .fetch_optional(&state.pool)
     .await?
     .ok_or_else(|| AppError::not_found(format!("product {id}")))?;
-    Ok(axum::Json(product))
+    Ok(Json(product))
 }
 
 /// `GET /v1/products?limit=&after=`.
 pub async fn list(
     State(state): State<AppState>,
     page: PageRequest,
-) -> Result<axum::Json<Page<Product>>, AppError> {
+) -> Result<Json<Page<Product>>, AppError> {
     let rows = sqlx::query_as::<_, Product>(
         "SELECT id, sku, name, description, price_cents, stock, created_at FROM products \
          WHERE id > ? ORDER BY id LIMIT ?",
@@ -145,7 +145,7 @@ pub async fn list(
     .bind(page.fetch_limit())
     .fetch_all(&state.pool)
     .await?;
-    Ok(axum::Json(Page::from_rows(rows, page)))
+    Ok(Json(Page::from_rows(rows, page)))
 }
 
 /// `PATCH /v1/products/{id}` body: any of the mutable fields; `sku` is refused.
@@ -176,7 +176,7 @@ pub async fn patch(
     State(state): State<AppState>,
     PathId(id): PathId,
     Json(body): Json<ProductPatch>,
-) -> Result<axum::Json<Product>, AppError> {
+) -> Result<Json<Product>, AppError> {
     if body.sku.is_some() {
         return Err(AppError::validation("sku", "cannot be changed"));
     }
@@ -242,5 +242,5 @@ pub async fn patch(
         }
     })
     .await?;
-    Ok(axum::Json(product))
+    Ok(Json(product))
 }

@@ -105,7 +105,7 @@ fn fingerprint(items: &[LineRequest]) -> String {
 }
 
 fn created(reservation: Reservation) -> Response {
-    (StatusCode::CREATED, axum::Json(reservation)).into_response()
+    (StatusCode::CREATED, Json(reservation)).into_response()
 }
 
 /// `POST /v1/reservations`.

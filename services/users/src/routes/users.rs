@@ -91,7 +91,7 @@ pub async fn create(
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, format!("/v1/users/{id}"))],
-        axum::Json(user),
+        Json(user),
     )
         .into_response())
 }
@@ -100,12 +100,12 @@ pub async fn create(
 pub async fn get_one(
     State(state): State<AppState>,
     PathId(id): PathId,
-) -> Result<axum::Json<User>, AppError> {
+) -> Result<Json<User>, AppError> {
     sqlx::query_as::<_, User>("SELECT id, email, name, created_at FROM users WHERE id = ?")
         .bind(id)
         .fetch_optional(&state.pool)
         .await?
-        .map(axum::Json)
+        .map(Json)
         .ok_or_else(|| AppError::not_found(format!("user {id}")))
 }
 
@@ -113,7 +113,7 @@ pub async fn get_one(
 pub async fn list(
     State(state): State<AppState>,
     page: PageRequest,
-) -> Result<axum::Json<Page<User>>, AppError> {
+) -> Result<Json<Page<User>>, AppError> {
     let rows = sqlx::query_as::<_, User>(
         "SELECT id, email, name, created_at FROM users WHERE id > ? ORDER BY id LIMIT ?",
     )
@@ -121,7 +121,7 @@ pub async fn list(
     .bind(page.fetch_limit())
     .fetch_all(&state.pool)
     .await?;
-    Ok(axum::Json(Page::from_rows(rows, page)))
+    Ok(Json(Page::from_rows(rows, page)))
 }
 
 #[cfg(test)]
