@@ -99,7 +99,11 @@ pub fn load_str(file: &Path, source: &str) -> Result<Loaded, ConfigErrors> {
             let key = e.path().to_string();
             // `?` stands for a map key serde had not read yet (a duplicate key).
             let key = key.trim_end_matches(".?").trim_end_matches('?');
-            failed_at = Some(if key == "." { String::new() } else { key.to_owned() });
+            failed_at = Some(if key == "." {
+                String::new()
+            } else {
+                key.to_owned()
+            });
             e.into_inner()
         })
     });
