@@ -8,7 +8,9 @@ use kubestore_gen::spec;
 
 /// All errors of a fixture file, one per line, as the CLI prints them.
 fn errors_of(path: &Path) -> String {
-    let relative = path.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap_or(path);
+    let relative = path
+        .strip_prefix(env!("CARGO_MANIFEST_DIR"))
+        .unwrap_or(path);
     let source = std::fs::read_to_string(path).expect("fixture readable");
     match spec::load_str(relative, &source) {
         Err(errors) => errors.to_string(),
@@ -20,7 +22,8 @@ fn errors_of(path: &Path) -> String {
 }
 
 fn fixture(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/invalid/{name}.yaml"));
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/invalid/{name}.yaml"));
     errors_of(&path)
 }
 
@@ -45,9 +48,14 @@ fn valid_fixtures_validate() {
 #[track_caller]
 fn assert_error(errors: &str, line: u32, key: &str, words: &str) {
     let found = errors.lines().any(|l| {
-        l.contains(&format!(".yaml:{line}:")) && l.contains(&format!(": {key}: ")) && l.contains(words)
+        l.contains(&format!(".yaml:{line}:"))
+            && l.contains(&format!(": {key}: "))
+            && l.contains(words)
     });
-    assert!(found, "no error at line {line} for `{key}` saying `{words}` in:\n{errors}");
+    assert!(
+        found,
+        "no error at line {line} for `{key}` saying `{words}` in:\n{errors}"
+    );
 }
 
 #[test]
@@ -62,51 +70,114 @@ fn unknown_keys_are_all_reported_with_did_you_mean() {
 #[test]
 fn malformed_yaml_names_file_line_and_column() {
     let errors = fixture("malformed");
-    assert!(errors.starts_with("tests/fixtures/invalid/malformed.yaml:"), "{errors}");
+    assert!(
+        errors.starts_with("tests/fixtures/invalid/malformed.yaml:"),
+        "{errors}"
+    );
     assert_eq!(errors.lines().count(), 1, "{errors}");
 }
 
 #[test]
 fn bad_quantities_are_refused() {
     let errors = fixture("bad-quantities");
-    assert_error(&errors, 4, "defaults.resources.cpu", "`12 cores` is not a quantity");
-    assert_error(&errors, 7, "services.users.resources.memory", "`-1` is not a quantity");
-    assert_error(&errors, 9, "services.cart.resources.ephemeral_storage", "`5x` is not a quantity");
+    assert_error(
+        &errors,
+        4,
+        "defaults.resources.cpu",
+        "`12 cores` is not a quantity",
+    );
+    assert_error(
+        &errors,
+        7,
+        "services.users.resources.memory",
+        "`-1` is not a quantity",
+    );
+    assert_error(
+        &errors,
+        9,
+        "services.cart.resources.ephemeral_storage",
+        "`5x` is not a quantity",
+    );
 }
 
 #[test]
 fn bad_durations_are_refused() {
     let errors = fixture("bad-durations");
-    assert_error(&errors, 4, "defaults.drain", "`5 seconds` is not a duration");
-    assert_error(&errors, 7, "services.orders.resilience.timeout", "`1.5s` is not a duration");
+    assert_error(
+        &errors,
+        4,
+        "defaults.drain",
+        "`5 seconds` is not a duration",
+    );
+    assert_error(
+        &errors,
+        7,
+        "services.orders.resilience.timeout",
+        "`1.5s` is not a duration",
+    );
 }
 
 #[test]
 fn min_replicas_above_max_is_refused() {
-    assert_error(&fixture("min-above-max"), 7, "services.orders.replicas.max", "must be ≥ replicas.min (5)");
+    assert_error(
+        &fixture("min-above-max"),
+        7,
+        "services.orders.replicas.max",
+        "must be ≥ replicas.min (5)",
+    );
 }
 
 #[test]
 fn more_than_a_thousand_replicas_is_refused() {
-    assert_error(&fixture("max-above-limit"), 4, "defaults.replicas.max", "must be at most 1000");
+    assert_error(
+        &fixture("max-above-limit"),
+        4,
+        "defaults.replicas.max",
+        "must be at most 1000",
+    );
 }
 
 #[test]
 fn autoscaling_on_cpu_needs_a_cpu_request() {
-    assert_error(&fixture("hpa-without-cpu"), 6, "services.products.resources.cpu", "needs a CPU request");
+    assert_error(
+        &fixture("hpa-without-cpu"),
+        6,
+        "services.products.resources.cpu",
+        "needs a CPU request",
+    );
 }
 
 #[test]
 fn a_disruption_budget_that_blocks_drains_is_refused() {
     let errors = fixture("pdb-blocks-drain");
-    assert_error(&errors, 6, "services.frontend.disruption.min_available", "would block every node drain");
-    assert_error(&errors, 8, "services.users.disruption.max_unavailable", "would block every node drain");
+    assert_error(
+        &errors,
+        6,
+        "services.frontend.disruption.min_available",
+        "would block every node drain",
+    );
+    assert_error(
+        &errors,
+        8,
+        "services.users.disruption.max_unavailable",
+        "would block every node drain",
+    );
 }
 
 #[test]
 fn mutable_image_tags_are_refused() {
-    assert_error(&fixture("mutable-tag"), 4, "images.tag", "`latest` is mutable");
-    assert_error(&fixture("empty-tag"), 4, "images.tag", "an empty tag is mutable");
+    assert_error(
+        &fixture("mutable-tag"),
+        4,
+        "images.tag",
+        "`latest` is mutable",
+    );
+    assert_error(
+        &fixture("empty-tag"),
+        4,
+        "images.tag",
+        "an empty tag is mutable",
+    );
 }
 
 #[test]
@@ -120,8 +191,18 @@ fn mutable_tags_pass_when_explicitly_allowed() {
 #[test]
 fn unknown_services_are_refused_with_did_you_mean() {
     let errors = fixture("unknown-service");
-    assert_error(&errors, 4, "services.order", "unknown service `order`, did you mean `orders`?");
-    assert_error(&errors, 8, "images.digests.payments", "unknown service `payments`");
+    assert_error(
+        &errors,
+        4,
+        "services.order",
+        "unknown service `order`, did you mean `orders`?",
+    );
+    assert_error(
+        &errors,
+        8,
+        "images.digests.payments",
+        "unknown service `payments`",
+    );
 }
 
 #[test]
@@ -133,7 +214,12 @@ fn duplicate_services_are_refused() {
 
 #[test]
 fn namespaces_must_be_dns_labels() {
-    assert_error(&fixture("bad-namespace"), 2, "namespace", "`Shop_Prod` is not a valid namespace");
+    assert_error(
+        &fixture("bad-namespace"),
+        2,
+        "namespace",
+        "`Shop_Prod` is not a valid namespace",
+    );
 }
 
 #[test]
@@ -148,7 +234,12 @@ fn retries_must_fit_in_the_route_timeout() {
 
 #[test]
 fn fault_injection_needs_chaos_allowed() {
-    assert_error(&fixture("chaos-not-allowed"), 5, "chaos.experiments[0]", "fault injection is not allowed");
+    assert_error(
+        &fixture("chaos-not-allowed"),
+        5,
+        "chaos.experiments[0]",
+        "fault injection is not allowed",
+    );
 }
 
 #[test]
@@ -158,17 +249,42 @@ fn wrong_types_name_the_key() {
 
 #[test]
 fn the_file_name_must_match_the_environment_name() {
-    assert_error(&fixture("name-mismatch"), 1, "name", "does not match the file name");
+    assert_error(
+        &fixture("name-mismatch"),
+        1,
+        "name",
+        "does not match the file name",
+    );
 }
 
 #[test]
 fn all_errors_of_a_file_are_reported_at_once() {
     let errors = fixture("many-errors");
     assert_error(&errors, 4, "images.tag", "mutable");
-    assert_error(&errors, 6, "defaults.resources.cpu", "`lots` is not a quantity");
-    assert_error(&errors, 9, "services.orders.replicas.max", "must be ≥ replicas.min (4)");
-    assert_error(&errors, 11, "services.cart.drain", "`forever` is not a duration");
-    assert_error(&errors, 12, "services.checkout", "unknown service `checkout`");
+    assert_error(
+        &errors,
+        6,
+        "defaults.resources.cpu",
+        "`lots` is not a quantity",
+    );
+    assert_error(
+        &errors,
+        9,
+        "services.orders.replicas.max",
+        "must be ≥ replicas.min (4)",
+    );
+    assert_error(
+        &errors,
+        11,
+        "services.cart.drain",
+        "`forever` is not a duration",
+    );
+    assert_error(
+        &errors,
+        12,
+        "services.checkout",
+        "unknown service `checkout`",
+    );
     // Errors come in file order.
     let lines: Vec<u32> = errors
         .lines()
