@@ -192,7 +192,10 @@ fn rendered_objects() -> Vec<(String, Value)> {
     let envs = load_environments(&envs_dir, &names).unwrap_or_else(|e| panic!("{e}"));
     let mut objects = Vec::new();
     for (path, text) in render_tree(&envs, &envs_dir) {
-        if path.contains("/patches/") || path.ends_with("kustomization.yaml") {
+        if !path.ends_with(".yaml")
+            || path.contains("/patches/")
+            || path.ends_with("kustomization.yaml")
+        {
             continue;
         }
         let value: Value = serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
