@@ -136,10 +136,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     ("IDEMPOTENCY_LEASE", format!("{:?}", deps.idempotency_lease)),
                 ],
             );
-            let upstreams = crate::upstream::Upstreams {
-                users: Upstream::new("users", &deps.users_url, &upstream)?,
-                products: Upstream::new("products", &deps.products_url, &upstream)?,
-            };
+            let upstreams = crate::upstream::Upstreams::new(
+                Upstream::new("users", &deps.users_url, &upstream)?,
+                Upstream::new("products", &deps.products_url, &upstream)?,
+            );
             let pool = db::pool(&url, db_args.database_max_connections)?;
             let ctx = crate::context(pool.clone());
             let mut state = AppState::new(pool, upstreams);

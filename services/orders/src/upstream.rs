@@ -7,6 +7,14 @@ use axum::http::{Method, StatusCode};
 use kubestore_common::AppError;
 use kubestore_common::client::{Upstream, UpstreamRequest};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long a user known to exist is trusted without asking users again.
+const KNOWN_USER_TTL: Duration = Duration::from_secs(300);
+/// Bound of the known-user cache; it is emptied when full.
+const KNOWN_USER_CAP: usize = 100_000;
 
 /// The two dependencies.
 #[derive(Clone, Debug)]
@@ -15,6 +23,10 @@ pub struct Upstreams {
     pub users: Upstream,
     /// The products service.
     pub products: Upstream,
+    /// Users recently seen to exist. The users API cannot delete a user, so a
+    /// positive answer stays true; caching it saves a call per order. Negative
+    /// answers are never cached: a user may be created at any moment.
+    known_users: Arc<Mutex<HashMap<i64, Instant>>>,
 }
 
 /// One line of a reservation request.
@@ -53,8 +65,41 @@ struct ReservationRequest<'a> {
 }
 
 impl Upstreams {
+    /// Clients for users and products.
+    pub fn new(users: Upstream, products: Upstream) -> Self {
+        Self {
+            users,
+            products,
+            known_users: Arc::default(),
+        }
+    }
+
+    fn is_known_user(&self, user_id: i64) -> bool {
+        let known = self
+            .known_users
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        known
+            .get(&user_id)
+            .is_some_and(|seen| seen.elapsed() < KNOWN_USER_TTL)
+    }
+
+    fn remember_user(&self, user_id: i64) {
+        let mut known = self
+            .known_users
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if known.len() >= KNOWN_USER_CAP {
+            known.clear();
+        }
+        known.insert(user_id, Instant::now());
+    }
+
     /// Ok when the user exists.
     pub async fn check_user(&self, user_id: i64) -> Result<(), AppError> {
+        if self.is_known_user(user_id) {
+            return Ok(());
+        }
         let resp = self
             .users
             .send(UpstreamRequest::new(
@@ -63,7 +108,10 @@ impl Upstreams {
             ))
             .await?;
         match resp.status {
-            StatusCode::OK => Ok(()),
+            StatusCode::OK => {
+                self.remember_user(user_id);
+                Ok(())
+            }
             StatusCode::NOT_FOUND => Err(AppError::unprocessable(
                 "unknown_user",
                 format!("user {user_id} does not exist"),

@@ -219,3 +219,28 @@ async fn a_hanging_dependency_times_out_into_a_503() {
     kubestore_common::db::testing::drop_database(&db_url).await;
     kubestore_common::db::testing::drop_database(&products.db_url).await;
 }
+
+#[tokio::test]
+async fn a_known_user_can_order_while_users_is_down() {
+    let s = common::stack().await;
+    let user = s.user("known@example.com").await;
+    let a = s.product("A", 10, 10).await;
+    let body = json!({"user_id": user, "items": [{"product_id": a, "quantity": 1}]});
+    let (status, _) = s.order(None, body.clone()).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let mut s = s;
+    s.users.stop().await;
+    // Users cannot be deleted, so the earlier answer still holds.
+    let (status, answer) = s.order(None, body).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    // Anyone not seen before still needs users: fast 503.
+    let (status, answer) = s
+        .order(
+            None,
+            json!({"user_id": user + 1, "items": [{"product_id": a, "quantity": 1}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
+    assert_eq!(s.stock(a).await, 8);
+    s.cleanup().await;
+}

@@ -20,7 +20,6 @@ CREATE TABLE reservations (
     -- NULL for a ref released before it was ever reserved.
     request TEXT CHARACTER SET ascii NULL,
     status ENUM('active', 'released') NOT NULL,
-    total_cents BIGINT NOT NULL DEFAULT 0,
     created_at DATETIME(3) NOT NULL,
     released_at DATETIME(3) NULL
 ) ENGINE=InnoDB;

@@ -105,10 +105,10 @@ pub async fn local_listener() -> TcpListener {
 }
 
 pub fn orders_router(pool: MySqlPool, users: &str, products: &str, args: &UpstreamArgs) -> Router {
-    let upstreams = Upstreams {
-        users: Upstream::new("users", users, args).unwrap(),
-        products: Upstream::new("products", products, args).unwrap(),
-    };
+    let upstreams = Upstreams::new(
+        Upstream::new("users", users, args).unwrap(),
+        Upstream::new("products", products, args).unwrap(),
+    );
     let ctx = context(pool.clone());
     router(AppState::new(pool, upstreams), &ctx)
 }

@@ -226,11 +226,6 @@ async fn reserve_once(
             .bind(line.unit_price_cents);
     }
     insert.execute(&mut *tx).await?;
-    sqlx::query("UPDATE reservations SET total_cents = ? WHERE order_ref = ?")
-        .bind(total_cents)
-        .bind(&req.order_ref)
-        .execute(&mut *tx)
-        .await?;
     tx.commit().await?;
     Ok(Some(Reservation {
         order_ref: req.order_ref.clone(),
@@ -262,7 +257,6 @@ async fn lock_products(
 struct Head {
     request: Option<String>,
     status: String,
-    total_cents: i64,
 }
 
 /// The stored answer for a repeated order_ref, or the conflict it is.
@@ -271,12 +265,11 @@ async fn replay(
     order_ref: &str,
     fp: &str,
 ) -> Result<Option<Reservation>, AppError> {
-    let head = sqlx::query_as::<_, Head>(
-        "SELECT request, status, total_cents FROM reservations WHERE order_ref = ?",
-    )
-    .bind(order_ref)
-    .fetch_optional(&state.pool)
-    .await?;
+    let head =
+        sqlx::query_as::<_, Head>("SELECT request, status FROM reservations WHERE order_ref = ?")
+            .bind(order_ref)
+            .fetch_optional(&state.pool)
+            .await?;
     let Some(head) = head else {
         return Ok(None);
     };
@@ -299,10 +292,12 @@ async fn replay(
     .bind(order_ref)
     .fetch_all(&state.pool)
     .await?;
+    // The total is not stored: it is the sum of the lines, as when first answered.
+    let total_cents = items.iter().map(|l| l.quantity * l.unit_price_cents).sum();
     Ok(Some(Reservation {
         order_ref: order_ref.to_owned(),
         items,
-        total_cents: head.total_cents,
+        total_cents,
     }))
 }
 
