@@ -299,6 +299,7 @@ fn push_segment(path: &mut String, key: &str) {
 pub fn environment_files(env: &Environment, base_objects: &[Object]) -> Vec<File> {
     let env_objects = render::render_all(env);
     let mut extra = vec![render::render_namespace(env)];
+    extra.extend(render::render_monitoring(env));
     extra.extend(render::render_secrets(env));
     for object in &mut extra {
         render::argocd::annotate_sync_wave(object);

@@ -22,6 +22,10 @@ fn tree() -> Vec<(String, Value)> {
     let (envs, dir) = environments();
     render_tree(&envs, &dir)
         .into_iter()
+        .filter(|(p, _)| {
+            // The plain Prometheus files and the runbooks are not Kubernetes objects.
+            !p.starts_with("prometheus/") && !p.ends_with(".md")
+        })
         .filter(|(p, _)| !p.contains("/patches/") && !p.ends_with("kustomization.yaml"))
         .map(|(p, text)| {
             let value = serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{p}: {e}"));

@@ -7,6 +7,7 @@
 
 pub mod argocd;
 pub mod istio;
+pub mod monitoring;
 pub mod secrets;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;

@@ -6,9 +6,11 @@ pub mod argocd;
 mod datastores;
 mod hooks;
 mod istio;
+pub mod monitors;
 mod network;
 mod scaling;
 mod secrets;
+pub mod slo_rules;
 mod workloads;
 
 use serde::Serialize;
@@ -66,6 +68,46 @@ pub fn render_all(env: &Environment) -> Vec<Object> {
         argocd::annotate_sync_wave(object);
     }
     objects
+}
+
+/// Monitoring objects: SLO rules, ServiceMonitors and dashboards. They name their
+/// environment in labels and expressions everywhere, so they live in each overlay whole
+/// rather than as patches of a base copy.
+pub fn render_monitoring(env: &Environment) -> Vec<Object> {
+    let mut objects = Vec::new();
+    objects.extend(slo_rules::render_rules(env));
+    objects.extend(monitors::render_service_monitors(env));
+    objects.sort_by(|a, b| a.file.cmp(&b.file));
+    objects
+}
+
+/// A file outside the Kustomize tree: Kustomize never lists it, Argo CD never applies it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Plain {
+    /// A YAML document.
+    Yaml(Value),
+    /// A Markdown document.
+    Markdown(String),
+}
+
+/// The plain files of `env`, keyed by path relative to the tree's root: the one-machine
+/// Prometheus configuration and rules, and the runbook the alerts link to.
+pub fn render_plain(env: &Environment) -> Vec<(String, Plain)> {
+    let prometheus = monitors::prometheus_dir(env);
+    vec![
+        (
+            format!("{prometheus}/prometheus.yml"),
+            Plain::Yaml(monitors::prometheus_config(env)),
+        ),
+        (
+            format!("{prometheus}/{}", monitors::RULES_FILE),
+            Plain::Yaml(slo_rules::rules_file(env)),
+        ),
+        (
+            slo_rules::runbook_path(env),
+            Plain::Markdown(slo_rules::runbook(env)),
+        ),
+    ]
 }
 
 /// The Namespace object: it stays out of the base, as each overlay names its own.

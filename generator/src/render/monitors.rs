@@ -1,0 +1,81 @@
+//! Scraping: a `ServiceMonitor` per service for the Prometheus Operator, and for
+//! one-machine runs a plain `prometheus.yml` with static targets on 127.0.0.1 that gives
+//! the series the same `job` and `namespace` labels, so that the SLO rules, the dashboards
+//! and `slo-check` query both setups alike.
+
+use serde_json::{Value, json};
+
+use super::Object;
+use super::workloads::meta;
+use crate::conventions::{HTTP_PORT_NAME, selector};
+use crate::crds::Custom;
+use crate::crds::monitoring::{Endpoint, ServiceMonitorSpec};
+use crate::model::Environment;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+
+/// Path of the metrics on every service's HTTP port (the store API).
+pub const METRICS_PATH: &str = "/metrics";
+/// Scrape interval: four samples in the shortest (1m) `$__rate_interval` Grafana uses.
+pub const SCRAPE_INTERVAL: &str = "15s";
+/// Name of the plain rules file, next to `prometheus.yml`.
+pub const RULES_FILE: &str = "rules.yaml";
+
+/// One ServiceMonitor per service. The Prometheus Operator names the job after the
+/// Service (`job="orders"`) and adds `namespace`, as the plain configuration does.
+pub fn render_service_monitors(env: &Environment) -> Vec<Object> {
+    env.services
+        .iter()
+        .map(|service| {
+            let name = service.name();
+            let monitor = Custom::new(
+                meta(name, "monitoring"),
+                ServiceMonitorSpec {
+                    job_label: Some("app.kubernetes.io/name".into()),
+                    selector: LabelSelector {
+                        match_labels: Some(selector(name)),
+                        ..Default::default()
+                    },
+                    endpoints: vec![Endpoint {
+                        port: HTTP_PORT_NAME.into(),
+                        path: METRICS_PATH.into(),
+                        interval: Some(SCRAPE_INTERVAL.into()),
+                    }],
+                },
+            );
+            Object::new(name, "servicemonitor", &monitor)
+        })
+        .collect()
+}
+
+/// Where the one-machine Prometheus files of `env` go.
+pub fn prometheus_dir(env: &Environment) -> String {
+    format!("prometheus/{}", env.name)
+}
+
+/// `prometheus.yml` for one machine: every service on 127.0.0.1 at its catalogue port,
+/// the rules file beside it. Start it from that folder:
+/// `prometheus --config.file=prometheus.yml --storage.tsdb.retention.time=30d`.
+pub fn prometheus_config(env: &Environment) -> Value {
+    let jobs: Vec<Value> = env
+        .services
+        .iter()
+        .map(|service| {
+            json!({
+                "job_name": service.name(),
+                "metrics_path": METRICS_PATH,
+                "static_configs": [{
+                    "targets": [format!("127.0.0.1:{}", service.def.port)],
+                    "labels": {"namespace": env.namespace},
+                }],
+            })
+        })
+        .collect();
+    json!({
+        "global": {
+            "scrape_interval": SCRAPE_INTERVAL,
+            "evaluation_interval": SCRAPE_INTERVAL,
+        },
+        "rule_files": [RULES_FILE],
+        "scrape_configs": jobs,
+    })
+}
