@@ -225,6 +225,7 @@ fn owned(envs: &[Environment], all: bool) -> Owned {
     for env in envs {
         prefixes.push(format!("{}/", render::monitors::prometheus_dir(env)));
         prefixes.push(render::slo_rules::runbook_path(env));
+        prefixes.push(format!("{}/", render::openslo::openslo_dir(env)));
     }
     Owned::Prefixes(prefixes)
 }

@@ -24,7 +24,7 @@ fn tree() -> Vec<(String, Value)> {
         .into_iter()
         .filter(|(p, _)| {
             // The plain Prometheus files and the runbooks are not Kubernetes objects.
-            !p.starts_with("prometheus/") && !p.ends_with(".md")
+            !p.starts_with("prometheus/") && !p.starts_with("slo/") && !p.ends_with(".md")
         })
         .filter(|(p, _)| !p.contains("/patches/") && !p.ends_with("kustomization.yaml"))
         .map(|(p, text)| {

@@ -8,6 +8,7 @@ mod hooks;
 mod istio;
 pub mod monitors;
 mod network;
+pub mod openslo;
 mod scaling;
 mod secrets;
 pub mod slo_rules;
@@ -108,6 +109,13 @@ pub fn render_plain(env: &Environment) -> Vec<(String, Plain)> {
             Plain::Markdown(slo_rules::runbook(env)),
         ),
     ]
+    .into_iter()
+    .chain(
+        openslo::render_openslo(env)
+            .into_iter()
+            .map(|(path, document)| (path, Plain::Yaml(document))),
+    )
+    .collect()
 }
 
 /// The Namespace object: it stays out of the base, as each overlay names its own.
