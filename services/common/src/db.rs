@@ -320,7 +320,8 @@ pub mod testing {
     /// [`fresh_database_url`] plus a pool on it.
     pub async fn fresh_database(prefix: &str, migrator: &Migrator) -> (MySqlPool, String) {
         let url = fresh_database_url(prefix, migrator).await;
-        let pool = match pool(&url, 20) {
+        // Small, as many tests run at once against one server (max_connections).
+        let pool = match pool(&url, 12) {
             Ok(p) => p,
             Err(e) => panic!("cannot open pool on {url}: {e}"),
         };
