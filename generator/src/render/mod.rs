@@ -3,6 +3,7 @@
 //! into a Kustomize tree and [`crate::output`] writes it.
 
 pub mod argocd;
+pub mod dashboards;
 mod datastores;
 mod hooks;
 mod istio;
@@ -78,6 +79,7 @@ pub fn render_monitoring(env: &Environment) -> Vec<Object> {
     let mut objects = Vec::new();
     objects.extend(slo_rules::render_rules(env));
     objects.extend(monitors::render_service_monitors(env));
+    objects.extend(dashboards::render_dashboards(env));
     objects.sort_by(|a, b| a.file.cmp(&b.file));
     objects
 }
