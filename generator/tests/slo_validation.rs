@@ -134,3 +134,38 @@ fn the_committed_environments_validate_without_warnings() {
         assert!(env.warnings().is_empty(), "{name}: {:#?}", env.warnings());
     }
 }
+
+#[test]
+fn render_and_validate_print_warnings_to_stderr_and_still_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    let envs = dir.path().join("environments");
+    std::fs::create_dir_all(&envs).unwrap();
+    std::fs::write(
+        envs.join("t.yaml"),
+        "name: t\nnamespace: t\nslos:\n  services:\n    orders: {availability: 99.99%}\nsecrets:\n  \
+         provider: external-secrets\n  store: vault\n  keys: {mysql-root-password: t/m#p, \
+         redis-password: t/r#p}\n",
+    )
+    .unwrap();
+    for args in [
+        vec!["validate", "t"],
+        vec!["render", "t", "--out", "gitops"],
+    ] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_kubestore-gen"))
+            .arg("--environments")
+            .arg(&envs)
+            .args(&args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{args:?}: {stderr}");
+        assert!(
+            stderr.lines().any(|l| l.starts_with("warning: ")
+                && l.contains(
+                    "t.yaml:5:14: slos.services.orders.availability: orders promises 99.99%"
+                )),
+            "{args:?}: {stderr}"
+        );
+    }
+}

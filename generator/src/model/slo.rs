@@ -552,6 +552,7 @@ pub(super) fn validate(loaded: &Loaded) -> Result<Slos, Vec<ConfigError>> {
     if ok {
         dependency_warnings(&mut c, &services, &overrides, spec.defaults.as_ref());
     }
+    crate::spec::sort_errors(&mut c.warnings);
     match check_window {
         Some(window) if ok && c.errors.is_empty() => Ok(Slos {
             services,
