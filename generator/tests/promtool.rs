@@ -516,3 +516,53 @@ fn the_absent_alert_fires_when_the_sli_series_are_gone() {
     args.extend(files.iter().map(String::as_str));
     promtool(&args, dir.as_path());
 }
+
+#[test]
+fn budget_remaining_follows_the_error_ratio_over_the_window() {
+    let (_keep, dir) = scratch("budget");
+    let mut files = Vec::new();
+    for env in environments() {
+        let groups = slo_rules::groups(&env);
+        let order: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
+        let rules = format!("{}-rules.yaml", env.name);
+        write_yaml(&dir.join(&rules), &json!({ "groups": groups }));
+        let mut tests = Vec::new();
+        for service in &env.slos.services {
+            for slo in &service.slos {
+                // A quarter of the budget's error ratio, steadily: three quarters left.
+                let bad = slo.budget_ratio().parse::<f64>().unwrap() / 4.0;
+                let phases = [Phase {
+                    steps: 120,
+                    rate: 8.0,
+                    bad,
+                }];
+                let labels = slo_labels(&env, service, slo);
+                let selector = slo_rules::selector(slo_rules::BUDGET_REMAINING_SERIES, &labels);
+                tests.push(json!({
+                    "name": format!("{} {} {}: budget remaining", env.name, service.name(), slo.kind.as_str()),
+                    "interval": "1m",
+                    "input_series": series(&env, service, slo, &phases, 60.0),
+                    "promql_expr_test": [{
+                        "expr": format!("round({selector}, 0.001)"),
+                        "eval_time": "2h",
+                        "exp_samples": [{"labels": format!("{{{}}}", labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect::<Vec<_>>().join(",")), "value": 0.75}],
+                    }],
+                }));
+            }
+        }
+        let file = format!("{}-budget-test.yaml", env.name);
+        write_yaml(
+            &dir.join(&file),
+            &json!({
+                "rule_files": [rules],
+                "evaluation_interval": "5m",
+                "group_eval_order": order,
+                "tests": tests,
+            }),
+        );
+        files.push(file);
+    }
+    let mut args = vec!["test", "rules"];
+    args.extend(files.iter().map(String::as_str));
+    promtool(&args, &dir);
+}
