@@ -60,10 +60,10 @@ async fn start_backends() -> Backends {
         upstream_retries: 1,
     };
     let (pool, _) = fresh_database("cart_orders", &kubestore_orders::MIGRATOR).await;
-    let upstream = kubestore_orders::upstream::Upstreams {
-        users: Upstream::new("users", &users, &args).unwrap(),
-        products: Upstream::new("products", &products, &args).unwrap(),
-    };
+    let upstream = kubestore_orders::upstream::Upstreams::new(
+        Upstream::new("users", &users, &args).unwrap(),
+        Upstream::new("products", &products, &args).unwrap(),
+    );
     let ctx = kubestore_orders::context(pool.clone());
     let orders = serve_fresh(kubestore_orders::router(
         kubestore_orders::AppState::new(pool, upstream),

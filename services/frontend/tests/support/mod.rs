@@ -63,10 +63,10 @@ pub async fn users_router() -> Router {
 pub async fn orders_router(users: &str, products: &str) -> Router {
     use kubestore_common::client::Upstream;
     let (pool, _) = fresh_database("fe_orders", &kubestore_orders::MIGRATOR).await;
-    let upstream = kubestore_orders::upstream::Upstreams {
-        users: Upstream::new("users", users, &upstream_args()).unwrap(),
-        products: Upstream::new("products", products, &upstream_args()).unwrap(),
-    };
+    let upstream = kubestore_orders::upstream::Upstreams::new(
+        Upstream::new("users", users, &upstream_args()).unwrap(),
+        Upstream::new("products", products, &upstream_args()).unwrap(),
+    );
     let ctx = kubestore_orders::context(pool.clone());
     kubestore_orders::router(kubestore_orders::AppState::new(pool, upstream), &ctx)
 }
