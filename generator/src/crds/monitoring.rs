@@ -138,3 +138,31 @@ pub struct Endpoint {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub interval: Option<String>,
 }
+
+/// `PodMonitor.spec`: scrapes pods directly, here the Istio sidecars' Envoy stats.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodMonitorSpec {
+    /// Selects the pods to scrape (in the PodMonitor's own namespace).
+    pub selector: LabelSelector,
+    /// Container ports of the selected pods to scrape.
+    pub pod_metrics_endpoints: Vec<PodMetricsEndpoint>,
+}
+
+impl Resource for PodMonitorSpec {
+    const API_VERSION: &'static str = "monitoring.coreos.com/v1";
+    const KIND: &'static str = "PodMonitor";
+}
+
+/// A scraped pod port.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodMetricsEndpoint {
+    /// Name of the container port.
+    pub port: String,
+    /// HTTP path of the metrics.
+    pub path: String,
+    /// Scrape interval.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interval: Option<String>,
+}

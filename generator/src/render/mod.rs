@@ -79,6 +79,7 @@ pub fn render_monitoring(env: &Environment) -> Vec<Object> {
     let mut objects = Vec::new();
     objects.extend(slo_rules::render_rules(env));
     objects.extend(monitors::render_service_monitors(env));
+    objects.push(monitors::render_pod_monitor());
     objects.extend(dashboards::render_dashboards(env));
     objects.sort_by(|a, b| a.file.cmp(&b.file));
     objects

@@ -9,7 +9,7 @@ use super::Object;
 use super::workloads::meta;
 use crate::conventions::{HTTP_PORT_NAME, selector};
 use crate::crds::Custom;
-use crate::crds::monitoring::{Endpoint, ServiceMonitorSpec};
+use crate::crds::monitoring::{Endpoint, PodMetricsEndpoint, PodMonitorSpec, ServiceMonitorSpec};
 use crate::model::Environment;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
@@ -45,6 +45,38 @@ pub fn render_service_monitors(env: &Environment) -> Vec<Object> {
             Object::new(name, "servicemonitor", &monitor)
         })
         .collect()
+}
+
+/// Name of the container port Istio's injector gives the sidecar's Envoy stats.
+pub const ENVOY_STATS_PORT: &str = "http-envoy-prom";
+
+/// A PodMonitor for the Istio sidecars of the store's pods: the `mesh` SLIs
+/// (`istio_requests_total`, `istio_request_duration_milliseconds`), the outlier-ejection
+/// alert and the Resilience dashboard read what Envoy exports on port 15090, which the
+/// sidecar never intercepts, so it is scraped in plain text even under STRICT mTLS.
+pub fn render_pod_monitor() -> Object {
+    let name = "istio-proxies";
+    let monitor = Custom::new(
+        meta(name, "monitoring"),
+        PodMonitorSpec {
+            selector: LabelSelector {
+                match_labels: Some(
+                    [(
+                        "app.kubernetes.io/part-of".to_owned(),
+                        crate::conventions::PART_OF.to_owned(),
+                    )]
+                    .into(),
+                ),
+                ..Default::default()
+            },
+            pod_metrics_endpoints: vec![PodMetricsEndpoint {
+                port: ENVOY_STATS_PORT.into(),
+                path: "/stats/prometheus".into(),
+                interval: Some(SCRAPE_INTERVAL.into()),
+            }],
+        },
+    );
+    Object::new(name, "podmonitor", &monitor)
 }
 
 /// Where the one-machine Prometheus files of `env` go.
