@@ -69,6 +69,7 @@ pub fn slo() -> SloSpec {
         latency: Some(LatencySloSpec {
             threshold: Some("250ms".into()),
             target: Some("99%".into()),
+            alerts: None,
         }),
         // Below one request every two seconds a handful of failures is a large ratio:
         // such noise opens a ticket at most, it never pages.

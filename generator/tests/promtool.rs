@@ -363,12 +363,17 @@ fn burn_rate_alerts_fire_above_their_thresholds_and_stay_silent_below() {
             let rules = format!("{}-{}-rules.yaml", env.name, service.name());
             write_yaml(&dir.as_path().join(&rules), &service_rules(&env, service));
             for tier in [Tier::Page, Tier::Ticket] {
-                let on = match tier {
-                    Tier::Page => service.alerts.page,
-                    Tier::Ticket => service.alerts.ticket,
-                };
                 let interval = interval_for(service, tier);
                 let mut tests = Vec::new();
+                // Every case ends at a multiple of the tier's first long window, and the
+                // burn alerts have no `for`: evaluating once per long window is enough, as
+                // the recordings are evaluated before the alerts at each step.
+                let first_long = service
+                    .burn_windows()
+                    .iter()
+                    .find(|b| b.tier == tier)
+                    .map(|b| b.long.millis() / 1000)
+                    .unwrap();
                 for slo in &service.slos {
                     let alert = alert_name(
                         service.name(),
@@ -379,10 +384,10 @@ fn burn_rate_alerts_fire_above_their_thresholds_and_stay_silent_below() {
                             "SlowBurn"
                         },
                     );
-                    if !on {
+                    if !slo.alerts.on(tier) {
                         // A tier switched off has no rule at all: nothing may fire.
                         let burn = vec![Phase {
-                            steps: 60,
+                            steps: 2 * first_long / interval,
                             rate: 10.0,
                             bad: 1.0,
                         }];
@@ -390,7 +395,7 @@ fn burn_rate_alerts_fire_above_their_thresholds_and_stay_silent_below() {
                             "name": format!("{} {} {}: tier off", env.name, service.name(), slo.kind.as_str()),
                             "interval": secs(interval),
                             "input_series": series(&env, service, slo, &burn, interval as f64),
-                            "alert_rule_test": [{"eval_time": secs(interval * 60), "alertname": alert, "exp_alerts": []}],
+                            "alert_rule_test": [{"eval_time": secs(2 * first_long), "alertname": alert, "exp_alerts": []}],
                         }));
                         continue;
                     }
@@ -420,16 +425,7 @@ fn burn_rate_alerts_fire_above_their_thresholds_and_stay_silent_below() {
                     service.name(),
                     tier.severity()
                 ));
-                // Every case ends at a multiple of the tier's first long window, and the
-                // burn alerts have no `for`: evaluating once per long window is enough, as
-                // the recordings are evaluated before the alerts at each step.
-                let first_long = service
-                    .burn_windows()
-                    .iter()
-                    .find(|b| b.tier == tier)
-                    .map(|b| b.long.millis() / 1000)
-                    .unwrap();
-                let every = if on { first_long } else { interval * 60 };
+                let every = first_long;
                 write_yaml(
                     &file,
                     &json!({

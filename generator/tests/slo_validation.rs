@@ -169,3 +169,53 @@ fn render_and_validate_print_warnings_to_stderr_and_still_succeed() {
         );
     }
 }
+
+#[test]
+fn alert_tiers_switch_per_slo() {
+    let source = format!(
+        "{HEAD}slos:
+  defaults:
+    alerts: {{page: false}}
+  services:
+    orders:
+      alerts: {{absent: false}}
+      latency: {{alerts: {{page: true, ticket: false}}}}
+"
+    );
+    let env = validate(&source).expect("valid");
+    let orders = env.slos.service("orders").unwrap();
+    let [availability, latency] = [&orders.slos[0], &orders.slos[1]];
+    assert_eq!(
+        (
+            availability.alerts.page,
+            availability.alerts.ticket,
+            availability.alerts.absent
+        ),
+        (false, true, false)
+    );
+    assert_eq!(
+        (
+            latency.alerts.page,
+            latency.alerts.ticket,
+            latency.alerts.absent
+        ),
+        (true, false, false)
+    );
+    let users = env.slos.service("users").unwrap();
+    assert!(
+        users
+            .slos
+            .iter()
+            .all(|s| !s.alerts.page && s.alerts.ticket && s.alerts.absent)
+    );
+    let alerts: Vec<String> = kubestore_gen::render::slo_rules::groups(&env)
+        .into_iter()
+        .flat_map(|g| g.rules)
+        .filter_map(|r| r.alert)
+        .filter(|a| a.starts_with("Orders"))
+        .collect();
+    assert_eq!(
+        alerts,
+        ["OrdersAvailabilitySlowBurn", "OrdersLatencyFastBurn"]
+    );
+}

@@ -80,6 +80,16 @@ pub struct Alerts {
     pub absent: bool,
 }
 
+impl Alerts {
+    /// Whether the burn-rate alert of `tier` is on.
+    pub fn on(self, tier: Tier) -> bool {
+        match tier {
+            Tier::Page => self.page,
+            Tier::Ticket => self.ticket,
+        }
+    }
+}
+
 /// Requests per second, exact to a millionth.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct RequestRate {
@@ -142,6 +152,8 @@ pub struct Slo {
     /// Latency threshold (latency SLOs only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub threshold: Option<Duration>,
+    /// Which alert tiers are on for this SLO.
+    pub alerts: Alerts,
 }
 
 /// Millionths of a percent in one (100%).
@@ -176,8 +188,6 @@ pub struct ServiceSlos {
     pub source: SliSource,
     /// Below this rate the fast-burn alerts do not page.
     pub min_request_rate: RequestRate,
-    /// Alert tiers.
-    pub alerts: Alerts,
     /// Whether the service answers when a dependency fails.
     pub degrades_gracefully: bool,
     /// Availability first, then latency.
@@ -609,16 +619,27 @@ fn service(
     }
     let rate = layers.must("min_request_rate", |s| s.min_request_rate.as_ref());
     let min_request_rate = c.parse(&rate, RequestRate::parse);
-    let flag = |key: &str, f: fn(&crate::spec::AlertsSpec) -> Option<bool>| {
-        layers
-            .get(key, |s| s.alerts.as_ref().and_then(|a| f(a).map(|_| a)))
-            .and_then(|(a, _)| f(&a))
-            .unwrap_or(true)
+    // Service-level flags, then per-SLO overrides for latency (`latency.alerts`).
+    type Flag = fn(&crate::spec::AlertsSpec) -> Option<bool>;
+    let flag = |own: fn(&SloSpec) -> Option<&crate::spec::AlertsSpec>, f: Flag| {
+        layers.0.iter().find_map(|(spec, _)| own(spec).and_then(f))
     };
+    let service_alerts = |f: Flag| flag(|s| s.alerts.as_ref(), f).unwrap_or(true);
+    let latency_alerts = |f: Flag| {
+        flag(|s| s.latency.as_ref()?.alerts.as_ref(), f).unwrap_or_else(|| service_alerts(f))
+    };
+    let flags: [Flag; 3] = [|a| a.page, |a| a.ticket, |a| a.absent];
+    let [page, ticket, absent] = flags.map(service_alerts);
     let alerts = Alerts {
-        page: flag("alerts.page", |a| a.page),
-        ticket: flag("alerts.ticket", |a| a.ticket),
-        absent: flag("alerts.absent", |a| a.absent),
+        page,
+        ticket,
+        absent,
+    };
+    let [page, ticket, absent] = flags.map(latency_alerts);
+    let latency_alerts = Alerts {
+        page,
+        ticket,
+        absent,
     };
     let degrades_gracefully = layers
         .get("degrades_gracefully", |s| s.degrades_gracefully.as_ref())
@@ -631,11 +652,13 @@ fn service(
             kind: SloKind::Availability,
             objective: availability?,
             threshold: None,
+            alerts,
         },
         Slo {
             kind: SloKind::Latency,
             objective: target?,
             threshold: Some(threshold?),
+            alerts: latency_alerts,
         },
     ];
     let service = ServiceSlos {
@@ -643,17 +666,12 @@ fn service(
         window: window?,
         source: source?,
         min_request_rate: min_request_rate?,
-        alerts,
         degrades_gracefully,
         slos,
     };
     for slo in &service.slos {
         for burn in service.burn_windows() {
-            let on = match burn.tier {
-                Tier::Page => alerts.page,
-                Tier::Ticket => alerts.ticket,
-            };
-            if on && burn.unreachable(slo) {
+            if slo.alerts.on(burn.tier) && burn.unreachable(slo) {
                 let key = match slo.kind {
                     SloKind::Availability => "availability",
                     SloKind::Latency => "latency.target",
@@ -759,6 +777,11 @@ mod tests {
             kind: SloKind::Availability,
             objective: Percent::parse(objective).unwrap(),
             threshold: None,
+            alerts: Alerts {
+                page: true,
+                ticket: true,
+                absent: true,
+            },
         }
     }
 

@@ -303,11 +303,7 @@ fn slo_alerts(env: &Environment, service: &ServiceSlos, slo: &Slo) -> Vec<Rule> 
     };
     let mut out = Vec::new();
     for tier in [Tier::Page, Tier::Ticket] {
-        let on = match tier {
-            Tier::Page => service.alerts.page,
-            Tier::Ticket => service.alerts.ticket,
-        };
-        if !on {
+        if !slo.alerts.on(tier) {
             continue;
         }
         let windows: Vec<_> = service
@@ -388,7 +384,7 @@ fn slo_alerts(env: &Environment, service: &ServiceSlos, slo: &Slo) -> Vec<Rule> 
                 .annotation("runbook_url", runbook_url(env, &alert)),
         );
     }
-    if service.alerts.absent {
+    if slo.alerts.absent {
         let alert = alert_name(name, slo.kind, ABSENT);
         let total = sli_metrics(env, service, slo).total;
         out.push(
@@ -554,11 +550,7 @@ pub fn runbook(env: &Environment) -> String {
                 None => "requests answered with a 5xx".to_owned(),
             };
             for tier in [Tier::Page, Tier::Ticket] {
-                let on = match tier {
-                    Tier::Page => service.alerts.page,
-                    Tier::Ticket => service.alerts.ticket,
-                };
-                if !on {
+                if !slo.alerts.on(tier) {
                     continue;
                 }
                 let suffix = if tier == Tier::Page { FAST } else { SLOW };
@@ -603,7 +595,7 @@ pub fn runbook(env: &Environment) -> String {
                     }
                 ));
             }
-            if service.alerts.absent {
+            if slo.alerts.absent {
                 let alert = alert_name(service.name(), slo.kind, ABSENT);
                 out.push_str(&section(&alert));
                 out.push_str(&format!(

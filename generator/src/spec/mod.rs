@@ -323,6 +323,9 @@ pub struct LatencySloSpec {
     /// Share of requests under the threshold, strictly between 0% and 100%.
     /// Default: `99%`.
     pub target: Option<String>,
+    /// Alert tiers of the latency SLO alone; each flag left out follows the service's
+    /// `alerts`. Default: the service's `alerts`.
+    pub alerts: Option<AlertsSpec>,
 }
 
 /// Alert tiers.
