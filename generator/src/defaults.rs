@@ -70,6 +70,7 @@ pub fn slo() -> SloSpec {
             threshold: Some("250ms".into()),
             target: Some("99%".into()),
             alerts: None,
+            min_request_rate: None,
         }),
         // Below one request every two seconds a handful of failures is a large ratio:
         // such noise opens a ticket at most, it never pages.

@@ -182,7 +182,7 @@ fn tier_cases(service: &ServiceSlos, slo: &Slo, tier: Tier, interval_s: u64) -> 
         .filter(|b| b.tier == tier)
         .collect();
     let (first, second) = (windows[0], windows[1]);
-    let rate = (service.min_request_rate.micro() as f64 / 1e6 * 4.0).max(10.0);
+    let rate = (slo.min_request_rate.micro() as f64 / 1e6 * 4.0).max(10.0);
     let suffix = match tier {
         Tier::Page => "FastBurn",
         Tier::Ticket => "SlowBurn",
@@ -243,8 +243,8 @@ fn tier_cases(service: &ServiceSlos, slo: &Slo, tier: Tier, interval_s: u64) -> 
                 );
             }
             // Low traffic: the same burn as the first case, at half the floor.
-            if service.min_request_rate.micro() > 0 {
-                let low = service.min_request_rate.micro() as f64 / 1e6 / 2.0;
+            if slo.min_request_rate.micro() > 0 {
+                let low = slo.min_request_rate.micro() as f64 / 1e6 / 2.0;
                 let bad = threshold(&first, slo) * 1.1;
                 case(
                     format!("burning at {low}/s, below the floor"),

@@ -219,3 +219,31 @@ fn alert_tiers_switch_per_slo() {
         ["OrdersAvailabilitySlowBurn", "OrdersLatencyFastBurn"]
     );
 }
+
+#[test]
+fn the_low_traffic_floor_can_differ_per_slo() {
+    let source = format!(
+        "{HEAD}slos:
+  defaults: {{min_request_rate: 2/s}}
+  services:
+    orders:
+      latency: {{min_request_rate: 0/s}}
+"
+    );
+    let env = validate(&source).expect("valid");
+    let orders = env.slos.service("orders").unwrap();
+    assert_eq!(orders.slos[0].min_request_rate.to_string(), "2/s");
+    assert_eq!(orders.slos[1].min_request_rate.to_string(), "0/s");
+    let exprs: Vec<String> = kubestore_gen::render::slo_rules::groups(&env)
+        .into_iter()
+        .flat_map(|g| g.rules)
+        .filter(|r| {
+            r.alert.as_deref().is_some_and(|a| {
+                a.starts_with("OrdersAvailabilityFast") || a.starts_with("OrdersLatencyFast")
+            })
+        })
+        .map(|r| r.expr)
+        .collect();
+    assert!(exprs[0].ends_with(">= 2"), "{}", exprs[0]);
+    assert!(!exprs[1].contains("slo:sli_requests"), "{}", exprs[1]);
+}

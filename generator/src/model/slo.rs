@@ -154,6 +154,8 @@ pub struct Slo {
     pub threshold: Option<Duration>,
     /// Which alert tiers are on for this SLO.
     pub alerts: Alerts,
+    /// Below this request rate the fast-burn alert does not page.
+    pub min_request_rate: RequestRate,
 }
 
 /// Millionths of a percent in one (100%).
@@ -186,8 +188,6 @@ pub struct ServiceSlos {
     pub window: Duration,
     /// SLI source.
     pub source: SliSource,
-    /// Below this rate the fast-burn alerts do not page.
-    pub min_request_rate: RequestRate,
     /// Whether the service answers when a dependency fails.
     pub degrades_gracefully: bool,
     /// Availability first, then latency.
@@ -619,6 +619,12 @@ fn service(
     }
     let rate = layers.must("min_request_rate", |s| s.min_request_rate.as_ref());
     let min_request_rate = c.parse(&rate, RequestRate::parse);
+    let latency_rate = match layers.get("latency.min_request_rate", |s| {
+        s.latency.as_ref()?.min_request_rate.as_ref()
+    }) {
+        Some(found) => c.parse(&found, RequestRate::parse),
+        None => min_request_rate,
+    };
     // Service-level flags, then per-SLO overrides for latency (`latency.alerts`).
     type Flag = fn(&crate::spec::AlertsSpec) -> Option<bool>;
     let flag = |own: fn(&SloSpec) -> Option<&crate::spec::AlertsSpec>, f: Flag| {
@@ -653,19 +659,20 @@ fn service(
             objective: availability?,
             threshold: None,
             alerts,
+            min_request_rate: min_request_rate?,
         },
         Slo {
             kind: SloKind::Latency,
             objective: target?,
             threshold: Some(threshold?),
             alerts: latency_alerts,
+            min_request_rate: latency_rate?,
         },
     ];
     let service = ServiceSlos {
         def,
         window: window?,
         source: source?,
-        min_request_rate: min_request_rate?,
         degrades_gracefully,
         slos,
     };
@@ -782,6 +789,7 @@ mod tests {
                 ticket: true,
                 absent: true,
             },
+            min_request_rate: RequestRate::parse("0.5/s").unwrap(),
         }
     }
 

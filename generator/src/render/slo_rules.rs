@@ -324,12 +324,12 @@ fn slo_alerts(env: &Environment, service: &ServiceSlos, slo: &Slo) -> Vec<Rule> 
             .collect();
         let mut expr = conditions.join("\nor\n");
         let gate = service.burn_windows()[0].long;
-        if tier == Tier::Page && service.min_request_rate.micro() > 0 {
+        if tier == Tier::Page && slo.min_request_rate.micro() > 0 {
             expr = format!(
                 "(\n{}\n)\nand\n{} >= {}",
                 indent(&expr),
                 selector(&requests_series(gate), &labels),
-                service.min_request_rate.per_second()
+                slo.min_request_rate.per_second()
             );
         }
         let maths: Vec<String> = windows
@@ -366,10 +366,10 @@ fn slo_alerts(env: &Environment, service: &ServiceSlos, slo: &Slo) -> Vec<Rule> 
             spent.join(" or "),
             service.window
         );
-        if tier == Tier::Page && service.min_request_rate.micro() > 0 {
+        if tier == Tier::Page && slo.min_request_rate.micro() > 0 {
             description.push_str(&format!(
                 " Held back below {} over {gate}.",
-                service.min_request_rate
+                slo.min_request_rate
             ));
         }
         out.push(
@@ -378,7 +378,16 @@ fn slo_alerts(env: &Environment, service: &ServiceSlos, slo: &Slo) -> Vec<Rule> 
                 .label("severity", tier.severity())
                 .annotation(
                     "summary",
-                    format!("{what} is burning its error budget {pace} ({objective})"),
+                    format!(
+                        "{what} is burning its error budget {pace}: above {} ({objective} over \
+                         {})",
+                        windows
+                            .iter()
+                            .map(|b| format!("{}x over {}/{}", b.factor(), b.long, b.short))
+                            .collect::<Vec<_>>()
+                            .join(" or "),
+                        service.window
+                    ),
                 )
                 .annotation("description", description)
                 .annotation("runbook_url", runbook_url(env, &alert)),
@@ -578,7 +587,7 @@ pub fn runbook(env: &Environment) -> String {
                 if tier == Tier::Page {
                     out.push_str(&format!(
                         "\nIt does not page below {} (over {}).\n",
-                        service.min_request_rate,
+                        slo.min_request_rate,
                         service.burn_windows()[0].long
                     ));
                 }

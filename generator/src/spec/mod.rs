@@ -326,6 +326,9 @@ pub struct LatencySloSpec {
     /// Alert tiers of the latency SLO alone; each flag left out follows the service's
     /// `alerts`. Default: the service's `alerts`.
     pub alerts: Option<AlertsSpec>,
+    /// Low-traffic floor of the latency SLO alone, e.g. `0.5/s`.
+    /// Default: the service's `min_request_rate`.
+    pub min_request_rate: Option<String>,
 }
 
 /// Alert tiers.
