@@ -12,6 +12,9 @@ use serde::de::DeserializeOwned;
 /// Largest accepted request body in bytes; one more byte is a 413.
 pub const BODY_LIMIT: usize = 65_536;
 
+/// How long reading a request body may take.
+pub const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Largest id we hand out: ids are MySQL `BIGINT` and JSON-safe as i64.
 pub const MAX_ID: i64 = i64::MAX;
 
@@ -104,7 +107,20 @@ pub async fn read_body(req: Request) -> Result<Bytes, AppError> {
     if declared.is_some_and(|len| len > BODY_LIMIT as u64) {
         return Err(AppError::PayloadTooLarge);
     }
-    match axum::body::to_bytes(req.into_body(), BODY_LIMIT).await {
+    // A client that stops sending mid-body must not hold a handler (and a graceful
+    // shutdown) forever.
+    let read = tokio::time::timeout(
+        BODY_READ_TIMEOUT,
+        axum::body::to_bytes(req.into_body(), BODY_LIMIT),
+    );
+    let Ok(result) = read.await else {
+        return Err(AppError::coded(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "the request body did not arrive in time",
+        ));
+    };
+    match result {
         Ok(bytes) => Ok(bytes),
         Err(err) => {
             let inner = err.into_inner();
