@@ -81,7 +81,8 @@ pub struct ImagesSpec {
     /// Image tag of every service; `latest` or an empty tag is refused unless
     /// `allow_mutable_tag` is set.
     pub tag: Option<String>,
-    /// `sha256:` digests per service; a pinned image ignores the tag.
+    /// `sha256:` digests per service, and for the `mysql`, `redis` and `slo-check` images;
+    /// a pinned image ignores the tag.
     pub digests: Option<BTreeMap<String, String>>,
     /// Accept a mutable tag such as `latest` (for throw-away environments). Default: `false`.
     pub allow_mutable_tag: Option<bool>,
