@@ -302,8 +302,45 @@ pub mod testing {
             .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_owned())
     }
 
+    static SWEPT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+    /// Drops test databases left behind by test processes that have exited (a test
+    /// that panics before its cleanup leaves one), once per process. Names end in
+    /// `_<pid>_<n>_<nanos>`; databases of live processes are left alone.
+    async fn sweep_stale_databases() {
+        if SWEPT.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let Ok(opts) = options(&server_url()) else {
+            return;
+        };
+        let Ok(mut conn) = opts.connect().await else {
+            return;
+        };
+        let names: Vec<String> = sqlx::query_scalar(
+            "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'kst\\_%'",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap_or_default();
+        for name in names {
+            let pid = name.rsplit('_').nth(2).and_then(|p| p.parse::<u32>().ok());
+            let alive =
+                pid.is_none_or(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists());
+            if !alive && database_name(&format!("mysql://x/{name}")).is_ok() {
+                let _ = conn
+                    .execute(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS `{name}`"
+                    )))
+                    .await;
+            }
+        }
+        let _ = conn.close().await;
+    }
+
     /// Creates and migrates a uniquely named database and returns its URL.
     pub async fn fresh_database_url(prefix: &str, migrator: &Migrator) -> String {
+        sweep_stale_databases().await;
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
