@@ -1,17 +1,22 @@
 //! `Idempotency-Key` handling for `POST /v1/orders`.
 //!
-//! The first request with a key inserts a claim row; twins that arrive meanwhile
-//! poll until the owner stores its answer (then replay it) or give up after
-//! [`Settings::wait`] with 409 `request_in_progress`. Only a successful answer is
-//! stored, in the same transaction as the order, so a failed request deletes its
-//! claim and can be retried with the same key. A claim whose owner died is taken
-//! over after [`Settings::lease`].
+//! The first request with a key inserts the key's row in a transaction that stays
+//! open while the order is placed, and that stores the answer and the order in the
+//! same commit. A twin arriving meanwhile blocks on that row's lock inside MariaDB:
+//! when the owner commits, the twin finds the stored answer and replays it; when the
+//! owner fails (or its process dies), the transaction rolls back, the key is free
+//! again and the twin runs the request itself. Only successful answers are ever
+//! committed, and a key costs no extra commit. A twin that cannot get the lock in
+//! time answers 409 `request_in_progress`.
+//!
+//! A committed row without an answer cannot be written by this code; should one
+//! exist, it is taken over once older than [`Settings::lease`].
 
 use axum::http::HeaderMap;
 use chrono::TimeDelta;
 use kubestore_common::AppError;
-use kubestore_common::db::is_unique_violation;
-use sqlx::{MySql, MySqlPool, Transaction};
+use kubestore_common::db::{ER_LOCK_WAIT_TIMEOUT, error_number, is_unique_violation};
+use sqlx::{AssertSqlSafe, MySql, MySqlPool, Transaction};
 use std::time::Duration;
 
 /// The request header.
@@ -23,7 +28,8 @@ const POLL: Duration = Duration::from_millis(20);
 /// Timing of claims.
 #[derive(Debug, Clone, Copy)]
 pub struct Settings {
-    /// How long a twin waits for the owner before answering 409 `request_in_progress`.
+    /// How long a twin waits for the owner before answering 409 `request_in_progress`
+    /// (whole seconds, at least 1, for the lock wait inside MariaDB).
     pub wait: Duration,
     /// After how long an unfinished claim counts as abandoned and may be taken over.
     pub lease: Duration,
@@ -54,11 +60,14 @@ pub fn key_from(headers: &HeaderMap) -> Result<Option<String>, AppError> {
         .map_err(|_| invalid())
 }
 
-/// A claim this request holds.
-#[derive(Debug, Clone)]
+/// A claim this request holds: the open transaction that inserted (or took over)
+/// the key's row. Dropping it rolls back and frees the key.
+#[derive(Debug)]
 pub struct Owner {
     key: String,
     token: String,
+    /// The transaction the order must be stored in.
+    pub tx: Transaction<'static, MySql>,
 }
 
 /// Outcome of [`claim`].
@@ -91,29 +100,43 @@ pub async fn claim(
 ) -> Result<Claim, AppError> {
     let deadline = tokio::time::Instant::now() + settings.wait;
     let lease = TimeDelta::from_std(settings.lease).unwrap_or(TimeDelta::seconds(30));
+    // MariaDB's per-statement override; the text is fixed per process, so the
+    // prepared statement is cached like any other.
+    let insert_sql = format!(
+        "SET STATEMENT innodb_lock_wait_timeout = {} FOR \
+         INSERT INTO idempotency_keys (idem_key, fingerprint, owner, claimed_at) VALUES (?, ?, ?, ?)",
+        settings.wait.as_secs().clamp(1, 3600)
+    );
     loop {
         let token = new_token();
         let now = kubestore_common::time::now();
-        let inserted = sqlx::query(
-            "INSERT INTO idempotency_keys (idem_key, fingerprint, owner, claimed_at) \
-             VALUES (?, ?, ?, ?)",
-        )
-        .bind(key)
-        .bind(fingerprint)
-        .bind(&token)
-        .bind(now)
-        .execute(pool)
-        .await;
+        let mut tx = pool.begin().await?;
+        // Blocks while another request holds the key uncommitted, at most `wait`.
+        let inserted = sqlx::query(AssertSqlSafe(insert_sql.clone()))
+            .bind(key)
+            .bind(fingerprint)
+            .bind(&token)
+            .bind(now)
+            .execute(&mut *tx)
+            .await;
         match inserted {
             Ok(_) => {
                 return Ok(Claim::Owned(Owner {
                     key: key.to_owned(),
                     token,
+                    tx,
                 }));
             }
             Err(e) if is_unique_violation(&e) => {}
+            Err(e) if error_number(&e) == Some(ER_LOCK_WAIT_TIMEOUT) => {
+                return Err(in_progress());
+            }
             Err(e) => return Err(e.into()),
         }
+        // The key is committed by someone else. Let go of this transaction (and the
+        // shared lock the failed insert took, which would deadlock twins that all
+        // wait for the same row) before looking at it.
+        tx.rollback().await?;
         let row = sqlx::query_as::<_, Row>(
             "SELECT fingerprint, owner, response, claimed_at FROM idempotency_keys \
              WHERE idem_key = ?",
@@ -133,6 +156,7 @@ pub async fn claim(
                 return Ok(Claim::Replay(response));
             }
             if now - row.claimed_at > lease {
+                let mut tx = pool.begin().await?;
                 let taken = sqlx::query(
                     "UPDATE idempotency_keys SET owner = ?, claimed_at = ? \
                      WHERE idem_key = ? AND owner = ? AND response IS NULL",
@@ -141,60 +165,50 @@ pub async fn claim(
                 .bind(now)
                 .bind(key)
                 .bind(&row.owner)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await?;
                 if taken.rows_affected() == 1 {
                     tracing::warn!(key, "took over an abandoned idempotency claim");
                     return Ok(Claim::Owned(Owner {
                         key: key.to_owned(),
                         token,
+                        tx,
                     }));
                 }
             }
         }
+        // No row: its owner rolled back in between and the key is free; the next
+        // round claims it.
         if tokio::time::Instant::now() >= deadline {
-            return Err(AppError::conflict(
-                "request_in_progress",
-                "a request with this Idempotency-Key is still being processed; retry later",
-            ));
+            return Err(in_progress());
         }
         tokio::time::sleep(POLL).await;
     }
 }
 
-/// Stores the answer under the claim, inside the order's transaction. `false` when
-/// the claim was lost (taken over after its lease), so the order must not commit.
-pub async fn store(
-    tx: &mut Transaction<'static, MySql>,
-    owner: &Owner,
-    order_id: i64,
-    response: &str,
-) -> Result<bool, AppError> {
+fn in_progress() -> AppError {
+    AppError::conflict(
+        "request_in_progress",
+        "a request with this Idempotency-Key is still being processed; retry later",
+    )
+}
+
+/// Stores the answer under the claim in the owner's transaction, which also holds
+/// the order; the caller commits.
+pub async fn store(owner: &mut Owner, order_id: i64, response: &str) -> Result<(), AppError> {
     let updated = sqlx::query(
-        "UPDATE idempotency_keys SET order_id = ?, response = ? \
-         WHERE idem_key = ? AND owner = ? AND response IS NULL",
+        "UPDATE idempotency_keys SET order_id = ?, response = ? WHERE idem_key = ? AND owner = ?",
     )
     .bind(order_id)
     .bind(response)
     .bind(&owner.key)
     .bind(&owner.token)
-    .execute(&mut **tx)
+    .execute(&mut *owner.tx)
     .await?;
-    Ok(updated.rows_affected() == 1)
-}
-
-/// Drops the claim of a request that failed, so the key can be used again. Failure
-/// to do so only delays a retry until the lease expires.
-pub async fn abandon(pool: &MySqlPool, owner: &Owner) {
-    let result = sqlx::query(
-        "DELETE FROM idempotency_keys WHERE idem_key = ? AND owner = ? AND response IS NULL",
-    )
-    .bind(&owner.key)
-    .bind(&owner.token)
-    .execute(pool)
-    .await;
-    if let Err(e) = result {
-        tracing::warn!(error = %e, "could not drop an idempotency claim; it expires with its lease");
+    if updated.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(AppError::internal("the idempotency claim row vanished"))
     }
 }
 

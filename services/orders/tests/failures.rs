@@ -67,3 +67,56 @@ async fn an_abandoned_claim_is_taken_over_after_its_lease() {
     assert_eq!(s.stock(a).await, 9);
     s.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_twin_that_waits_too_long_gets_request_in_progress() {
+    let s = common::stack().await;
+    let user = s.user("wait@example.com").await;
+    let a = s.product("A", 100, 10).await;
+    let mut state = kubestore_orders::AppState::new(
+        s.pool.clone(),
+        kubestore_orders::upstream::Upstreams::new(
+            kubestore_common::client::Upstream::new("users", &s.users.base(), &Default::default())
+                .unwrap(),
+            kubestore_common::client::Upstream::new(
+                "products",
+                &s.products.base(),
+                &Default::default(),
+            )
+            .unwrap(),
+        ),
+    );
+    state.idempotency.wait = std::time::Duration::from_secs(1);
+    let ctx = kubestore_orders::context(s.pool.clone());
+    let client = common::Client {
+        router: kubestore_orders::router(state, &ctx),
+    };
+    // Another request owns the key and is still working: its row is uncommitted.
+    let mut owner = s.pool.begin().await.unwrap();
+    sqlx::query("INSERT INTO idempotency_keys (idem_key, fingerprint, owner, claimed_at) VALUES ('busy', ?, 'o', UTC_TIMESTAMP(3))")
+        .bind(format!("{user}|{a}:1"))
+        .execute(&mut *owner)
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let (status, body) = client
+        .order(
+            Some("busy"),
+            json!({"user_id": user, "items": [{"product_id": a, "quantity": 1}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "request_in_progress");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    // Once the owner gives up, the same key runs.
+    owner.rollback().await.unwrap();
+    let (status, body) = client
+        .order(
+            Some("busy"),
+            json!({"user_id": user, "items": [{"product_id": a, "quantity": 1}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(s.stock(a).await, 9);
+    s.cleanup().await;
+}

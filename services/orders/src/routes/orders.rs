@@ -18,7 +18,7 @@ use kubestore_common::pagination::PageRequest;
 use kubestore_common::validate::range;
 use kubestore_common::{AppError, Json, Keyed, Page, PathId, Query};
 use serde::{Deserialize, Serialize};
-use sqlx::{AssertSqlSafe, MySqlPool};
+use sqlx::{AssertSqlSafe, MySql, MySqlPool, Transaction};
 use std::collections::HashMap;
 
 /// Lines per order.
@@ -157,13 +157,8 @@ pub async fn create(
                 }
             }
         };
-        let placed = place(&state, user_id, &lines, owner.as_ref()).await;
-        if placed.is_err()
-            && let Some(owner) = &owner
-        {
-            idempotency::abandon(&state.pool, owner).await;
-        }
-        let (id, text) = placed?;
+        // On failure the owner's transaction is dropped: rolled back, key free again.
+        let (id, text) = place(&state, user_id, &lines, owner).await?;
         Ok(created(id, text))
     });
     task.await.map_err(AppError::internal)?
@@ -173,7 +168,7 @@ async fn place(
     state: &AppState,
     user_id: i64,
     lines: &[WantedLine],
-    owner: Option<&Owner>,
+    owner: Option<Owner>,
 ) -> Result<(i64, String), AppError> {
     state.upstream.check_user(user_id).await?;
     let order_ref = format!("o-{:032x}", fastrand::u128(..));
@@ -188,13 +183,14 @@ async fn place(
             return Err(e);
         }
     };
-    match store_order(state, user_id, &order_ref, reservation, owner).await {
-        Ok(stored) => Ok(stored),
-        Err(e) => {
-            release_quietly(state, &order_ref).await;
-            Err(e)
-        }
+    let stored = match owner {
+        Some(owner) => store_keyed(owner, user_id, &order_ref, reservation).await,
+        None => store_order(state, user_id, &order_ref, reservation).await,
+    };
+    if stored.is_err() {
+        release_quietly(state, &order_ref).await;
     }
+    stored
 }
 
 async fn release_quietly(state: &AppState, order_ref: &str) {
@@ -203,72 +199,84 @@ async fn release_quietly(state: &AppState, order_ref: &str) {
     }
 }
 
+/// Inserts the order and its lines; returns its id and its JSON.
+async fn insert_order(
+    tx: &mut Transaction<'static, MySql>,
+    user_id: i64,
+    order_ref: &str,
+    items: Vec<ReservedLine>,
+) -> Result<(i64, String), AppError> {
+    let total_cents = items.iter().map(|l| l.quantity * l.unit_price_cents).sum();
+    let now = kubestore_common::time::now();
+    let result = sqlx::query(
+        "INSERT INTO orders (user_id, order_ref, status, total_cents, created_at) \
+         VALUES (?, ?, 'confirmed', ?, ?)",
+    )
+    .bind(user_id)
+    .bind(order_ref)
+    .bind(total_cents)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    let id = i64::try_from(result.last_insert_id()).map_err(AppError::internal)?;
+    let placeholders = vec!["(?, ?, ?, ?, ?)"; items.len()].join(", ");
+    let sql = format!(
+        "INSERT INTO order_items (order_id, line_no, product_id, quantity, unit_price_cents) \
+         VALUES {placeholders}"
+    );
+    let mut insert = sqlx::query(AssertSqlSafe(sql));
+    for (n, line) in items.iter().enumerate() {
+        insert = insert
+            .bind(id)
+            .bind(n as i64)
+            .bind(line.product_id)
+            .bind(line.quantity)
+            .bind(line.unit_price_cents);
+    }
+    insert.execute(&mut **tx).await?;
+    let order = Order {
+        id,
+        user_id,
+        items,
+        total_cents,
+        status: "confirmed".to_owned(),
+        created_at: now,
+    };
+    let text = serde_json::to_string(&order).map_err(AppError::internal)?;
+    Ok((id, text))
+}
+
+/// Stores an order placed without a key in its own transaction.
 async fn store_order(
     state: &AppState,
     user_id: i64,
     order_ref: &str,
     reservation: crate::upstream::Reservation,
-    owner: Option<&Owner>,
 ) -> Result<(i64, String), AppError> {
-    let total_cents = reservation
-        .items
-        .iter()
-        .map(|l| l.quantity * l.unit_price_cents)
-        .sum();
-    let items = reservation.items;
     retry_transient(|| {
-        let items = items.clone();
+        let items = reservation.items.clone();
         async move {
-            let now = kubestore_common::time::now();
             let mut tx = state.pool.begin().await?;
-            let result = sqlx::query(
-                "INSERT INTO orders (user_id, order_ref, status, total_cents, created_at) \
-                 VALUES (?, ?, 'confirmed', ?, ?)",
-            )
-            .bind(user_id)
-            .bind(order_ref)
-            .bind(total_cents)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            let id = i64::try_from(result.last_insert_id()).map_err(AppError::internal)?;
-            let placeholders = vec!["(?, ?, ?, ?, ?)"; items.len()].join(", ");
-            let sql = format!(
-                "INSERT INTO order_items (order_id, line_no, product_id, quantity, unit_price_cents) \
-                 VALUES {placeholders}"
-            );
-            let mut insert = sqlx::query(AssertSqlSafe(sql));
-            for (n, line) in items.iter().enumerate() {
-                insert = insert
-                    .bind(id)
-                    .bind(n as i64)
-                    .bind(line.product_id)
-                    .bind(line.quantity)
-                    .bind(line.unit_price_cents);
-            }
-            insert.execute(&mut *tx).await?;
-            let order = Order {
-                id,
-                user_id,
-                items,
-                total_cents,
-                status: "confirmed".to_owned(),
-                created_at: now,
-            };
-            let text = serde_json::to_string(&order).map_err(AppError::internal)?;
-            if let Some(owner) = owner
-                && !idempotency::store(&mut tx, owner, id, &text).await?
-            {
-                return Err(AppError::conflict(
-                    "request_in_progress",
-                    "this Idempotency-Key was taken over by a retry; retry later",
-                ));
-            }
+            let stored = insert_order(&mut tx, user_id, order_ref, items).await?;
             tx.commit().await?;
-            Ok((id, text))
+            Ok(stored)
         }
     })
     .await
+}
+
+/// Stores an order and its answer in the transaction holding its key, so that the
+/// order, the answer and the release of waiting twins happen in one commit.
+async fn store_keyed(
+    mut owner: Owner,
+    user_id: i64,
+    order_ref: &str,
+    reservation: crate::upstream::Reservation,
+) -> Result<(i64, String), AppError> {
+    let (id, text) = insert_order(&mut owner.tx, user_id, order_ref, reservation.items).await?;
+    idempotency::store(&mut owner, id, &text).await?;
+    owner.tx.commit().await?;
+    Ok((id, text))
 }
 
 async fn load(pool: &MySqlPool, rows: Vec<OrderRow>) -> Result<Vec<Order>, AppError> {
