@@ -7,7 +7,8 @@
 //! ([`telemetry`]) and time formatting ([`time`]).
 //!
 //! With the `mysql` feature, [`db`] adds the pool, `migrate`, the readiness check and
-//! the mapping of database errors for the MySQL-backed services.
+//! the mapping of database errors for the MySQL-backed services, and [`service`] their
+//! shared `migrate` / `serve` command line.
 //!
 //! A service's `main` typically reads:
 //!
@@ -29,6 +30,8 @@ pub mod health;
 pub mod metrics;
 pub mod pagination;
 pub mod server;
+#[cfg(feature = "mysql")]
+pub mod service;
 pub mod telemetry;
 pub mod time;
 pub mod validate;

@@ -1,0 +1,157 @@
+//! The command line every MySQL-backed service shares: `<service> migrate` and
+//! `<service> serve`, their database/listen/log arguments and the start-up around
+//! them (logging, runtime, effective-configuration line, exit codes).
+//!
+//! A service keeps only what is its own: its name and port ([`MysqlService`]), any
+//! extra `serve` arguments ([`MysqlService::Extra`]) and how it builds its router.
+//! The `Parser` struct itself stays in the service so that `name`, `version` and
+//! `about` keep coming from the service's own crate.
+
+use crate::config::{self, LogArgs, ServeArgs};
+use crate::db::{self, DatabaseArgs};
+use crate::server::{self, ServiceContext};
+use anyhow::Context;
+use axum::Router;
+use clap::{Args, Subcommand};
+use sqlx::MySqlPool;
+use sqlx::migrate::Migrator;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// What a MySQL-backed service plugs into [`main`].
+pub trait MysqlService {
+    /// Service name, used in log lines, error messages and the default database name.
+    const NAME: &'static str;
+    /// Port used when `LISTEN_ADDR` is unset.
+    const DEFAULT_PORT: u16;
+    /// `serve` arguments of this service alone, shown after the shared ones.
+    type Extra: Args + std::fmt::Debug;
+
+    /// The service's embedded schema migrations.
+    fn migrator() -> &'static Migrator;
+
+    /// Effective-configuration entries for [`Self::Extra`], printed after the shared
+    /// ones at `serve` start-up.
+    fn describe(extra: &Self::Extra) -> Vec<(&'static str, String)>;
+
+    /// Builds the router and its context. `pool` opens the (lazy) database pool; it
+    /// is a closure so that a service can validate its own settings first and keep
+    /// reporting those errors before a database URL error.
+    fn app(
+        extra: Self::Extra,
+        pool: impl FnOnce() -> anyhow::Result<MySqlPool>,
+    ) -> anyhow::Result<(Router, ServiceContext)>;
+
+    /// Logs that `migrate` applied the migrations to `database` (masked URL).
+    ///
+    /// This and [`Self::log_failure`] live in the service, not here, because a
+    /// `tracing` event's `target` is fixed where the macro is written: so the
+    /// start-up lines keep the service's own target (`kubestore_<service>::cli`).
+    fn log_migrated(database: &str);
+
+    /// Logs the error that ends the process.
+    fn log_failure(e: &anyhow::Error);
+}
+
+/// `serve` arguments for a service that has none of its own.
+#[derive(Debug, Args)]
+pub struct NoExtraArgs {}
+
+/// The `migrate` and `serve` subcommands; `X` are the service's extra `serve` args.
+#[derive(Debug, Subcommand)]
+pub enum Command<X: Args> {
+    /// Create the database if missing, apply pending migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        #[command(flatten)]
+        log: LogArgs,
+    },
+    /// Serve the HTTP API.
+    Serve {
+        #[command(flatten)]
+        serve: ServeArgs,
+        #[command(flatten)]
+        db: DatabaseArgs,
+        #[command(flatten)]
+        log: LogArgs,
+        #[command(flatten)]
+        extra: X,
+    },
+}
+
+/// Runs a parsed command and maps the outcome to an exit code: 2 when logging
+/// cannot start, 1 when the runtime cannot start or the command fails (clap exits
+/// with 2 itself on a malformed variable).
+pub fn main<S: MysqlService>(command: Command<S::Extra>) -> ExitCode {
+    let log = match &command {
+        Command::Migrate { log, .. } | Command::Serve { log, .. } => log.rust_log.clone(),
+    };
+    let service = S::NAME;
+    if let Err(e) = crate::telemetry::init(&log) {
+        eprintln!("{service}: {e}");
+        return ExitCode::from(2);
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("{service}: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run::<S>(command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            S::log_failure(&e);
+            eprintln!("{service}: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run<S: MysqlService>(command: Command<S::Extra>) -> anyhow::Result<()> {
+    let service = S::NAME;
+    match command {
+        Command::Migrate { db: db_args, log } => {
+            let url = db_args.url(service);
+            config::print_config(
+                service,
+                &[
+                    ("DATABASE_URL", config::mask_url(&url)),
+                    ("RUST_LOG", log.rust_log),
+                ],
+            );
+            db::migrate(&url, S::migrator(), Duration::from_secs(60)).await?;
+            S::log_migrated(&config::mask_url(&url));
+            Ok(())
+        }
+        Command::Serve {
+            serve,
+            db: db_args,
+            log,
+            extra,
+        } => {
+            let url = db_args.url(service);
+            let addr = serve.listen_addr(S::DEFAULT_PORT);
+            let mut entries = vec![
+                ("LISTEN_ADDR", addr.to_string()),
+                ("DATABASE_URL", config::mask_url(&url)),
+                (
+                    "DATABASE_MAX_CONNECTIONS",
+                    db_args.database_max_connections.to_string(),
+                ),
+                ("DRAIN_SECONDS", format!("{:?}", serve.drain_seconds)),
+                ("RUST_LOG", log.rust_log),
+            ];
+            entries.extend(S::describe(&extra));
+            config::print_config(service, &entries);
+            let (app, ctx) = S::app(extra, || {
+                Ok(db::pool(&url, db_args.database_max_connections)?)
+            })?;
+            let listener = server::bind(addr).await?;
+            server::serve(listener, app, &ctx, serve.drain_seconds)
+                .await
+                .context("server failed")
+        }
+    }
+}
