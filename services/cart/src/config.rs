@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use kubestore_common::config::{LogArgs, ServeArgs, UpstreamArgs, mask_url, print_config};
+use kubestore_common::config::{
+    LogArgs, ServeArgs, UpstreamArgs, mask_url, parse_base_url, print_config,
+};
 
 /// Default port of the cart service.
 pub const DEFAULT_PORT: u16 = 8084;
@@ -72,18 +74,6 @@ pub struct Config {
     /// it: `7d`, `12h`, `30m`, `90s` or a number of seconds.
     #[arg(long, env = "CART_IDLE_TTL", default_value = "7d", value_parser = parse_idle_ttl)]
     pub cart_idle_ttl: Duration,
-}
-
-/// Checks a base URL of another service: `http://` or `https://` and a host.
-pub fn parse_base_url(raw: &str) -> Result<String, String> {
-    let rest = raw
-        .strip_prefix("http://")
-        .or_else(|| raw.strip_prefix("https://"))
-        .ok_or_else(|| format!("`{raw}` must start with http:// or https://"))?;
-    if rest.is_empty() || rest.starts_with('/') {
-        return Err(format!("`{raw}` has no host"));
-    }
-    Ok(raw.trim_end_matches('/').to_owned())
 }
 
 impl Config {

@@ -37,6 +37,19 @@ pub struct LogArgs {
     pub rust_log: String,
 }
 
+/// Checks a base URL of another service (a clap `value_parser` for `*_URL`
+/// variables): `http://` or `https://` and a host; a trailing `/` is dropped.
+pub fn parse_base_url(raw: &str) -> Result<String, String> {
+    let rest = raw
+        .strip_prefix("http://")
+        .or_else(|| raw.strip_prefix("https://"))
+        .ok_or_else(|| format!("`{raw}` must start with http:// or https://"))?;
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(format!("`{raw}` has no host"));
+    }
+    Ok(raw.trim_end_matches('/').to_owned())
+}
+
 /// Outgoing calls to other services.
 #[derive(Debug, Clone, clap::Args)]
 pub struct UpstreamArgs {
@@ -121,6 +134,19 @@ pub fn print_config(service: &str, entries: &[(&str, String)]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn base_urls() {
+        assert_eq!(
+            parse_base_url("http://products:8082/").unwrap(),
+            "http://products:8082"
+        );
+        assert_eq!(parse_base_url("https://x").unwrap(), "https://x");
+        assert!(parse_base_url("products:8082").is_err());
+        assert!(parse_base_url("ftp://orders").is_err());
+        assert!(parse_base_url("http://").is_err());
+        assert!(parse_base_url("http:///path").is_err());
+    }
 
     #[test]
     fn durations() {

@@ -1,6 +1,8 @@
 //! The frontend's configuration, read from the environment.
 
-use kubestore_common::config::{LogArgs, ServeArgs, UpstreamArgs, mask_url, print_config};
+use kubestore_common::config::{
+    LogArgs, ServeArgs, UpstreamArgs, mask_url, parse_base_url, print_config,
+};
 
 /// Default port of the frontend.
 pub const DEFAULT_PORT: u16 = 8080;
@@ -70,18 +72,6 @@ pub struct Config {
     #[arg(long, env = "COOKIE_SECURE", default_value_t = false,
           value_parser = clap::builder::BoolishValueParser::new())]
     pub cookie_secure: bool,
-}
-
-/// Checks a base URL of another service: `http://` or `https://` and a host.
-pub fn parse_base_url(raw: &str) -> Result<String, String> {
-    let rest = raw
-        .strip_prefix("http://")
-        .or_else(|| raw.strip_prefix("https://"))
-        .ok_or_else(|| format!("`{raw}` must start with http:// or https://"))?;
-    if rest.is_empty() || rest.starts_with('/') {
-        return Err(format!("`{raw}` has no host"));
-    }
-    Ok(raw.trim_end_matches('/').to_owned())
 }
 
 impl Config {
