@@ -9,99 +9,71 @@ use axum::http::{Method, Request, StatusCode};
 use kubestore_common::client::Upstream;
 use kubestore_common::config::UpstreamArgs;
 use kubestore_common::db::testing::{drop_database, fresh_database};
-use kubestore_common::server;
 use kubestore_orders::upstream::Upstreams;
 use kubestore_orders::{AppState, MIGRATOR, context, router};
+use kubestore_testkit::router::{raw, send};
+use kubestore_testkit::serve::Stoppable;
+pub use kubestore_testkit::serve::local_listener;
 use serde_json::{Value, json};
 use sqlx::MySqlPool;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tower::ServiceExt;
 
-/// A dependency served for real over TCP.
+/// A dependency served for real over TCP, on its own database.
 pub struct Dep {
     pub addr: SocketAddr,
     pub pool: MySqlPool,
     pub db_url: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    handle: Option<tokio::task::JoinHandle<()>>,
+    server: Stoppable,
 }
 
 impl Dep {
+    fn start(
+        listener: TcpListener,
+        (pool, db_url): (MySqlPool, String),
+        app: Router,
+        ctx: kubestore_common::ServiceContext,
+    ) -> Self {
+        let server = Stoppable::start(listener, app, ctx);
+        Self {
+            addr: server.addr,
+            pool,
+            db_url,
+            server,
+        }
+    }
+
     pub fn base(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.base()
     }
 
     /// Stops serving and waits until the port is closed.
     pub async fn stop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(handle) = self.handle.take() {
-            let _ = handle.await;
-        }
+        self.server.stop().await;
     }
-}
-
-fn spawn(
-    listener: TcpListener,
-    app: Router,
-    ctx: kubestore_common::ServiceContext,
-) -> (
-    tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<()>,
-) {
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let handle = tokio::spawn(async move {
-        let _ = server::serve_until(listener, app, &ctx, Duration::ZERO, async {
-            let _ = rx.await;
-        })
-        .await;
-    });
-    (tx, handle)
 }
 
 /// Serves users on `listener`, with the database at `db` (a fresh one when None).
 pub async fn start_users(listener: TcpListener, db: Option<(MySqlPool, String)>) -> Dep {
-    let (pool, db_url) = match db {
+    let db = match db {
         Some(d) => d,
         None => fresh_database("ordusers", &kubestore_users::MIGRATOR).await,
     };
-    let ctx = kubestore_users::context(pool.clone());
-    let app = kubestore_users::router(kubestore_users::AppState { pool: pool.clone() }, &ctx);
-    let addr = listener.local_addr().unwrap();
-    let (stop, handle) = spawn(listener, app, ctx);
-    Dep {
-        addr,
-        pool,
-        db_url,
-        stop: Some(stop),
-        handle: Some(handle),
-    }
+    let ctx = kubestore_users::context(db.0.clone());
+    let app = kubestore_users::router(kubestore_users::AppState { pool: db.0.clone() }, &ctx);
+    Dep::start(listener, db, app, ctx)
 }
 
 /// Serves products on `listener`.
 pub async fn start_products(listener: TcpListener, db: Option<(MySqlPool, String)>) -> Dep {
-    let (pool, db_url) = match db {
+    let db = match db {
         Some(d) => d,
         None => fresh_database("ordproducts", &kubestore_products::MIGRATOR).await,
     };
-    let ctx = kubestore_products::context(pool.clone());
-    let app = kubestore_products::router(kubestore_products::AppState { pool: pool.clone() }, &ctx);
-    let addr = listener.local_addr().unwrap();
-    let (stop, handle) = spawn(listener, app, ctx);
-    Dep {
-        addr,
-        pool,
-        db_url,
-        stop: Some(stop),
-        handle: Some(handle),
-    }
-}
-
-pub async fn local_listener() -> TcpListener {
-    TcpListener::bind("127.0.0.1:0").await.unwrap()
+    let ctx = kubestore_products::context(db.0.clone());
+    let app = kubestore_products::router(kubestore_products::AppState { pool: db.0.clone() }, &ctx);
+    Dep::start(listener, db, app, ctx)
 }
 
 pub fn orders_router(pool: MySqlPool, users: &str, products: &str, args: &UpstreamArgs) -> Router {
@@ -121,24 +93,10 @@ pub struct Client {
 
 impl Client {
     pub async fn raw(&self, req: Request<Body>) -> (StatusCode, Value) {
-        let resp = self.router.clone().oneshot(req).await.expect("infallible");
-        let status = resp.status();
-        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
-            .await
-            .expect("body");
-        let value = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-                panic!(
-                    "non-JSON answer ({status}): {e}: {}",
-                    String::from_utf8_lossy(&bytes)
-                )
-            })
-        };
-        (status, value)
+        raw(&self.router, req).await
     }
 
+    /// `method path` with an `Idempotency-Key` when `key` is given.
     pub async fn call(
         &self,
         method: Method,
@@ -146,18 +104,11 @@ impl Client {
         key: Option<&str>,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut builder = Request::builder().method(method).uri(path);
-        if let Some(key) = key {
-            builder = builder.header("idempotency-key", key);
-        }
-        let body = match body {
-            Some(v) => {
-                builder = builder.header("content-type", "application/json");
-                Body::from(v.to_string())
-            }
-            None => Body::empty(),
-        };
-        self.raw(builder.body(body).unwrap()).await
+        let headers: Vec<_> = key
+            .map(|key| ("idempotency-key", key))
+            .into_iter()
+            .collect();
+        send(&self.router, method, path, &headers, body).await
     }
 
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {

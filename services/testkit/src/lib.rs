@@ -1,0 +1,16 @@
+//! What the KubeStore service tests share, so each test file says only what it checks.
+//! A dev-dependency of the services; it knows none of them.
+//!
+//! # Layout
+//! - [`router`]: calling a router in-process and reading its JSON answer.
+//! - [`mysql`]: a router on a fresh MariaDB database per test, dropped afterwards.
+//! - [`serve`]: serving a router on `127.0.0.1:0`, and ports that refuse.
+//! - [`binary`]: running a service binary: isolated environment, readiness, SIGTERM.
+
+pub mod binary;
+pub mod mysql;
+pub mod router;
+pub mod serve;
+
+pub use mysql::TestApp;
+pub use router::Client;

@@ -1,0 +1,92 @@
+//! Calling a router in-process (`oneshot`, as the axum testing example does) and
+//! reading the answer as JSON: every answer of a service must be JSON or empty.
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use serde_json::Value;
+use tower::ServiceExt;
+
+/// Sends `req` to `router`; the status and the JSON body (`Null` when empty).
+///
+/// # Panics
+/// When the body is not JSON, naming the status and the text.
+pub async fn raw(router: &Router, req: Request<Body>) -> (StatusCode, Value) {
+    let resp = router.clone().oneshot(req).await.expect("infallible");
+    let status = resp.status();
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    let value = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+            panic!(
+                "non-JSON answer ({status}): {e}: {}",
+                String::from_utf8_lossy(&bytes)
+            )
+        })
+    };
+    (status, value)
+}
+
+/// `method path` with extra `headers` and, when given, a JSON `body`.
+pub async fn send(
+    router: &Router,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut builder = Request::builder().method(method).uri(path);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    let body = match body {
+        Some(v) => {
+            builder = builder.header("content-type", "application/json");
+            Body::from(v.to_string())
+        }
+        None => Body::empty(),
+    };
+    raw(router, builder.body(body).expect("request")).await
+}
+
+/// A router plus the calls the tests make on it; cheap to clone into tasks.
+#[derive(Clone)]
+pub struct Client {
+    /// The router under test.
+    pub router: Router,
+}
+
+impl Client {
+    /// A client of `router`.
+    pub fn new(router: Router) -> Self {
+        Self { router }
+    }
+
+    /// See [`raw`].
+    pub async fn raw(&self, req: Request<Body>) -> (StatusCode, Value) {
+        raw(&self.router, req).await
+    }
+
+    /// `method path`, with a JSON `body` when given.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        send(&self.router, method, path, &[], body).await
+    }
+
+    /// `GET path`.
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, None).await
+    }
+
+    /// `POST path` with a JSON body.
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(body)).await
+    }
+}
