@@ -20,16 +20,6 @@ use kubestore_common::config::UpstreamArgs;
 use kubestore_common::db::testing::fresh_database;
 use serde_json::{Value, json};
 use support::*;
-use tokio::net::TcpListener;
-
-async fn serve_fresh(router: Router) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
-    url
-}
 
 /// Base URLs of users, products and orders.
 struct Backends {

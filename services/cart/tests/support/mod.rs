@@ -8,7 +8,6 @@
 #![allow(dead_code)] // each test file uses a different part of the harness
 
 use std::collections::{BTreeSet, HashMap};
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,6 +22,8 @@ use kubestore_cart::store::{Store, StoreConfig};
 use kubestore_cart::upstream::{Services, UpstreamConfig};
 use kubestore_cart::{AppState, MAX_LINES, service};
 use kubestore_common::config::UpstreamArgs;
+#[allow(unused_imports)] // each test file uses a different part of the harness
+pub use kubestore_testkit::serve::{closed_port, serve, serve_fresh};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
@@ -101,18 +102,12 @@ impl FakeUpstream {
 
     /// Serves the stand-in on `listener` until the test ends.
     pub fn serve_on(&self, listener: TcpListener) {
-        let router = self.router();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        });
+        serve(listener, self.router());
     }
 
     /// Serves the stand-in on a fresh port and returns its base URL.
     pub async fn start(&self) -> String {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        self.serve_on(listener);
-        url
+        serve_fresh(self.router()).await
     }
 }
 
@@ -264,13 +259,8 @@ pub async fn start_cart(options: CartOptions) -> Cart {
         upstream,
     };
     let (router, _ctx) = service(state);
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr: SocketAddr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
     Cart {
-        url: format!("http://{addr}"),
+        url: serve_fresh(router).await,
         store,
         http: reqwest::Client::builder()
             .timeout(Duration::from_secs(20))
@@ -360,12 +350,4 @@ pub fn code(body: &Value) -> &str {
     body["error"]["code"]
         .as_str()
         .unwrap_or_else(|| panic!("not an error body: {body}"))
-}
-
-/// A port that refuses connections: bound, then closed.
-pub async fn closed_port() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
-    addr
 }

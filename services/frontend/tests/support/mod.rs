@@ -8,7 +8,6 @@
 
 #![allow(dead_code)] // each test file uses a different part of the harness
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
@@ -18,32 +17,10 @@ use axum::Router;
 use fantoccini::{Client, ClientBuilder};
 use kubestore_common::config::UpstreamArgs;
 use kubestore_common::db::testing::fresh_database;
+#[allow(unused_imports)] // each test file uses a different part of the harness
+pub use kubestore_testkit::serve::{closed_port, serve, serve_fresh};
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
-
-/// Serves `router` on `listener` in the background.
-pub fn serve(listener: TcpListener, router: Router) {
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
-}
-
-/// Serves `router` on a fresh port and returns its base URL.
-pub async fn serve_fresh(router: Router) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    serve(listener, router);
-    url
-}
-
-/// A port that refuses connections: bound, then closed.
-pub async fn closed_port() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
-    addr
-}
 
 /// The products service on a fresh database.
 pub async fn products_router() -> Router {
