@@ -6,7 +6,7 @@
 //! `dependency_unavailable`; everything else is an internal error, logged and never
 //! shown to the client.
 
-use crate::{AppError, ReadinessCheck};
+use crate::{AppError, Health, Metrics, ReadinessCheck, ServiceContext};
 use sqlx::migrate::Migrator;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use sqlx::{ConnectOptions, Connection, Executor};
@@ -201,6 +201,18 @@ pub fn readiness_check(pool: MySqlPool, migrator: &'static Migrator) -> Readines
         let pool = pool.clone();
         async move { schema_ready(&pool, migrator).await }
     })
+}
+
+/// Readiness (the service's own database only, never the services it calls, so
+/// their failure does not cascade) and metrics of a MySQL-backed service.
+pub fn service_context(
+    service: &'static str,
+    version: &'static str,
+    pool: MySqlPool,
+    migrator: &'static Migrator,
+) -> ServiceContext {
+    let health = Health::new(vec![readiness_check(pool, migrator)]);
+    ServiceContext::new(service, health, Metrics::new(service, version))
 }
 
 async fn schema_ready(pool: &MySqlPool, migrator: &Migrator) -> Result<(), String> {

@@ -15,7 +15,6 @@ pub mod upstream;
 
 use axum::Router;
 use kubestore_common::server::{self, ServiceContext};
-use kubestore_common::{Health, Metrics};
 use sqlx::MySqlPool;
 use std::time::Duration;
 
@@ -60,12 +59,7 @@ pub fn app(state: AppState) -> Router {
 /// Readiness (its own database only, never users or products, so their failure does
 /// not cascade) and metrics for a service using `pool`.
 pub fn context(pool: MySqlPool) -> ServiceContext {
-    let health = Health::new(vec![kubestore_common::db::readiness_check(pool, &MIGRATOR)]);
-    ServiceContext::new(
-        SERVICE,
-        health,
-        Metrics::new(SERVICE, env!("CARGO_PKG_VERSION")),
-    )
+    kubestore_common::db::service_context(SERVICE, env!("CARGO_PKG_VERSION"), pool, &MIGRATOR)
 }
 
 /// The complete application: API routes plus health, metrics and JSON fallbacks.

@@ -11,7 +11,6 @@ pub mod routes;
 
 use axum::Router;
 use kubestore_common::server::{self, ServiceContext};
-use kubestore_common::{Health, Metrics};
 use sqlx::MySqlPool;
 
 /// Service name: the `service` label of every metric.
@@ -36,12 +35,7 @@ pub fn app(state: AppState) -> Router {
 
 /// Readiness and metrics for a service using `pool`.
 pub fn context(pool: MySqlPool) -> ServiceContext {
-    let health = Health::new(vec![kubestore_common::db::readiness_check(pool, &MIGRATOR)]);
-    ServiceContext::new(
-        SERVICE,
-        health,
-        Metrics::new(SERVICE, env!("CARGO_PKG_VERSION")),
-    )
+    kubestore_common::db::service_context(SERVICE, env!("CARGO_PKG_VERSION"), pool, &MIGRATOR)
 }
 
 /// The complete application: API routes plus health, metrics and JSON fallbacks.

@@ -164,19 +164,7 @@ async fn metrics_label_routes_by_template() {
     app.get(&format!("/v1/products/{id}")).await;
     app.get("/v1/products/123456").await;
     app.get("/some/random/path").await;
-    let resp = tower::ServiceExt::oneshot(
-        app.router.clone(),
-        Request::get("/metrics").body(Body::empty()).unwrap(),
-    )
-    .await
-    .unwrap();
-    let text = String::from_utf8(
-        axum::body::to_bytes(resp.into_body(), usize::MAX)
-            .await
-            .unwrap()
-            .to_vec(),
-    )
-    .unwrap();
+    let text = app.text("/metrics").await;
     assert!(text.contains(r#"http_requests_total{service="products",method="GET",route="/v1/products/{id}",status="200"} 1"#), "{text}");
     assert!(text.contains(r#"http_requests_total{service="products",method="GET",route="/v1/products/{id}",status="404"} 1"#));
     assert!(text.contains(r#"http_requests_total{service="products",method="POST",route="/v1/products",status="201"} 1"#));

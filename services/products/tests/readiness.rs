@@ -2,22 +2,11 @@
 
 mod common;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::{Method, StatusCode};
 use kubestore_products::{AppState, context, router};
-use tower::ServiceExt;
 
 async fn status_of(router: &axum::Router, path: &str) -> (StatusCode, serde_json::Value) {
-    let resp = router
-        .clone()
-        .oneshot(Request::get(path).body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = resp.status();
-    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    (status, serde_json::from_slice(&bytes).unwrap())
+    kubestore_testkit::router::send(router, Method::GET, path, &[], None).await
 }
 
 #[tokio::test]

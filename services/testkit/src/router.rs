@@ -1,5 +1,6 @@
 //! Calling a router in-process (`oneshot`, as the axum testing example does) and
-//! reading the answer as JSON: every answer of a service must be JSON or empty.
+//! reading the answer as JSON: every answer of a service must be JSON or empty
+//! (`/metrics` aside, read with [`Client::text`]).
 
 use axum::Router;
 use axum::body::Body;
@@ -83,6 +84,16 @@ impl Client {
     /// `GET path`.
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
         self.call(Method::GET, path, None).await
+    }
+
+    /// `GET path`, the body as text: for `/metrics`, which is not JSON.
+    pub async fn text(&self, path: &str) -> String {
+        let req = Request::get(path).body(Body::empty()).expect("request");
+        let resp = self.router.clone().oneshot(req).await.expect("infallible");
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        String::from_utf8(bytes.to_vec()).expect("UTF-8 body")
     }
 
     /// `POST path` with a JSON body.

@@ -204,19 +204,7 @@ async fn readyz_and_metrics() {
     let (status, _) = app.get("/readyz").await;
     assert_eq!(status, StatusCode::OK);
     app.get("/v1/users/1").await;
-    let resp = tower::ServiceExt::oneshot(
-        app.router.clone(),
-        Request::get("/metrics").body(Body::empty()).unwrap(),
-    )
-    .await
-    .unwrap();
-    let text = String::from_utf8(
-        axum::body::to_bytes(resp.into_body(), usize::MAX)
-            .await
-            .unwrap()
-            .to_vec(),
-    )
-    .unwrap();
+    let text = app.text("/metrics").await;
     assert!(text.contains(r#"http_requests_total{service="users",method="GET",route="/v1/users/{id}",status="404"} 1"#), "{text}");
     app.cleanup().await;
 }
