@@ -2,17 +2,16 @@
 //! `<service> serve`, their database/listen/log arguments and the start-up around
 //! them (logging, runtime, effective-configuration line, exit codes).
 //!
-//! A service keeps only what is its own: its name and port ([`MysqlService`]), any
-//! extra `serve` arguments ([`MysqlService::Extra`]) and how it builds its router.
-//! The `Parser` struct itself stays in the service so that `name`, `version` and
-//! `about` keep coming from the service's own crate.
+//! A service keeps only what is its own: its name, version, description and port
+//! ([`MysqlService`]), any extra `serve` arguments ([`MysqlService::Extra`]) and how it
+//! builds its router.
 
 use crate::config::{self, LogArgs, ServeArgs};
 use crate::db::{self, DatabaseArgs};
 use crate::server::{self, ServiceContext};
 use anyhow::Context;
 use axum::Router;
-use clap::{Args, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use sqlx::MySqlPool;
 use sqlx::migrate::Migrator;
 use std::process::ExitCode;
@@ -20,8 +19,13 @@ use std::time::Duration;
 
 /// What a MySQL-backed service plugs into [`main`].
 pub trait MysqlService {
-    /// Service name, used in log lines, error messages and the default database name.
+    /// Service name: the binary's name in `--version`, and the name used in log
+    /// lines, error messages and the default database name.
     const NAME: &'static str;
+    /// `--version`: the service crate's `CARGO_PKG_VERSION`.
+    const VERSION: &'static str;
+    /// `--help`: the service crate's `CARGO_PKG_DESCRIPTION`.
+    const ABOUT: &'static str;
     /// Port used when `LISTEN_ADDR` is unset.
     const DEFAULT_PORT: u16;
     /// `serve` arguments of this service alone, shown after the shared ones.
@@ -31,8 +35,11 @@ pub trait MysqlService {
     fn migrator() -> &'static Migrator;
 
     /// Effective-configuration entries for [`Self::Extra`], printed after the shared
-    /// ones at `serve` start-up.
-    fn describe(extra: &Self::Extra) -> Vec<(&'static str, String)>;
+    /// ones at `serve` start-up; none by default.
+    fn describe(extra: &Self::Extra) -> Vec<(&'static str, String)> {
+        let _ = extra;
+        Vec::new()
+    }
 
     /// Builds the router and its context. `pool` opens the (lazy) database pool; it
     /// is a closure so that a service can validate its own settings first and keep
@@ -57,9 +64,17 @@ pub trait MysqlService {
 #[derive(Debug, Args)]
 pub struct NoExtraArgs {}
 
+/// The command line; its name, version and description are the service's, set in
+/// [`main`].
+#[derive(Debug, Parser)]
+struct Cli<X: Args> {
+    #[command(subcommand)]
+    command: Command<X>,
+}
+
 /// The `migrate` and `serve` subcommands; `X` are the service's extra `serve` args.
 #[derive(Debug, Subcommand)]
-pub enum Command<X: Args> {
+enum Command<X: Args> {
     /// Create the database if missing, apply pending migrations and exit.
     Migrate {
         #[command(flatten)]
@@ -80,10 +95,21 @@ pub enum Command<X: Args> {
     },
 }
 
-/// Runs a parsed command and maps the outcome to an exit code: 2 when logging
-/// cannot start, 1 when the runtime cannot start or the command fails (clap exits
-/// with 2 itself on a malformed variable).
-pub fn main<S: MysqlService>(command: Command<S::Extra>) -> ExitCode {
+/// Parses the command line and environment, runs, and maps the outcome to an exit
+/// code: 2 when logging cannot start, 1 when the runtime cannot start or the command
+/// fails (clap exits with 2 itself on a malformed variable).
+pub fn main<S: MysqlService>() -> ExitCode {
+    // What `#[command(name = .., version, about)]` would set, had the service
+    // derived the parser itself; then what `Parser::parse` does.
+    let mut cli = Cli::<S::Extra>::command()
+        .name(S::NAME)
+        .version(S::VERSION)
+        .about(S::ABOUT)
+        .long_about(None);
+    let matches = cli.clone().try_get_matches().unwrap_or_else(|e| e.exit());
+    let command = Cli::<S::Extra>::from_arg_matches(&matches)
+        .unwrap_or_else(|e| e.format(&mut cli).exit())
+        .command;
     let log = match &command {
         Command::Migrate { log, .. } | Command::Serve { log, .. } => log.rust_log.clone(),
     };

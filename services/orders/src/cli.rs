@@ -4,27 +4,18 @@
 
 use crate::{AppState, DEFAULT_PORT, MIGRATOR, SERVICE};
 use axum::Router;
-use clap::Parser;
 use kubestore_common::ServiceContext;
 use kubestore_common::client::Upstream;
 use kubestore_common::config::{self, UpstreamArgs};
-use kubestore_common::service::{self, Command, MysqlService};
+use kubestore_common::service::{self, MysqlService};
 use sqlx::MySqlPool;
 use sqlx::migrate::Migrator;
 use std::process::ExitCode;
 use std::time::Duration;
 
-/// KubeStore orders service.
-#[derive(Debug, Parser)]
-#[command(name = "orders", version, about)]
-pub struct Cli {
-    #[command(subcommand)]
-    command: Command<Extra>,
-}
-
 /// The `serve` arguments of orders alone.
 #[derive(Debug, clap::Args)]
-pub struct Extra {
+struct Extra {
     #[command(flatten)]
     upstream: UpstreamArgs,
     #[command(flatten)]
@@ -55,6 +46,8 @@ struct Orders;
 
 impl MysqlService for Orders {
     const NAME: &'static str = SERVICE;
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const ABOUT: &'static str = env!("CARGO_PKG_DESCRIPTION");
     const DEFAULT_PORT: u16 = DEFAULT_PORT;
     type Extra = Extra;
 
@@ -108,5 +101,5 @@ impl MysqlService for Orders {
 /// Parses the command line and environment, runs, and maps the outcome to an exit
 /// code (see [`service::main`]).
 pub fn main() -> ExitCode {
-    service::main::<Orders>(Cli::parse().command)
+    service::main::<Orders>()
 }

@@ -4,35 +4,24 @@
 
 use crate::{AppState, DEFAULT_PORT, MIGRATOR, SERVICE};
 use axum::Router;
-use clap::Parser;
 use kubestore_common::ServiceContext;
-use kubestore_common::service::{self, Command, MysqlService, NoExtraArgs};
+use kubestore_common::service::{self, MysqlService, NoExtraArgs};
 use sqlx::MySqlPool;
 use sqlx::migrate::Migrator;
 use std::process::ExitCode;
-
-/// KubeStore products service.
-#[derive(Debug, Parser)]
-#[command(name = "products", version, about)]
-pub struct Cli {
-    #[command(subcommand)]
-    command: Command<NoExtraArgs>,
-}
 
 /// What the shared command line needs to know about products.
 struct Products;
 
 impl MysqlService for Products {
     const NAME: &'static str = SERVICE;
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const ABOUT: &'static str = env!("CARGO_PKG_DESCRIPTION");
     const DEFAULT_PORT: u16 = DEFAULT_PORT;
     type Extra = NoExtraArgs;
 
     fn migrator() -> &'static Migrator {
         &MIGRATOR
-    }
-
-    fn describe(_: &NoExtraArgs) -> Vec<(&'static str, String)> {
-        Vec::new()
     }
 
     fn app(
@@ -56,5 +45,5 @@ impl MysqlService for Products {
 /// Parses the command line and environment, runs, and maps the outcome to an exit
 /// code (see [`service::main`]).
 pub fn main() -> ExitCode {
-    service::main::<Products>(Cli::parse().command)
+    service::main::<Products>()
 }
