@@ -4,13 +4,12 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// Exit codes, printed under every command's `--help`.
+const EXIT_CODES: &str = "Exit codes:\n  0  success\n  1  an environment file is invalid, or `render --check` found the tree stale\n  2  usage error, or a file could not be read or written";
+
 /// Renders KubeStore environment files into a GitOps tree for Argo CD.
 #[derive(Debug, Parser)]
-#[command(
-    name = "kubestore-gen",
-    version,
-    after_help = "Exit codes:\n  0  success\n  1  an environment file is invalid, or `render --check` found the tree stale\n  2  usage error, or a file could not be read or written"
-)]
+#[command(name = "kubestore-gen", version, after_help = EXIT_CODES)]
 pub struct Cli {
     /// Folder holding the environment files (`<env>.yaml`).
     #[arg(
@@ -30,10 +29,13 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Validate environments and render them into the GitOps tree.
+    #[command(after_help = EXIT_CODES)]
     Render(RenderArgs),
     /// Validate environments without writing anything.
+    #[command(after_help = EXIT_CODES)]
     Validate(Selection),
     /// Print an environment's effective configuration, every default filled in.
+    #[command(after_help = EXIT_CODES)]
     Explain(ExplainArgs),
 }
 

@@ -304,3 +304,21 @@ fn every_rendered_file_parses_back_and_names_are_valid() {
         }
     }
 }
+
+#[test]
+fn every_command_documents_its_exit_codes() {
+    for command in [
+        &["--help"][..],
+        &["render", "--help"],
+        &["validate", "--help"],
+        &["explain", "--help"],
+    ] {
+        let run = gen_cmd(command);
+        assert!(run.status.success());
+        let help = text(&run.stdout);
+        assert!(
+            help.contains("Exit codes:") && help.contains("2  usage error"),
+            "{command:?}:\n{help}"
+        );
+    }
+}
