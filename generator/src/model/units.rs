@@ -72,7 +72,11 @@ impl Quantity {
         } else {
             fraction.parse().map_err(|_| bad())?
         };
-        let scaled = (whole * scale + fraction) * factor;
+        let scaled = whole
+            .checked_mul(scale)
+            .and_then(|v| v.checked_add(fraction))
+            .and_then(|v| v.checked_mul(factor))
+            .ok_or_else(|| format!("`{text}` is too large"))?;
         if scaled % scale != 0 {
             return Err(format!("`{text}` is finer than Kubernetes can express"));
         }
@@ -311,7 +315,17 @@ mod tests {
             Quantity::parse("1.5Gi").unwrap().milli(),
             3 * 512 * 1024 * 1024 * 1000
         );
-        for bad in ["12 cores", "-1", "", "1.2.3", "5x", "m", ".", "1e3"] {
+        for bad in [
+            "12 cores",
+            "-1",
+            "",
+            "1.2.3",
+            "5x",
+            "m",
+            ".",
+            "1e3",
+            "999999999999999.999999999Ti",
+        ] {
             assert!(Quantity::parse(bad).is_err(), "{bad} should be refused");
         }
         assert_eq!(Quantity::parse("250m").unwrap().times(4).as_str(), "1");

@@ -751,6 +751,15 @@ fn is_dns_subdomain(s: &str) -> bool {
     s.len() <= 253 && s.split('.').all(is_dns_label)
 }
 
+/// A number as the user probably wrote it, without hundreds of digits for `1e308`.
+fn shown(p: f64) -> String {
+    if p.abs() < 1e6 {
+        format!("{p}")
+    } else {
+        format!("{p:e}")
+    }
+}
+
 fn experiments(c: &mut Check, spec: &EnvironmentSpec) -> Vec<Experiment> {
     let chaos = spec.chaos.clone().unwrap_or_default();
     let allowed = chaos.allowed.unwrap_or(false);
@@ -802,7 +811,10 @@ fn experiments(c: &mut Check, spec: &EnvironmentSpec) -> Vec<Experiment> {
             if !(p > 0.0 && p <= 100.0) {
                 c.error(
                     &at,
-                    format!("{p} is not a share of requests: expected more than 0 and at most 100"),
+                    format!(
+                        "{} is not a share of requests: expected more than 0 and at most 100",
+                        shown(p)
+                    ),
                 );
                 None
             } else {
