@@ -294,3 +294,29 @@ fn all_errors_of_a_file_are_reported_at_once() {
     sorted.sort();
     assert_eq!(lines, sorted, "{errors}");
 }
+
+#[test]
+fn empty_files_and_wrong_shapes_say_what_is_expected() {
+    let empty = spec::load_str(Path::new("empty.yaml"), "")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        empty.contains("the file ends before `name` and `namespace` are set"),
+        "{empty}"
+    );
+    let list = spec::load_str(Path::new("list.yaml"), "- a\n- b\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        list.starts_with("list.yaml:1:1: expected a mapping"),
+        "{list}"
+    );
+    let services = "name: x\nnamespace: y\nservices: 5\n";
+    let services = spec::load_str(Path::new("x.yaml"), services)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        services.starts_with("x.yaml:3:11: services: expected a mapping"),
+        "{services}"
+    );
+}

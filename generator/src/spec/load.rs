@@ -226,5 +226,11 @@ fn message(error: &serde_saphyr::Error) -> String {
     if first.starts_with("invalid u") || first.starts_with("invalid i") {
         return "must be a whole number".to_owned();
     }
+    if first == "expected mapping start" {
+        return "expected a mapping of keys to values here".to_owned();
+    }
+    if first == "unexpected end of input" {
+        return "the file ends before `name` and `namespace` are set".to_owned();
+    }
     first.to_owned()
 }
