@@ -157,6 +157,16 @@ pub fn load_environments(dir: &Path, names: &[String]) -> Result<Vec<Environment
 /// Renders environments into files, keyed by path relative to the tree's root. Pure: no
 /// file is read or written.
 pub fn render_tree(envs: &[Environment], environments_dir: &Path) -> Tree {
+    render_selected(envs, envs, environments_dir)
+}
+
+/// Renders `envs` only, but the files every environment shares (the root Application and
+/// the AppProject) from `everyone`, so a render of one environment still lists them all.
+pub fn render_selected(
+    envs: &[Environment],
+    everyone: &[Environment],
+    environments_dir: &Path,
+) -> Tree {
     let base_objects = render::render_all(&layout::baseline());
     let mut tree = Tree::new();
     for file in layout::base(&base_objects) {
@@ -189,7 +199,7 @@ pub fn render_tree(envs: &[Environment], environments_dir: &Path) -> Tree {
     for part in parts {
         tree.extend(part);
     }
-    tree.extend(argocd_shared(envs));
+    tree.extend(argocd_shared(everyone));
     tree
 }
 
@@ -227,9 +237,8 @@ fn environment_tree(
 }
 
 /// The Argo CD files every environment shares: the root Application and the AppProject.
-/// They describe all environments, so a render of some environments passes all of them
-/// (see `render_command`).
-pub fn argocd_shared(envs: &[Environment]) -> Tree {
+/// They describe all environments (see [`render_selected`]).
+fn argocd_shared(envs: &[Environment]) -> Tree {
     let mut tree = Tree::new();
     let source = "the environment files";
     insert_argocd(&mut tree, render::argocd::root(envs), source);
@@ -264,15 +273,16 @@ fn owned(envs: &[Environment], all: bool) -> Owned {
 
 fn render_command(dir: &Path, args: &RenderArgs) -> Result<(), Error> {
     let names = selected(dir, &args.selection)?;
-    let envs = load_environments(dir, &names)?;
+    // The root Application and the AppProject list every environment, so every file is
+    // loaded (once); only the selected ones are rendered.
+    let everyone = load_environments(dir, &available_environments(dir)?)?;
+    let envs: Vec<Environment> = everyone
+        .iter()
+        .filter(|e| names.contains(&e.name))
+        .cloned()
+        .collect();
     print_warnings(&envs);
-    let mut rendered = render_tree(&envs, dir);
-    if !args.selection.all {
-        // The root Application and the AppProject list every environment, not only the
-        // ones rendered now.
-        let everyone = load_environments(dir, &available_environments(dir)?)?;
-        rendered.extend(argocd_shared(&everyone));
-    }
+    let rendered = render_selected(&envs, &everyone, dir);
     let existing = output::read_tree(&args.out).map_err(io_error(&args.out))?;
     let expected = output::merged(&existing, &rendered, &owned(&envs, args.selection.all));
     let differences = output::differences(&existing, &expected);
