@@ -244,7 +244,12 @@ fn fault_injection_needs_chaos_allowed() {
 
 #[test]
 fn wrong_types_name_the_key() {
-    assert_error(&fixture("wrong-type"), 4, "defaults.replicas.min", "");
+    assert_error(
+        &fixture("wrong-type"),
+        4,
+        "defaults.replicas.min",
+        "must be a whole number",
+    );
 }
 
 #[test]

@@ -6,6 +6,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
+use reqwest::Method;
 use serde_json::json;
 use support::*;
 use tokio::net::TcpListener;
@@ -36,21 +37,11 @@ async fn put_get_delete_round_trip() {
     let (status, _) = cart.put("c1", "2", json!(0)).await;
     assert_eq!(status, StatusCode::OK);
 
-    let response = cart
-        .http
-        .delete(format!("{}/v1/carts/c1", cart.url))
-        .send()
-        .await
-        .unwrap();
+    let response = cart.call(Method::DELETE, "/v1/carts/c1").await;
     assert_eq!(response.status().as_u16(), 204);
     assert!(cart.items("c1").await.is_empty());
     // Deleting an unknown cart is also 204.
-    let response = cart
-        .http
-        .delete(format!("{}/v1/carts/never-was", cart.url))
-        .send()
-        .await
-        .unwrap();
+    let response = cart.call(Method::DELETE, "/v1/carts/never-was").await;
     assert_eq!(response.status().as_u16(), 204);
 }
 
@@ -151,20 +142,10 @@ async fn bad_input_is_4xx_json_never_500() {
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
 
     // Unknown routes and wrong methods answer JSON too.
-    let response = cart
-        .http
-        .get(format!("{}/v1/nothing", cart.url))
-        .send()
-        .await
-        .unwrap();
+    let response = cart.call(Method::GET, "/v1/nothing").await;
     let (status, body) = into_parts(response).await;
     assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "not_found"));
-    let response = cart
-        .http
-        .post(format!("{}/v1/carts/c", cart.url))
-        .send()
-        .await
-        .unwrap();
+    let response = cart.call(Method::POST, "/v1/carts/c").await;
     let (status, _) = into_parts(response).await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
 
@@ -416,32 +397,17 @@ async fn readiness_follows_redis_and_redis_down_is_503() {
     let fake = FakeUpstream::with_products([1]);
     let upstream = fake.start().await;
     let cart = start_cart(CartOptions::new(&upstream)).await;
-    let response = cart
-        .http
-        .get(format!("{}/readyz", cart.url))
-        .send()
-        .await
-        .unwrap();
+    let response = cart.call(Method::GET, "/readyz").await;
     assert_eq!(response.status().as_u16(), 200);
 
     let mut options = CartOptions::new(&upstream);
     options.redis_url = format!("redis://{}/0", closed_port().await);
     let cart = start_cart(options).await;
-    let response = cart
-        .http
-        .get(format!("{}/readyz", cart.url))
-        .send()
-        .await
-        .unwrap();
+    let response = cart.call(Method::GET, "/readyz").await;
     let (status, body) = into_parts(response).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(body["error"]["dependency"], "redis");
-    let response = cart
-        .http
-        .get(format!("{}/healthz", cart.url))
-        .send()
-        .await
-        .unwrap();
+    let response = cart.call(Method::GET, "/healthz").await;
     assert_eq!(response.status().as_u16(), 200);
 
     let started = Instant::now();
@@ -460,11 +426,8 @@ async fn metrics_use_route_templates() {
     cart.put("m1", "1", json!(1)).await;
     cart.get("m2").await;
     let text = cart
-        .http
-        .get(format!("{}/metrics", cart.url))
-        .send()
+        .call(Method::GET, "/metrics")
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();

@@ -270,6 +270,15 @@ pub async fn start_cart(options: CartOptions) -> Cart {
 }
 
 impl Cart {
+    /// A bodiless request to `path` (e.g. `/readyz`), answered as it came.
+    pub async fn call(&self, method: reqwest::Method, path: &str) -> reqwest::Response {
+        self.http
+            .request(method, format!("{}{path}", self.url))
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// `PUT /v1/carts/{cart}/items/{product}` with `{"quantity": quantity}`.
     pub async fn put(&self, cart: &str, product: &str, quantity: Value) -> (StatusCode, Value) {
         let response = self
