@@ -76,24 +76,18 @@ async fn users_down_is_a_fast_503_and_recovers() {
     // users comes back on the same address.
     let mut users = common::start_users(TcpListener::bind(users_addr).await.unwrap(), None).await;
     let http = reqwest::Client::new();
-    let user: serde_json::Value = http
-        .post(format!("{}/v1/users", users.base()))
-        .json(&json!({"email": "back@example.com", "name": "Back"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let product: serde_json::Value = http
-        .post(format!("{}/v1/products", products.base()))
-        .json(&json!({"sku": "S", "name": "S", "price_cents": 5, "stock": 2}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let user = post_json(
+        &http,
+        format!("{}/v1/users", users.base()),
+        json!({"email": "back@example.com", "name": "Back"}),
+    )
+    .await;
+    let product = post_json(
+        &http,
+        format!("{}/v1/products", products.base()),
+        json!({"sku": "S", "name": "S", "price_cents": 5, "stock": 2}),
+    )
+    .await;
     let (status, _, body) = post_order(
         &router,
         json!({"user_id": user["id"], "items": [{"product_id": product["id"], "quantity": 1}]}),
@@ -121,15 +115,12 @@ async fn products_down_is_a_fast_503_and_recovers() {
         &UpstreamArgs::default(),
     );
     let http = reqwest::Client::new();
-    let user: serde_json::Value = http
-        .post(format!("{}/v1/users", users.base()))
-        .json(&json!({"email": "p@example.com", "name": "P"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let user = post_json(
+        &http,
+        format!("{}/v1/users", users.base()),
+        json!({"email": "p@example.com", "name": "P"}),
+    )
+    .await;
 
     let started = Instant::now();
     let (status, retry_after, body) = post_order(
@@ -153,15 +144,12 @@ async fn products_down_is_a_fast_503_and_recovers() {
 
     let mut products =
         common::start_products(TcpListener::bind(products_addr).await.unwrap(), None).await;
-    let product: serde_json::Value = http
-        .post(format!("{}/v1/products", products.base()))
-        .json(&json!({"sku": "S", "name": "S", "price_cents": 5, "stock": 2}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let product = post_json(
+        &http,
+        format!("{}/v1/products", products.base()),
+        json!({"sku": "S", "name": "S", "price_cents": 5, "stock": 2}),
+    )
+    .await;
     let (status, _, body) = post_order(
         &router,
         json!({"user_id": user["id"], "items": [{"product_id": product["id"], "quantity": 1}]}),
@@ -243,4 +231,20 @@ async fn a_known_user_can_order_while_users_is_down() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
     assert_eq!(s.stock(a).await, 8);
     s.cleanup().await;
+}
+
+/// POSTs `body` to `url` and returns the JSON answer.
+async fn post_json(
+    http: &reqwest::Client,
+    url: String,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    http.post(url)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
