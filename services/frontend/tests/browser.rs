@@ -6,7 +6,7 @@ mod support;
 
 use std::time::Duration;
 
-use fantoccini::Locator;
+use fantoccini::{Client, Locator};
 use serde_json::Value;
 use support::*;
 use tokio::net::TcpListener;
@@ -97,12 +97,7 @@ async fn a_shopper_buys_a_product_in_the_browser() {
     );
 
     // Open the teapot's page and add two.
-    c.find(Locator::LinkText("Red <Teapot>"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(c, Locator::LinkText("Red <Teapot>")).await;
     assert_eq!(
         wait_for_path(&browser, "/products/").await,
         format!("/products/{teapot}")
@@ -115,12 +110,7 @@ async fn a_shopper_buys_a_product_in_the_browser() {
         .unwrap();
     quantity.clear().await.unwrap();
     quantity.send_keys("2").await.unwrap();
-    c.find(Locator::Css("#add-to-cart button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(c, Locator::Css("#add-to-cart button")).await;
     wait_for_path(&browser, "/cart").await;
     wait_for_text(&browser, "#cart-total", "$69.98").await;
 
@@ -155,32 +145,12 @@ async fn a_shopper_buys_a_product_in_the_browser() {
     wait_for_text(&browser, "#cart-total", "$69.98").await;
 
     // Check out as a new customer.
-    c.find(Locator::Id("checkout-link"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(c, Locator::Id("checkout-link")).await;
     wait_for_path(&browser, "/checkout").await;
     wait_for_text(&browser, "#checkout-total", "$69.98").await;
-    c.find(Locator::Css("input[name=email]"))
-        .await
-        .unwrap()
-        .send_keys("shopper@example.com")
-        .await
-        .unwrap();
-    c.find(Locator::Css("input[name=name]"))
-        .await
-        .unwrap()
-        .send_keys("Ada Shopper")
-        .await
-        .unwrap();
-    c.find(Locator::Id("place-order"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(c, Locator::Css("input[name=email]"), "shopper@example.com").await;
+    type_into(c, Locator::Css("input[name=name]"), "Ada Shopper").await;
+    click(c, Locator::Id("place-order")).await;
     let path = wait_for_path(&browser, "/orders/").await;
     wait_for_text(&browser, "#order-total", "$69.98").await;
     assert_eq!(text(&browser, "#order-status").await, "confirmed");
@@ -212,12 +182,7 @@ async fn a_shopper_buys_a_product_in_the_browser() {
     assert_eq!(product["stock"], 3);
 
     // The cart is empty now.
-    c.find(Locator::Id("cart-link"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(c, Locator::Id("cart-link")).await;
     wait_for_text(&browser, "#empty-cart", "Your cart is empty.").await;
 
     browser.close().await;
@@ -262,4 +227,19 @@ async fn the_catalogue_says_so_while_products_is_down() {
     assert_eq!(response.status().as_u16(), 200);
 
     browser.close().await;
+}
+
+/// Clicks the element `locator` finds.
+async fn click(c: &Client, locator: Locator<'_>) {
+    c.find(locator).await.unwrap().click().await.unwrap();
+}
+
+/// Types `text` into the element `locator` finds.
+async fn type_into(c: &Client, locator: Locator<'_>, text: &str) {
+    c.find(locator)
+        .await
+        .unwrap()
+        .send_keys(text)
+        .await
+        .unwrap();
 }
