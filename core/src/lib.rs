@@ -5,6 +5,8 @@
 //! - [`model`]: the validated environment, SLO maths included, built only through every
 //!   check;
 //! - [`catalog`]: the bundled services, their ports, call graph and routes;
+//! - [`metrics`] and [`sli`]: the services' metric names, and the series, labels and
+//!   PromQL every SLO is measured with;
 //! - [`defaults`] and [`conventions`]: built-in values and shared names.
 //!
 //! The generator renders from this crate; `slo-check` evaluates from it. Keeping it free of
@@ -13,5 +15,7 @@
 pub mod catalog;
 pub mod conventions;
 pub mod defaults;
+pub mod metrics;
 pub mod model;
+pub mod sli;
 pub mod spec;

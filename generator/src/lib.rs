@@ -9,7 +9,7 @@ pub mod layout;
 pub mod output;
 pub mod render;
 
-pub use kubestore_core::{catalog, conventions, defaults, model, spec};
+pub use kubestore_core::{catalog, conventions, defaults, metrics, model, sli, spec};
 
 use std::path::{Path, PathBuf};
 
