@@ -12,15 +12,14 @@
 //! A committed row without an answer cannot be written by this code; should one
 //! exist, it is taken over once older than [`Settings::lease`].
 
-use axum::http::HeaderMap;
 use chrono::TimeDelta;
 use kubestore_common::AppError;
 use kubestore_common::db::{ER_LOCK_WAIT_TIMEOUT, error_number, is_unique_violation};
 use sqlx::{AssertSqlSafe, MySql, MySqlPool, Transaction};
 use std::time::Duration;
 
-/// The request header.
-pub const HEADER: &str = "idempotency-key";
+pub use kubestore_common::idempotency::{HEADER, key_from};
+use kubestore_common::idempotency::{in_progress, reused};
 
 /// Pause between two looks at a claim held by another request.
 const POLL: Duration = Duration::from_millis(20);
@@ -33,31 +32,6 @@ pub struct Settings {
     pub wait: Duration,
     /// After how long an unfinished claim counts as abandoned and may be taken over.
     pub lease: Duration,
-}
-
-/// The validated key of a request, if it has one: 1..=255 visible ASCII characters.
-pub fn key_from(headers: &HeaderMap) -> Result<Option<String>, AppError> {
-    let mut values = headers.get_all(HEADER).iter();
-    let Some(value) = values.next() else {
-        return Ok(None);
-    };
-    let invalid = || {
-        AppError::validation(
-            "Idempotency-Key",
-            "must be one header of 1 to 255 visible ASCII characters",
-        )
-    };
-    if values.next().is_some() {
-        return Err(invalid());
-    }
-    let bytes = value.as_bytes();
-    if bytes.is_empty() || bytes.len() > 255 || !bytes.iter().all(|b| (0x21..=0x7e).contains(b)) {
-        return Err(invalid());
-    }
-    // Visible ASCII is valid UTF-8.
-    String::from_utf8(bytes.to_vec())
-        .map(Some)
-        .map_err(|_| invalid())
 }
 
 /// A claim this request holds: the open transaction that inserted (or took over)
@@ -146,11 +120,7 @@ pub async fn claim(
         .await?;
         if let Some(row) = row {
             if row.fingerprint != fingerprint {
-                return Err(AppError::unprocessable(
-                    "idempotency_key_reused",
-                    "this Idempotency-Key was used with a different request body",
-                )
-                .with_detail("field", "Idempotency-Key"));
+                return Err(reused("request body"));
             }
             if let Some(response) = row.response {
                 return Ok(Claim::Replay(response));
@@ -186,13 +156,6 @@ pub async fn claim(
     }
 }
 
-fn in_progress() -> AppError {
-    AppError::conflict(
-        "request_in_progress",
-        "a request with this Idempotency-Key is still being processed; retry later",
-    )
-}
-
 /// Stores the answer under the claim in the owner's transaction, which also holds
 /// the order; the caller commits.
 pub async fn store(owner: &mut Owner, order_id: i64, response: &str) -> Result<(), AppError> {
@@ -209,27 +172,5 @@ pub async fn store(owner: &mut Owner, order_id: i64, response: &str) -> Result<(
         Ok(())
     } else {
         Err(AppError::internal("the idempotency claim row vanished"))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use axum::http::HeaderValue;
-
-    #[test]
-    fn keys_are_visible_ascii() {
-        let mut h = HeaderMap::new();
-        assert_eq!(key_from(&h).unwrap(), None);
-        h.insert(HEADER, HeaderValue::from_static("abc-123_~!"));
-        assert_eq!(key_from(&h).unwrap().as_deref(), Some("abc-123_~!"));
-        for bad in ["", "with space", &"k".repeat(256)] {
-            h.insert(HEADER, HeaderValue::from_str(bad).unwrap());
-            assert!(key_from(&h).is_err(), "{bad:?}");
-        }
-        h.insert(HEADER, HeaderValue::from_bytes(b"caf\xc3\xa9").unwrap());
-        assert!(key_from(&h).is_err());
-        h.insert(HEADER, HeaderValue::from_str(&"k".repeat(255)).unwrap());
-        assert!(key_from(&h).is_ok());
     }
 }
