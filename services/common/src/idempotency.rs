@@ -28,15 +28,16 @@ pub fn key_from(headers: &HeaderMap) -> Result<Option<String>, AppError> {
     if values.next().is_some() {
         return Err(invalid());
     }
-    let bytes = value.as_bytes();
-    if bytes.is_empty() || bytes.len() > MAX_LEN || !bytes.iter().all(|b| (0x21..=0x7e).contains(b))
-    {
-        return Err(invalid());
+    match value.to_str() {
+        Ok(key) if is_valid(key) => Ok(Some(key.to_owned())),
+        _ => Err(invalid()),
     }
-    // Visible ASCII is valid UTF-8.
-    String::from_utf8(bytes.to_vec())
-        .map(Some)
-        .map_err(|_| invalid())
+}
+
+/// Whether `key` is 1..=255 visible ASCII characters, as the contract requires
+/// (for callers that make keys, such as the frontend's checkout form).
+pub fn is_valid(key: &str) -> bool {
+    (1..=MAX_LEN).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic())
 }
 
 /// 422 `idempotency_key_reused`: the key belongs to a different request; `what`
