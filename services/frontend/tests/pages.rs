@@ -34,6 +34,47 @@ async fn store_with(down: &[&str]) -> StoreUrls {
 }
 
 /// Status, body and `Set-Cookie` values of a page.
+/// The pages the mesh retries (the GETs of the generator's catalogue) give the
+/// same page to a repeat of a request that succeeded.
+#[tokio::test]
+async fn the_retried_pages_answer_a_repeat_alike() {
+    let store = store_with(&[]).await;
+    let product = create_product(&store.products, "P-1", "Plate", 800, 5).await;
+    let f = &store.frontend;
+    let cookie = cart_with(&store, product).await;
+    let (_, body, _) = page(
+        http()
+            .get(format!("{f}/checkout"))
+            .header("cookie", &cookie),
+    )
+    .await;
+    let key = checkout_key(&body);
+    let (status, _, _) = page(form(
+        format!("{f}/checkout"),
+        &[
+            ("email", "pages@example.com"),
+            ("name", "Pages"),
+            ("checkout_key", &key),
+        ],
+        Some(&cookie),
+    ))
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let cookie = cart_with(&store, product).await;
+    for path in [
+        "/".to_owned(),
+        format!("/products/{product}"),
+        "/cart".to_owned(),
+        "/orders/1".to_owned(),
+    ] {
+        let get = || page(http().get(format!("{f}{path}")).header("cookie", &cookie));
+        let (status, first, _) = get().await;
+        assert_eq!(status, StatusCode::OK, "{path}: {first}");
+        let (repeat_status, repeat, _) = get().await;
+        assert_eq!((repeat_status, repeat), (status, first), "{path}");
+    }
+}
+
 /// The checkout form's key in a page.
 fn checkout_key(body: &str) -> String {
     let marker = "name=\"checkout_key\" value=\"";

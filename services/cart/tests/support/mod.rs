@@ -343,6 +343,39 @@ impl Cart {
         (status, response.text().await.unwrap())
     }
 
+    /// Sends the identical request twice and asserts that the first succeeded
+    /// and the repeat got the same status and body (what the mesh relies on
+    /// to retry a route); returns that answer.
+    pub async fn twice(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let send = || {
+            let mut request = self
+                .http
+                .request(method.clone(), format!("{}{path}", self.url));
+            if let Some(body) = &body {
+                request = request.json(body);
+            }
+            async move { into_parts(request.send().await.unwrap()).await }
+        };
+        let first = send().await;
+        assert!(
+            first.0.is_success(),
+            "{method} {path}: {} {}",
+            first.0,
+            first.1
+        );
+        let repeat = send().await;
+        assert_eq!(
+            repeat, first,
+            "{method} {path}: the repeat got another answer"
+        );
+        first
+    }
+
     /// The items of a cart as `[(product_id, quantity)]`.
     pub async fn items(&self, cart: &str) -> Vec<(u64, u64)> {
         let (status, body) = self.get(cart).await;
