@@ -123,7 +123,7 @@ impl Config {
                 ),
                 ("IDEMPOTENCY_WAIT", format!("{:?}", self.idempotency_wait)),
                 (
-                    "idempotency lease",
+                    "idempotency_lease",
                     format!("{:?}", self.idempotency_lease()),
                 ),
             ],
