@@ -1,6 +1,10 @@
 //! The `Idempotency-Key` request header as every service reads it, and the two
-//! answers a key can get before any work is done, so that orders and cart
-//! refuse a bad or reused key in the same words.
+//! answers a key can get before any work is done, so that users, orders and
+//! cart refuse a bad or reused key in the same words. With the `mysql` feature,
+//! [`mysql`] stores keys in a service's own database.
+
+#[cfg(feature = "mysql")]
+pub mod mysql;
 
 use axum::http::HeaderMap;
 
