@@ -95,7 +95,8 @@ pub const SERVICES: &[ServiceDef] = &[
         calls: &[],
         datastore: Some(Datastore::Mysql),
         routes: &[
-            route("POST", "/v1/users", Never),
+            // A repeat with the caller's key is the first 201; without, 409 email_taken.
+            route("POST", "/v1/users", WithHeader("idempotency-key")),
             route("GET", "/v1/users", Always),
             route("GET", "/v1/users/{id}", Always),
         ],

@@ -121,13 +121,14 @@ fn no_retry_is_rendered_on_a_non_idempotent_route() {
     }
 }
 
-/// The POSTs that create an order are retried only with the caller's key: a repeat
-/// of a key-less one after success is a second order (orders) or a 422 `empty_cart`
-/// (cart), so its route says `attempts: 0`.
+/// The POSTs that create an order or an account are retried only with the caller's
+/// key: a repeat of a key-less one after success is a second order (orders), a 422
+/// `empty_cart` (cart) or a 409 `email_taken` (users), so its route says `attempts: 0`.
 #[test]
 fn a_post_creating_an_order_is_retried_only_with_an_idempotency_key() {
     for env in environments() {
         for (service, path) in [
+            ("users", "/v1/users"),
             ("orders", "/v1/orders"),
             ("cart", "/v1/carts/{cart_id}/checkout"),
         ] {

@@ -218,11 +218,15 @@ impl Backends {
         expect(&self.orders, response, StatusCode::OK).map(Some)
     }
 
-    /// Creates a customer account.
-    pub async fn create_user(&self, email: &str, name: &str) -> Answer<User> {
+    /// Creates a customer account under the checkout form's `key`, so that the
+    /// form sent again gets the same account instead of 409 `email_taken`.
+    pub async fn create_user(&self, email: &str, name: &str, key: &str) -> Answer<User> {
+        let key = HeaderValue::from_str(key).map_err(|_| Down("users"))?;
         let request = UpstreamRequest::new(Method::POST, "/v1/users")
             .json(&serde_json::json!({ "email": email, "name": name }))
-            .map_err(|_| Down("users"))?;
+            .map_err(|_| Down("users"))?
+            .header(HeaderName::from_static(idempotency::HEADER), key)
+            .idempotent(true);
         answer(
             &self.users,
             send(&self.users, request).await?,

@@ -636,6 +636,9 @@ async fn checkout(
             .map(str::to_owned)
     };
     let (user_id, email, name) = (typed(&form.user_id), typed(&form.email), typed(&form.name));
+    // One key for the account and the order of this form (each service keeps
+    // its own keys).
+    let key = form.key();
     let user_id = match (user_id, email, name) {
         (Some(raw), _, _) => match parse_id(&raw) {
             Some(id) => id,
@@ -648,30 +651,46 @@ async fn checkout(
                     .render(&state);
             }
         },
-        (None, Some(email), Some(name)) => match state.backends.create_user(&email, &name).await {
-            Ok(Ok(user)) => user.id,
-            Ok(Err(refusal)) if refusal.code == "email_taken" => {
-                return checkout_form(&form, None, None)
+        (None, Some(email), Some(name)) => {
+            match state.backends.create_user(&email, &name, &key).await {
+                Ok(Ok(user)) => user.id,
+                Ok(Err(refusal)) if refusal.code == "email_taken" => {
+                    return checkout_form(&form, None, None)
                     .failed(
                         StatusCode::CONFLICT,
                         "An account with this email already exists. Enter your customer number instead (it is shown on your earlier orders).",
                     )
                     .render(&state);
-            }
-            Ok(Err(refusal)) => {
-                return checkout_form(&form, None, None)
-                    .failed(StatusCode::UNPROCESSABLE_ENTITY, shopper_message(&refusal))
-                    .render(&state);
-            }
-            Err(down) => {
-                return checkout_form(&form, None, None)
+                }
+                Ok(Err(refusal)) if refusal.code == "idempotency_key_reused" => {
+                    // This form already made an account, with other details; a fresh
+                    // form key lets the shopper go on with a new one.
+                    let form = CheckoutForm {
+                        checkout_key: None,
+                        ..form
+                    };
+                    return checkout_form(&form, None, None)
                     .failed(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        down_message(down, "Creating an account"),
+                        StatusCode::CONFLICT,
+                        "This form already created an account with other details. Enter that customer number, or submit again to create another account.",
                     )
                     .render(&state);
+                }
+                Ok(Err(refusal)) => {
+                    return checkout_form(&form, None, None)
+                        .failed(StatusCode::UNPROCESSABLE_ENTITY, shopper_message(&refusal))
+                        .render(&state);
+                }
+                Err(down) => {
+                    return checkout_form(&form, None, None)
+                        .failed(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            down_message(down, "Creating an account"),
+                        )
+                        .render(&state);
+                }
             }
-        },
+        }
         _ => {
             return checkout_form(&form, None, None)
                 .failed(
@@ -682,7 +701,6 @@ async fn checkout(
         }
     };
     let user_id_text = user_id.to_string();
-    let key = form.key();
     let mut response = match state.backends.checkout(cart_id, user_id, &key).await {
         Ok(Ok(order)) => see_other(&format!("/orders/{}", order.id)),
         Ok(Err(refusal)) => {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use fantoccini::{Client, Locator};
 use kubestore_testkit::proxy::Relay;
-use serde_json::{Value, json};
+use serde_json::Value;
 use support::*;
 use tokio::net::TcpListener;
 
@@ -195,11 +195,11 @@ fn addr_of(url: &str) -> std::net::SocketAddr {
     url.trim_start_matches("http://").parse().unwrap()
 }
 
-/// A shopper clicks "Place order", and again after the first has made the order
-/// but before its answer reached the browser (a slow network): the browser
-/// sends both, and shows the one order they made, without an error (the second
-/// finds the cart empty and would be 422 `empty_cart` without the form's key).
-/// Reloading the order page keeps it.
+/// A new customer clicks "Place order", and again after the first has made the
+/// account and the order but before its answer reached the browser (a slow
+/// network): the browser sends both, and shows the one order they made, without
+/// an error (without the form's key the second would find the email taken and
+/// the cart empty). Reloading the order page keeps it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_double_submitted_checkout_shows_one_order() {
     let users = serve_fresh(users_router().await).await;
@@ -215,16 +215,6 @@ async fn a_double_submitted_checkout_shows_one_order() {
     )
     .await;
     let mug = create_product(&products, "MUG-2", "Green Mug", 900, 10).await;
-    let user: Value = http()
-        .post(format!("{users}/v1/users"))
-        .json(&json!({"email": "twice@example.com", "name": "Two Clicks"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let user_id = user["id"].as_i64().unwrap();
 
     let browser = Browser::start().await;
     let c = &browser.client;
@@ -235,7 +225,10 @@ async fn a_double_submitted_checkout_shows_one_order() {
     wait_for_path(&browser, "/cart").await;
     click(c, Locator::Id("checkout-link")).await;
     wait_for_path(&browser, "/checkout").await;
-    type_into(c, Locator::Css("input[name=user_id]"), &user_id.to_string()).await;
+    // A new customer: the form also creates the account, which must not be
+    // refused as taken the second time.
+    type_into(c, Locator::Css("input[name=email]"), "twice@example.com").await;
+    type_into(c, Locator::Css("input[name=name]"), "Two Clicks").await;
 
     // Two submissions of the same form, 700 ms apart, in the page itself (a
     // WebDriver click would wait for the first navigation to finish). The
@@ -256,6 +249,18 @@ async fn a_double_submitted_checkout_shows_one_order() {
         2,
         "the browser sent both submissions"
     );
+    // One account was made for both.
+    let accounts: Value = http()
+        .get(format!("{users}/v1/users"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let accounts = accounts["items"].as_array().unwrap();
+    assert_eq!(accounts.len(), 1, "{accounts:?}");
+    let user_id = accounts[0]["id"].as_i64().unwrap();
 
     let orders_of_user: Value = http()
         .get(format!("{orders}/v1/orders?user_id={user_id}"))
