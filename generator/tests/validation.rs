@@ -176,7 +176,7 @@ fn mutable_image_tags_are_refused() {
         &fixture("empty-tag"),
         4,
         "images.tag",
-        "an empty tag is mutable",
+        "an empty tag is not a version",
     );
 }
 
@@ -199,9 +199,9 @@ fn unknown_services_are_refused_with_did_you_mean() {
     );
     assert_error(
         &errors,
-        8,
+        9,
         "images.digests.payments",
-        "unknown service `payments`",
+        "unknown image `payments`",
     );
 }
 
@@ -248,7 +248,7 @@ fn wrong_types_name_the_key() {
         &fixture("wrong-type"),
         4,
         "defaults.replicas.min",
-        "must be a whole number",
+        "expected a whole number, found `two`",
     );
 }
 
@@ -316,12 +316,12 @@ fn empty_files_and_wrong_shapes_say_what_is_expected() {
         list.starts_with("list.yaml:1:1: expected a mapping"),
         "{list}"
     );
-    let services = "name: x\nnamespace: y\nservices: 5\n";
-    let services = spec::load_str(Path::new("x.yaml"), services)
-        .unwrap_err()
-        .to_string();
+    let services = "name: x\nnamespace: y\nservices: 5\nimages: {tag: \"1.4.2\"}\n";
+    let loaded = spec::load_str(Path::new("x.yaml"), services).expect("readable");
+    let services = Environment::from_loaded(&loaded).unwrap_err().to_string();
     assert!(
-        services.starts_with("x.yaml:3:11: services: expected a mapping"),
+        services
+            .starts_with("x.yaml:3:11: services: expected a mapping of keys to values, found `5`"),
         "{services}"
     );
 }
