@@ -162,10 +162,7 @@ pub type Checked = (String, Result<Environment, ConfigErrors>);
 /// Loads and validates the environments `names`, each one also checked against every
 /// other environment file in `dir` (a namespace, host or Application two of them claim).
 /// One result per name, in order; only IO errors of the named files stop it.
-pub fn check_environments(
-    dir: &Path,
-    names: &[String],
-) -> Result<Vec<Checked>, Error> {
+pub fn check_environments(dir: &Path, names: &[String]) -> Result<Vec<Checked>, Error> {
     let mut all = available_environments(dir)?;
     all.extend(
         names
@@ -205,7 +202,11 @@ pub fn check_environments(
         };
         let result = match (result, clashes.is_empty()) {
             (result, true) => result,
-            (Ok(_), false) => Err(ConfigErrors(clashes)),
+            (Ok(_), false) => {
+                let mut errors = clashes;
+                spec::sort_errors(&mut errors);
+                Err(ConfigErrors(errors))
+            }
             (Err(ConfigErrors(mut errors)), false) => {
                 errors.extend(clashes);
                 spec::sort_errors(&mut errors);

@@ -51,21 +51,20 @@ pub fn conflicts(envs: &[&Loaded]) -> Vec<ConfigError> {
                 let spec = &loaded.spec;
                 let message = match *what {
                     "namespace" => format!(
-                        "`{}` is also the namespace of {} ({at}) on the same cluster: each \
+                        "`{}` is also the namespace of {at} on the same cluster: each \
                          environment needs its own, or their Argo CD Applications sync and \
                          prune over each other",
-                        spec.namespace, other.spec.name
+                        spec.namespace
                     ),
                     "host" => format!(
-                        "`{}` is also the ingress host of {} ({at}): each environment needs \
-                         its own host",
-                        ingress_host(spec),
-                        other.spec.name
+                        "`{}` is also the ingress host of {at}: each environment needs its \
+                         own host",
+                        ingress_host(spec)
                     ),
                     _ => format!(
-                        "the Argo CD Application `{}` is also the one of {} ({at})",
-                        conventions::application_name(&spec.name),
-                        other.spec.name
+                        "`{}` is also the Argo CD Application of {at}: each environment \
+                         needs its own name",
+                        conventions::application_name(&spec.name)
                     ),
                 };
                 errors.push(loaded.error(key, message));

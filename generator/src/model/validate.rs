@@ -391,12 +391,21 @@ fn images(c: &mut Check, spec: &EnvironmentSpec) -> Option<ImageSettings> {
              use a version tag, or set images.allow_mutable_tag: true",
         );
         ok = false;
+    } else if tag.len() > TAG_MAX {
+        c.error(
+            "images.tag",
+            format!(
+                "is {} characters long: an image tag has at most {TAG_MAX}",
+                tag.len()
+            ),
+        );
+        ok = false;
     } else if !is_tag(&tag) {
         c.error(
             "images.tag",
             format!(
-                "`{tag}` is not a valid image tag: use at most {TAG_MAX} letters, digits, '_', \
-                 '.' and '-', starting with a letter, digit or '_'"
+                "`{tag}` is not a valid image tag: use letters, digits, '_', '.' and '-', \
+                 starting with a letter, digit or '_'"
             ),
         );
         ok = false;
@@ -971,12 +980,17 @@ fn retry_on_problem(retry_on: &str) -> Option<String> {
         let status = condition
             .parse::<u16>()
             .is_ok_and(|code| (100..=599).contains(&code));
+        if condition.trim() != condition {
+            return Some(format!(
+                "`{condition}` has a space: conditions are separated by ',' alone, e.g. `{}`",
+                defaults::RETRY_ON
+            ));
+        }
         if !status && !RETRY_CONDITIONS.contains(&condition) {
-            let hint = match crate::spec::did_you_mean(condition.trim(), &RETRY_CONDITIONS) {
+            let hint = match crate::spec::did_you_mean(condition, &RETRY_CONDITIONS) {
                 Some(best) => format!(", did you mean `{best}`?"),
                 None => format!(
-                    "; conditions are separated by ',' without spaces, from: {}, or an HTTP \
-                     status code",
+                    ": expected {}, or an HTTP status code",
                     RETRY_CONDITIONS.join(", ")
                 ),
             };
