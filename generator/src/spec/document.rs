@@ -175,11 +175,11 @@ fn convert(source: &str, node: Spanned<Raw>) -> Node {
                 .map(|(key, value)| {
                     let at = position(&key.referenced);
                     let key = match key.value {
-                        Raw::Str(s) => Some(s),
+                        Raw::Str(s) if !s.is_empty() => Some(s),
                         Raw::Bool(_) | Raw::Int(_) | Raw::Float(_) => {
                             Some(text_of(source, &key.referenced).to_owned())
                         }
-                        Raw::Null | Raw::Map(_) | Raw::Seq(_) => None,
+                        Raw::Str(_) | Raw::Null | Raw::Map(_) | Raw::Seq(_) => None,
                     };
                     Entry {
                         key,

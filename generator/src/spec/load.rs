@@ -30,7 +30,12 @@ impl fmt::Display for ConfigError {
         if !self.key.is_empty() {
             write!(f, ": {}", self.key)?;
         }
-        write!(f, ": {}", self.message)
+        // One error, one line: a value with a line break in it is shown escaped.
+        write!(
+            f,
+            ": {}",
+            self.message.replace('\r', "\\r").replace('\n', "\\n")
+        )
     }
 }
 
