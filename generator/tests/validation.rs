@@ -389,6 +389,24 @@ fn hostile_files_get_the_users_words_and_lines() {
             "the quoted value that starts here has no closing quote",
         ),
         (
+            "unclosed-bracket",
+            6,
+            "chaos.experiments",
+            "the `[` that starts here is not closed with `]`",
+        ),
+        (
+            "missing-comma",
+            5,
+            "defaults.replicas",
+            "expected `,` or `}` here",
+        ),
+        (
+            "odd-keys",
+            11,
+            "data.mysql.storage",
+            "`20Gi\\n` is not a quantity",
+        ),
+        (
             "malformed",
             4,
             "defaults.replicas",

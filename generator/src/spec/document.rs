@@ -245,15 +245,17 @@ fn syntax_error(source: &str, error: &serde_saphyr::Error) -> SyntaxError {
             };
         }
     }
-    if first.contains("flow mapping") || first.contains("flow sequence") {
-        let end = at.map_or(source.len(), |(line, column)| {
-            let start = line_start(source, line);
-            source[start..]
-                .char_indices()
-                .nth(column.saturating_sub(1) as usize)
-                .map_or(source.len(), |(i, _)| start + i)
-        });
-        if let Some((offset, open)) = open_bracket(&source[..end]) {
+    // A bracket never closed makes the scanner give up lines later, with whatever it
+    // met there; a bracket that is closed leaves the scanner's own message and place.
+    let error_offset = at.map_or(source.len(), |(line, column)| {
+        let start = line_start(source, line);
+        source[start..]
+            .char_indices()
+            .nth(column.saturating_sub(1) as usize)
+            .map_or(source.len(), |(i, _)| start + i)
+    });
+    {
+        if let Some((offset, open)) = open_bracket(source).filter(|(o, _)| *o <= error_offset) {
             let close = if open == '{' { '}' } else { ']' };
             return SyntaxError {
                 at: Some(position_of(source, offset)),
@@ -262,6 +264,13 @@ fn syntax_error(source: &str, error: &serde_saphyr::Error) -> SyntaxError {
         }
     }
     let message = match first {
+        m if m.ends_with("did not find expected ',' or '}'") => {
+            "expected `,` or `}` here: the entries of a `{...}` mapping are separated by `,`"
+                .to_owned()
+        }
+        m if m.ends_with("did not find expected ',' or ']'") => {
+            "expected `,` or `]` here: the items of a `[...]` list are separated by `,`".to_owned()
+        }
         "alias references unknown anchor" => {
             "this alias (`*name`) refers to no anchor (`&name`) defined before it".to_owned()
         }
@@ -295,7 +304,7 @@ fn open_quote(source: &str, line: u64) -> Option<usize> {
     found
 }
 
-/// The innermost `{` or `[` left open in `source`, outside quotes and comments.
+/// The innermost `{` or `[` never closed in `source`, outside quotes and comments.
 fn open_bracket(source: &str) -> Option<(usize, char)> {
     let mut open = Vec::new();
     for (offset, line) in source.split_inclusive('\n').scan(0, |at, line| {
@@ -305,19 +314,32 @@ fn open_bracket(source: &str) -> Option<(usize, char)> {
     }) {
         let mut quote = None;
         let mut previous = ' ';
+        // The last character that was not a space: a bracket opens a collection only
+        // where a value starts, not inside a plain scalar such as `a[1`.
+        let mut significant = None;
         for (i, ch) in line.char_indices() {
             match (quote, ch) {
                 (Some(q), c) if c == q && previous != '\\' => quote = None,
                 (Some(_), _) => {}
                 (None, '"' | '\'') if " \t{[,:".contains(previous) => quote = Some(ch),
                 (None, '#') if previous.is_whitespace() => break,
-                (None, '{' | '[') => open.push((offset + i, ch)),
-                (None, '}' | ']') => {
-                    open.pop();
+                (None, '{' | '[') if significant.is_none_or(|c| ":-[{,".contains(c)) => {
+                    open.push((offset + i, ch))
                 }
+                (None, '}' | ']') => match open.last() {
+                    Some((_, o)) if (*o == '{') == (ch == '}') => {
+                        open.pop();
+                    }
+                    // Closed by the wrong bracket: the open one is what was left open.
+                    Some(&unclosed) => return Some(unclosed),
+                    None => {}
+                },
                 _ => {}
             }
             previous = ch;
+            if !ch.is_whitespace() {
+                significant = Some(ch);
+            }
         }
     }
     open.pop()
@@ -399,5 +421,40 @@ pub(crate) fn collect(node: &Node, prefix: String, out: &mut Vec<(String, Positi
             }
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_count_characters_from_one() {
+        let source = "a: 1\nbé: x\n";
+        assert_eq!(position_of(source, 0), (1, 1));
+        assert_eq!(position_of(source, source.find('x').unwrap()), (2, 5));
+        assert_eq!(line_start(source, 2), 5);
+    }
+
+    #[test]
+    fn the_enclosing_key_comes_from_the_lines_before() {
+        let source = "name: x\ndefaults:\n  replicas:\n    min: \"2\n";
+        assert_eq!(enclosing_key(source, 4), "defaults.replicas.min");
+        assert_eq!(enclosing_key("a: [1\n", 1), "a");
+    }
+
+    #[test]
+    fn only_brackets_that_open_a_collection_count() {
+        assert_eq!(open_bracket("a: {b: [1, 2]}\n"), None);
+        assert_eq!(open_bracket("a: {b: 1\n"), Some((3, '{')));
+        assert_eq!(open_bracket("a: x[1\nb: \"[\"\n# [\n"), None);
+        assert_eq!(open_bracket("a: {b: [1}\n"), Some((7, '[')));
+    }
+
+    #[test]
+    fn an_open_quote_is_found_on_its_own_line() {
+        let source = "a: 1\nb: \"x\nc: 2\n";
+        assert_eq!(open_quote(source, 3), Some(8));
+        assert_eq!(open_quote("a: \"x\" \nb: 'it''s'\n", 9), None);
     }
 }
