@@ -16,7 +16,6 @@ pub const BASE: &str = "base";
 
 /// The environment whose rendering is the base: every setting at its default.
 pub fn baseline() -> Environment {
-    // Secrets are rendered per environment only; the base still needs a valid provider.
     let source = format!(
         "name: base\nnamespace: kubestore\nimages: {{tag: {}}}\n{}",
         crate::defaults::BASE_IMAGE_TAG,
@@ -27,7 +26,8 @@ pub fn baseline() -> Environment {
     Environment::from_loaded(&loaded).expect("the built-in defaults are valid")
 }
 
-/// The baseline's credentials section.
+/// The baseline's credentials: secrets are rendered per environment only, but the base
+/// still needs a valid provider.
 const BASE_SECRETS: &str = concat!(
     "secrets:\n",
     "  provider: external-secrets\n",

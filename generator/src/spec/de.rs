@@ -266,7 +266,11 @@ impl<'de, 'a> Deserializer<'de> for De<'a> {
         match self.value() {
             None | Some(Value::Null) => visitor.visit_unit(),
             Some(Value::Bool(b)) => visitor.visit_bool(*b),
-            Some(Value::Int(i)) => visitor.visit_i128(*i),
+            Some(Value::Int(i)) => match (i64::try_from(*i), u64::try_from(*i)) {
+                (Ok(v), _) => visitor.visit_i64(v),
+                (_, Ok(v)) => visitor.visit_u64(v),
+                _ => visitor.visit_i128(*i),
+            },
             Some(Value::Float(f)) => visitor.visit_f64(*f),
             Some(Value::Str(s)) => visitor.visit_str(s),
             Some(Value::Map(_)) => visitor.visit_map(self.entries(false, None)),

@@ -1,5 +1,6 @@
-//! Reading an environment file: YAML syntax, shape and unknown keys, each error with
-//! file, line, column and key path. Semantic checks come later, in [`crate::model`].
+//! Reading an environment file: size, UTF-8, YAML syntax, then its shape (unknown,
+//! repeated and missing keys, wrong types), each error with file, line, column and key
+//! path. Semantic checks come later, in [`crate::model`], which reports both together.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
