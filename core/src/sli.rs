@@ -178,3 +178,8 @@ mod tests {
         );
     }
 }
+
+/// The name of one SLO (`orders-availability`): its OpenSLO document and its report line.
+pub fn slo_name(service: &ServiceSlos, slo: &Slo) -> String {
+    format!("{}-{}", service.name(), slo.kind.as_str())
+}

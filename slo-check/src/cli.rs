@@ -8,29 +8,7 @@ use clap::{ArgGroup, Parser, ValueEnum};
 use crate::evaluate::BudgetPolicy;
 use crate::span::Span;
 
-/// Long flag names, without the leading `--`.
-pub mod flags {
-    /// OpenSLO documents.
-    pub const SLOS: &str = "slos";
-    /// Environment name.
-    pub const ENV: &str = "env";
-    /// Folder of environment files.
-    pub const ENVIRONMENTS: &str = "environments";
-    /// Server URL.
-    pub const PROMETHEUS: &str = "prometheus";
-    /// Evaluation window.
-    pub const WINDOW: &str = "window";
-    /// Soak duration.
-    pub const SOAK: &str = "soak";
-    /// Soak interval.
-    pub const INTERVAL: &str = "interval";
-    /// Report format.
-    pub const FORMAT: &str = "format";
-    /// File the verdict line is written to.
-    pub const TERMINATION_LOG: &str = "termination-log";
-    /// Run deadline.
-    pub const TIMEOUT: &str = "timeout";
-}
+pub use kubestore_core::slo_check::flags;
 
 const EXIT_CODES: &str = "\
 Exit codes:

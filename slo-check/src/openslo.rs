@@ -14,12 +14,7 @@ use crate::error::{SpecError, SpecErrors};
 use crate::promql::CounterExpr;
 use crate::span::Span;
 
-/// Annotation with the error-ratio series recorded by the rules, for diagnosing rules
-/// that were never loaded.
-pub const RECORDED_ERROR_RATIO: &str = "kubestore.dev/recorded-error-ratio";
-/// Annotation with the request rate (per second) below which the SLO has too little
-/// traffic to judge.
-pub const MIN_REQUEST_RATE: &str = "kubestore.dev/min-request-rate";
+use kubestore_core::slo_check::annotations::{FAST_BURN, MIN_REQUEST_RATE, RECORDED_ERROR_RATIO};
 
 const API_VERSION: &str = "openslo/v1";
 
@@ -331,6 +326,20 @@ fn slo(
                 e,
             ),
         });
+    let fast_burn = annotations
+        .and_then(|a| a.get(FAST_BURN))
+        .and_then(|v| match v.value.trim().parse::<f64>() {
+            Ok(f) if f.is_finite() && f > 0.0 => Some(f),
+            _ => at.error(
+                line(v),
+                &format!("metadata.annotations.{FAST_BURN}"),
+                format!(
+                    "`{}` is not a burn-rate factor (a positive number, e.g. `14.4`)",
+                    v.value
+                ),
+            ),
+        })
+        .unwrap_or(crate::run::PAGE_FACTOR);
     let recorded_error_ratio = annotations
         .and_then(|a| a.get(RECORDED_ERROR_RATIO))
         .map(|v| v.value.clone());
@@ -375,7 +384,7 @@ fn slo(
                 total: total.clone(),
                 min_request_rate,
                 recorded_error_ratio: recorded_error_ratio.clone(),
-                fast_burn: crate::run::PAGE_FACTOR,
+                fast_burn,
                 origin: located.file.display().to_string(),
             })
             .collect(),
