@@ -134,7 +134,7 @@ pub(super) fn render(report: &Report) -> String {
 body{{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#1b1f24;background:#f6f8fa}}
 h1{{font-size:20px;margin:0 0 4px}} .meta{{color:#57606a;margin:0 0 16px}}
 .grid{{display:flex;flex-wrap:wrap;gap:16px}}
-.card{{background:#fff;border:1px solid #d0d7de;border-left:6px solid #2da44e;border-radius:6px;padding:12px 16px;width:400px}}
+.card{{overflow-wrap:anywhere;background:#fff;border:1px solid #d0d7de;border-left:6px solid #2da44e;border-radius:6px;padding:12px 16px;width:400px}}
 .card.bad{{border-left-color:#cf222e}} .card.unknown{{border-left-color:#bf8700}}
 h2{{font-size:15px;margin:0 0 6px}} .numbers{{margin:0 0 6px;color:#57606a;font-size:12px}}
 .verdict{{font-size:11px;text-transform:uppercase;padding:1px 6px;border-radius:10px;color:#fff;background:#2da44e}}
