@@ -232,11 +232,13 @@ fn prometheus_known_history() {
         "users",
         0.9995,
         "1d",
-        "bad",
-        &format!(
-            "sum(http_requests_total{{namespace=\"{NS}\",service=\"users\",status=~\"5..\"}})"
+        (
+            "bad",
+            &format!(
+                "sum(http_requests_total{{namespace=\"{NS}\",service=\"users\",status=~\"5..\"}})"
+            ),
+            &format!("sum(http_requests_total{{namespace=\"{NS}\",service=\"users\"}})"),
         ),
-        &format!("sum(http_requests_total{{namespace=\"{NS}\",service=\"users\"}})"),
     );
     let sp = spent.path().display().to_string();
     let out = slo_check(&[
@@ -289,9 +291,7 @@ fn prometheus_known_history() {
         "payments",
         0.99,
         "1d",
-        "bad",
-        &q("payments"),
-        &q("payments"),
+        ("bad", &q("payments"), &q("payments")),
     );
     openslo(
         nodata.path(),
@@ -299,9 +299,7 @@ fn prometheus_known_history() {
         "search",
         0.99,
         "1d",
-        "bad",
-        &q("search"),
-        &q("search"),
+        ("bad", &q("search"), &q("search")),
     );
     openslo(
         nodata.path(),
@@ -309,9 +307,11 @@ fn prometheus_known_history() {
         "orders",
         0.99,
         "1d",
-        "bad",
-        "sum(slo:requests_errors:total)",
-        "sum(slo:requests:total)",
+        (
+            "bad",
+            "sum(slo:requests_errors:total)",
+            "sum(slo:requests:total)",
+        ),
     );
     let out = slo_check(&[
         "--slos",
@@ -347,9 +347,7 @@ fn prometheus_known_history() {
         "products",
         0.99,
         "1d",
-        "bad",
-        &q("products"),
-        &q("products"),
+        ("bad", &q("products"), &q("products")),
     );
     let out = slo_check(&[
         "--slos",

@@ -72,9 +72,7 @@ fn soak_fails_fast_on_a_fast_burn_and_passes_a_clean_soak() {
         "burning",
         0.999,
         "1d",
-        "bad",
-        &q("burning", true),
-        &q("burning", false),
+        ("bad", &q("burning", true), &q("burning", false)),
     );
     let clean = tempfile::tempdir().unwrap();
     openslo(
@@ -83,9 +81,7 @@ fn soak_fails_fast_on_a_fast_burn_and_passes_a_clean_soak() {
         "steady",
         0.999,
         "1d",
-        "bad",
-        &q("steady", true),
-        &q("steady", false),
+        ("bad", &q("steady", true), &q("steady", false)),
     );
     // A writer pushes one sample a second per series: `burning` fails half its requests
     // from the start, `steady` none.

@@ -38,8 +38,7 @@ fn chart(o: &Outcome, start: f64, end: f64) -> String {
         .iter()
         .map(|p| p.1)
         .fold(budget * 2.0, f64::max)
-        .min(1.0)
-        .max(1e-9);
+        .clamp(1e-9, 1.0);
     let span = (end - start).max(1.0);
     let x = |t: f64| PAD + (t - start) / span * (W - PAD - 8.0);
     let y = |v: f64| H - 18.0 - (v / top).clamp(0.0, 1.0) * (H - 30.0);

@@ -421,16 +421,15 @@ pub fn repo() -> PathBuf {
         .to_owned()
 }
 
-/// Writes a hand-written OpenSLO `SLO` with a Prometheus ratio into `dir`.
+/// Writes a hand-written OpenSLO `SLO` with a Prometheus ratio (`bad` or `good`, the
+/// numerator query, the total query) into `dir`.
 pub fn openslo(
     dir: &Path,
     name: &str,
     service: &str,
     objective: f64,
     period: &str,
-    side: &str,
-    numerator: &str,
-    total: &str,
+    (side, numerator, total): (&str, &str, &str),
 ) {
     let doc = format!(
         "apiVersion: openslo/v1\nkind: SLO\nmetadata:\n  name: {name}\nspec:\n  service: {service}\n  indicator:\n    metadata: {{name: {name}-sli}}\n    spec:\n      ratioMetric:\n        counter: true\n        {side}:\n          metricSource:\n            type: Prometheus\n            spec:\n              query: '{numerator}'\n        total:\n          metricSource:\n            type: Prometheus\n            spec:\n              query: '{total}'\n  timeWindow:\n    - duration: {period}\n      isRolling: true\n  budgetingMethod: Occurrences\n  objectives:\n    - target: {objective}\n"
@@ -450,9 +449,7 @@ pub fn strict(dir: &Path) {
         "orders",
         0.999,
         "1d",
-        "bad",
-        &bad("orders"),
-        &total("orders"),
+        ("bad", &bad("orders"), &total("orders")),
     );
     openslo(
         dir,
@@ -460,9 +457,7 @@ pub fn strict(dir: &Path) {
         "users",
         0.998,
         "1d",
-        "bad",
-        &bad("users"),
-        &total("users"),
+        ("bad", &bad("users"), &total("users")),
     );
 }
 
