@@ -121,6 +121,11 @@ fn files(path: &Path) -> Result<Vec<PathBuf>, SpecError> {
         for entry in entries {
             let entry = entry.map_err(|e| SpecError::file(&dir, format!("cannot read: {e}")))?;
             let p = entry.path();
+            // A mounted ConfigMap holds each file twice more under `..data` and
+            // `..<timestamp>`; hidden entries are never definitions.
+            if entry.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
             if p.is_dir() {
                 stack.push(p);
             } else if matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {

@@ -3,7 +3,7 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use reqwest::header::{HeaderName, HeaderValue};
 
@@ -306,6 +306,16 @@ async fn soak_run(
             report.note = Some(format!("soak of {soak} completed"));
             return Ok(report);
         }
+        if outcomes.iter().all(|o| o.verdict == Verdict::Error) {
+            // Nothing could be asked even after the client's retries: say so now (exit 3)
+            // rather than soak blind; a Job retries a fresh soak.
+            let mut report = Report::new(outcomes, base);
+            report.note = Some(format!(
+                "soak of {soak} stopped after {}: no SLO could be evaluated",
+                params.window
+            ));
+            return Ok(report);
+        }
         let mut fast = Vec::new();
         for (o, def) in outcomes.iter_mut().zip(defs) {
             let factor = cli.fast_burn.unwrap_or(def.fast_burn);
@@ -383,6 +393,5 @@ fn write(cli: &Cli, report: &Report) -> Result<(), RunError> {
             tracing::warn!("cannot write --termination-log {}: {e}", path.display());
         }
     }
-    let _ = Duration::ZERO;
     Ok(())
 }
