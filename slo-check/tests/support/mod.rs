@@ -280,6 +280,26 @@ pub fn prometheus(at: i64) -> Server {
     start_prometheus(dir, &data, None)
 }
 
+/// Prometheus serving the history over TLS with `web_config`.
+pub fn prometheus_tls(at: i64, web_config: &Path) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("history.om");
+    std::fs::write(&input, openmetrics(&history(at))).unwrap();
+    let data = dir.path().join("data");
+    let out = Command::new("promtool")
+        .args(["tsdb", "create-blocks-from", "openmetrics"])
+        .arg(&input)
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "promtool: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    start_prometheus(dir, &data, Some(web_config))
+}
+
 /// Starts Prometheus on `data`, with a web config (TLS) when given.
 pub fn start_prometheus(dir: tempfile::TempDir, data: &Path, web_config: Option<&Path>) -> Server {
     let config = dir.path().join("prometheus.yml");
