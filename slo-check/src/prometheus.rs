@@ -206,6 +206,8 @@ pub enum Auth {
 pub struct Client {
     http: reqwest::Client,
     base: String,
+    /// `base` without user and password, for reports and errors.
+    shown: String,
     config: Arc<Config>,
     limit: Arc<Semaphore>,
     deadline: Instant,
@@ -273,8 +275,17 @@ impl Client {
         let http = builder
             .build()
             .map_err(|e| SetupError::Http(e.to_string()))?;
+        let shown = match reqwest::Url::parse(&url) {
+            Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
+                let _ = u.set_username("");
+                let _ = u.set_password(None);
+                u.as_str().trim_end_matches('/').to_owned()
+            }
+            _ => url.clone(),
+        };
         Ok(Self {
             http,
+            shown,
             base: url,
             limit: Arc::new(Semaphore::new(config.concurrency.max(1))),
             config: Arc::new(config),
@@ -282,9 +293,9 @@ impl Client {
         })
     }
 
-    /// The server's base URL as given.
+    /// The server's base URL as given, without credentials.
     pub fn url(&self) -> &str {
-        &self.base
+        &self.shown
     }
 
     /// The `Authorization` header for this evaluation: the bearer token is read from its
@@ -401,7 +412,7 @@ impl Client {
 
     fn bad(&self, message: &str) -> QueryError {
         QueryError::BadResponse {
-            url: self.base.clone(),
+            url: self.shown.clone(),
             message: message.to_owned(),
         }
     }
@@ -511,7 +522,7 @@ impl Client {
         if status == 401 || status == 403 {
             return Err((
                 QueryError::Auth {
-                    url: self.base.clone(),
+                    url: self.shown.clone(),
                     status,
                     body: snippet(),
                 },
@@ -530,7 +541,7 @@ impl Client {
             )),
             _ if !(200..300).contains(&status) => Err((
                 QueryError::Status {
-                    url: self.base.clone(),
+                    url: self.shown.clone(),
                     status,
                     body: snippet(),
                 },
@@ -542,6 +553,8 @@ impl Client {
     }
 
     fn transport(&self, e: reqwest::Error) -> QueryError {
+        // reqwest's message names the URL, which may carry credentials.
+        let e = e.without_url();
         if e.is_timeout() {
             return QueryError::Timeout(self.config.query_timeout);
         }
@@ -552,7 +565,7 @@ impl Client {
             source = s.source();
         }
         QueryError::Unreachable {
-            url: self.base.clone(),
+            url: self.shown.clone(),
             message,
         }
     }

@@ -339,6 +339,34 @@ fn prometheus_known_history() {
                 .contains("increase")
     );
 
+    // More bad requests than requests is a data error with the numbers (exit 3).
+    let inconsistent = tempfile::tempdir().unwrap();
+    openslo(
+        inconsistent.path(),
+        "twice",
+        "orders",
+        0.99,
+        "1d",
+        ("bad", &format!("{} * 2", q("orders")), &q("orders")),
+    );
+    let out = slo_check(&[
+        "--slos",
+        &inconsistent.path().display().to_string(),
+        "--prometheus",
+        &url,
+        "--at",
+        &at_s,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code(&out), 3, "{}", text(&out));
+    let t = json(&out);
+    assert_eq!(slo(&t, "twice")["verdict"], "error");
+    assert_eq!(
+        slo(&t, "twice")["reason"],
+        "data error: 48000 bad events out of 24000 over the window (bad > total)"
+    );
+
     // Low traffic alone: exit 4.
     let low = tempfile::tempdir().unwrap();
     openslo(
@@ -418,6 +446,44 @@ fn prometheus_known_history() {
         String::from_utf8_lossy(&out.stdout).contains("partial response: store"),
         "warnings are shown"
     );
+
+    // 429 with Retry-After is waited out and retried; a slow answer is a time-out (exit 3);
+    // a 400 bad_data is a query error, never retried.
+    let out = via("busy-once", &[]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    let out = via("slow", &["--query-timeout", "1s", "--retries", "0"]);
+    assert_eq!(code(&out), 3, "{}", text(&out));
+    assert!(text(&out).contains("no answer within 1s"), "{}", text(&out));
+    let out = via("bad-data", &["--retries", "5"]);
+    assert_eq!(code(&out), 3, "{}", text(&out));
+    assert!(text(&out).contains("bad_data"), "{}", text(&out));
+    assert!(
+        proxy.hits("bad-data") <= 8,
+        "one try per query: {}",
+        proxy.hits("bad-data")
+    );
+    assert!(
+        proxy.hits("always-500") >= 3,
+        "500s are retried: {}",
+        proxy.hits("always-500")
+    );
+    // Credentials in the URL reach the server but never the report.
+    let with_user = format!(
+        "{}/basic",
+        proxy.url.replacen("http://", "http://user:pa55@", 1)
+    );
+    let out = slo_check(&[
+        "--slos",
+        &sd,
+        "--prometheus",
+        &with_user,
+        "--at",
+        &at_s,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(!text(&out).contains("pa55"), "{}", text(&out));
 
     // Auth: bearer token file, basic auth from the environment, a tenant header.
     let token = strict_dir.path().join("token");

@@ -504,10 +504,19 @@ pub fn near(v: &serde_json::Value, expected: f64, what: &str) {
 /// `/always-500` always answers 500, `/garbage` answers 200 with HTML, `/partial`
 /// forwards and marks the answer partial the way Thanos does (a warning), `/bearer`,
 /// `/basic` and `/tenant` forward only with `Bearer s3cret`, `user:pa55` or
-/// `X-Scope-OrgID: shop`.
+/// `X-Scope-OrgID: shop`; `/slow` answers after 3s, `/busy-once` answers 429 with
+/// `Retry-After: 1` to the first query, `/bad-data` answers 400 `bad_data`.
 pub struct Proxy {
     pub url: String,
+    hits: std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, usize>>>,
     _runtime: tokio::runtime::Runtime,
+}
+
+impl Proxy {
+    /// Requests received under `/mode`.
+    pub fn hits(&self, mode: &str) -> usize {
+        self.hits.lock().unwrap().get(mode).copied().unwrap_or(0)
+    }
 }
 
 pub fn proxy(upstream: &str) -> Proxy {
@@ -522,6 +531,8 @@ pub fn proxy(upstream: &str) -> Proxy {
     struct St {
         upstream: String,
         failed_once: Arc<AtomicBool>,
+        busy_once: Arc<AtomicBool>,
+        hits: Arc<std::sync::Mutex<std::collections::BTreeMap<String, usize>>>,
         http: ::reqwest::Client,
     }
     async fn handle(
@@ -538,7 +549,21 @@ pub fn proxy(upstream: &str) -> Proxy {
                 .to_owned()
         };
         let denied = (StatusCode::UNAUTHORIZED, "unauthorized").into_response();
+        *st.hits.lock().unwrap().entry(mode.clone()).or_default() += 1;
         match mode.as_str() {
+            "slow" => tokio::time::sleep(std::time::Duration::from_secs(3)).await,
+            "busy-once" if !st.busy_once.swap(true, Ordering::SeqCst) => {
+                return (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [("retry-after", "1")],
+                    "slow down",
+                )
+                    .into_response();
+            }
+            "bad-data" => {
+                let body = serde_json::json!({"status": "error", "errorType": "bad_data", "error": "1:1: parse error"});
+                return (StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
+            }
             "always-500" => return (StatusCode::INTERNAL_SERVER_ERROR, "boom").into_response(),
             "garbage" => return (StatusCode::OK, "<html>not an API</html>").into_response(),
             "fail-once" if !st.failed_once.swap(true, Ordering::SeqCst) => {
@@ -576,9 +601,12 @@ pub fn proxy(upstream: &str) -> Proxy {
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
+    let hits = Arc::new(std::sync::Mutex::new(std::collections::BTreeMap::new()));
     let st = St {
         upstream: upstream.to_owned(),
         failed_once: Arc::new(AtomicBool::new(false)),
+        busy_once: Arc::new(AtomicBool::new(false)),
+        hits: hits.clone(),
         http: ::reqwest::Client::new(),
     };
     let app = axum::Router::new()
@@ -587,6 +615,7 @@ pub fn proxy(upstream: &str) -> Proxy {
     runtime.spawn(async move { axum::serve(listener, app).await.unwrap() });
     Proxy {
         url,
+        hits,
         _runtime: runtime,
     }
 }
