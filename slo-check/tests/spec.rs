@@ -17,6 +17,29 @@ fn usage_and_spec_errors_exit_2() {
     assert_eq!(code(&out), 2, "{}", text(&out));
     let out = slo_check(&["--prometheus", "http://127.0.0.1:1"]);
     assert_eq!(code(&out), 2, "--slos or --env is required: {}", text(&out));
+    let both = slo_check(&[
+        "--slos",
+        "x",
+        "--env",
+        "dev",
+        "--prometheus",
+        "http://127.0.0.1:1",
+    ]);
+    assert_eq!(
+        code(&both),
+        2,
+        "exactly one of --slos and --env: {}",
+        text(&both)
+    );
+    let header = slo_check(&[
+        "--slos",
+        &repo().join("gitops/slo/dev").display().to_string(),
+        "--prometheus",
+        "http://127.0.0.1:1",
+        "--header",
+        "no colon",
+    ]);
+    assert_eq!(code(&header), 2, "{}", text(&header));
     let help = slo_check(&["--help"]);
     assert_eq!(code(&help), 0);
     assert!(
