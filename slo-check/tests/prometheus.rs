@@ -581,6 +581,20 @@ fn prometheus_known_history() {
         "{table}"
     );
     assert!(!table.contains('\x1b'), "no colour off a terminal");
+    // On a terminal the verdicts are coloured, never with NO_COLOR.
+    let on_tty = |no_color: &str| {
+        let cmd = format!(
+            "NO_COLOR={no_color} {} --slos {sd} --prometheus {url} --at {at_s}",
+            env!("CARGO_BIN_EXE_slo-check")
+        );
+        let out = Command::new("script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    assert!(on_tty("").contains("\x1b[31mbreached"), "{}", on_tty(""));
+    assert!(!on_tty("1").contains('\x1b'));
     // --output: the report to the file, the table to the terminal.
     let html_path = repo().join("target/slo-check/report.html");
     let all = tempfile::tempdir().unwrap();
