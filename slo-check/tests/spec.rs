@@ -134,3 +134,78 @@ fn a_port_that_refuses_is_exit_3() {
             .contains("cannot reach")
     );
 }
+
+/// OpenSLO as other tools write it: an SLI of its own referenced by name, several
+/// objectives, `targetPercent`, and a query that counts over `$window` itself.
+#[test]
+fn other_tools_openslo_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "checkout.yaml",
+        "\
+apiVersion: openslo/v1
+kind: Service
+metadata: {name: checkout}
+spec: {description: the checkout}
+---
+apiVersion: openslo/v1
+kind: SLI
+metadata: {name: checkout-ok}
+spec:
+  ratioMetric:
+    counter: false
+    good:
+      metricSource:
+        type: Prometheus
+        spec: {query: 'sum(increase(checkout_total{code!~\"5..\"}[$window]))'}
+    total:
+      metricSource:
+        type: Prometheus
+        spec: {query: 'sum(increase(checkout_total[$window]))'}
+---
+apiVersion: openslo/v1
+kind: SLO
+metadata: {name: checkout-availability}
+spec:
+  service: checkout
+  indicatorRef: checkout-ok
+  timeWindow: [{duration: 4w, isRolling: true}]
+  budgetingMethod: Occurrences
+  objectives:
+    - {name: strict, targetPercent: 99.9}
+    - {name: loose, target: 0.99}
+",
+    );
+    let out = slo_check(&[
+        "--slos",
+        &dir.path().display().to_string(),
+        "--explain",
+        "--window",
+        "1h",
+        "--at",
+        "1796148000",
+    ]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let t = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        t.contains("evaluation time: 2026-12-01T18:00:00Z (1796148000)"),
+        "{t}"
+    );
+    assert!(
+        t.contains("checkout-availability-strict (service checkout, objective 0.999, period 28d"),
+        "{t}"
+    );
+    assert!(
+        t.contains("checkout-availability-loose (service checkout, objective 0.99, period 28d"),
+        "{t}"
+    );
+    assert!(
+        t.contains("good over 1h: sum(increase(checkout_total{code!~\"5..\"}[1h]))"),
+        "{t}"
+    );
+    assert!(
+        t.contains("total over 28d: sum(increase(checkout_total[28d]))"),
+        "{t}"
+    );
+}
