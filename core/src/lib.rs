@@ -7,6 +7,8 @@
 //! - [`catalog`]: the bundled services, their ports, call graph and routes;
 //! - [`metrics`] and [`sli`]: the services' metric names, and the series, labels and
 //!   PromQL every SLO is measured with;
+//! - [`slo_check`]: the flags, exit codes and OpenSLO annotations the generator and
+//!   `slo-check` share;
 //! - [`defaults`] and [`conventions`]: built-in values and shared names.
 //!
 //! The generator renders from this crate; `slo-check` evaluates from it. Keeping it free of
@@ -18,4 +20,5 @@ pub mod defaults;
 pub mod metrics;
 pub mod model;
 pub mod sli;
+pub mod slo_check;
 pub mod spec;

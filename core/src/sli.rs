@@ -156,6 +156,11 @@ fn pascal(s: &str) -> String {
         .collect()
 }
 
+/// The name of one SLO (`orders-availability`): its OpenSLO document and its report line.
+pub fn slo_name(service: &ServiceSlos, slo: &Slo) -> String {
+    format!("{}-{}", service.name(), slo.kind.as_str())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,7 @@ pub mod layout;
 pub mod output;
 pub mod render;
 
-pub use kubestore_core::{catalog, conventions, defaults, metrics, model, sli, spec};
+pub use kubestore_core::{catalog, conventions, defaults, metrics, model, sli, slo_check, spec};
 
 use std::path::{Path, PathBuf};
 

@@ -288,16 +288,44 @@ fn the_slo_check_runs_after_each_sync_against_prometheus() {
         if env.name == "prod" {
             assert!(expected.contains("@sha256:"), "prod pins {expected}");
         }
+        let window = env.slos.post_sync_check.window;
         assert_eq!(
             container["args"],
             serde_json::json!([
-                "--env",
-                env.name,
+                "--slos",
+                "/etc/slo-check/slos",
                 "--prometheus",
                 env.monitoring.prometheus_url,
-                "--window",
-                env.slos.post_sync_check.window.to_string()
+                "--soak",
+                window.to_string(),
+                "--termination-log",
+                "/dev/termination-log"
             ])
+        );
+        assert!(
+            job["spec"]["activeDeadlineSeconds"].as_i64().unwrap()
+                > i64::try_from(window.seconds_ceil()).unwrap(),
+            "the deadline is above the soak"
+        );
+        assert_eq!(
+            container["terminationMessagePolicy"],
+            "FallbackToLogsOnError"
+        );
+        let rules = &job["spec"]["podFailurePolicy"]["rules"];
+        assert_eq!(rules[0]["action"], "FailJob");
+        assert_eq!(
+            rules[0]["onExitCodes"]["values"],
+            serde_json::json!([1, 2, 4])
+        );
+        assert_eq!(rules[1]["action"], "Count");
+        assert_eq!(rules[1]["onExitCodes"]["values"], serde_json::json!([3]));
+        // The ConfigMap it mounts holds one OpenSLO document per SLO of the environment.
+        let slos = object(&objects, "ConfigMap", "slo-check");
+        let expected: usize = env.slos.services.iter().map(|s| s.slos.len()).sum();
+        assert_eq!(slos["data"].as_object().unwrap().len(), expected);
+        assert_eq!(
+            pod["spec"]["volumes"][0]["configMap"]["name"], "slo-check",
+            "the Job mounts its definitions"
         );
         let policy = object(&objects, "NetworkPolicy", "slo-check");
         let egress = &policy["spec"]["egress"][0];
@@ -306,6 +334,10 @@ fn the_slo_check_runs_after_each_sync_against_prometheus() {
             env.monitoring.namespace.as_str()
         );
         assert_eq!(egress["ports"][0]["port"], 9090);
+        assert_eq!(
+            egress["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"], "prometheus",
+            "Prometheus and nothing else"
+        );
     }
 }
 

@@ -2,6 +2,13 @@
 //! check that fails a sync whose deploy breaks an objective; with the NetworkPolicies
 //! that let them reach MySQL and Prometheus.
 //!
+//! The SLO check reads the environment's OpenSLO documents from a ConfigMap rendered
+//! here (the same documents as `slo/<env>/`), soaks for the post-sync window, and exits
+//! with the codes of `kubestore_core::slo_check::exit`: the Job's `podFailurePolicy`
+//! retries "Prometheus could not be asked" (3) a few times and fails at once on a
+//! breach (1), bad definitions (2) or no data (4). Its verdict line becomes the pod's
+//! termination message, which Argo CD shows on the failed hook.
+//!
 //! The migrations are `Sync` hooks in their own wave, not `PreSync` hooks: a PreSync hook
 //! runs before anything of the sync is applied, so on an environment's first sync there
 //! is no MySQL, no ConfigMap and no credentials Secret yet, the Job can never succeed and
@@ -15,9 +22,13 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::batch::v1::{Job, JobSpec};
+use k8s_openapi::api::batch::v1::{
+    Job, JobSpec, PodFailurePolicy, PodFailurePolicyOnExitCodesRequirement,
+    PodFailurePolicyOnPodConditionsPattern, PodFailurePolicyRule,
+};
 use k8s_openapi::api::core::v1::{
-    ConfigMapEnvSource, Container, EnvFromSource, PodSpec, PodTemplateSpec,
+    ConfigMap, ConfigMapEnvSource, ConfigMapVolumeSource, Container, EnvFromSource, PodSpec,
+    PodTemplateSpec, Volume, VolumeMount,
 };
 use k8s_openapi::api::networking::v1::{
     NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicySpec,
@@ -27,10 +38,12 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::Object;
 use super::argocd::{SYNC_WAVE, WAVE_MIGRATIONS};
+use super::openslo::render_openslo;
 use super::workloads::{container_security, datastore_env, pod_security, resources, tmp_volume};
 use crate::catalog::{self, Datastore};
 use crate::conventions::{self as conv, labels, selector};
 use crate::model::{Environment, Service};
+use crate::slo_check::{exit, flags};
 
 /// Annotation naming the hook phase.
 pub const HOOK: &str = "argocd.argoproj.io/hook";
@@ -45,6 +58,17 @@ pub const SLO_CHECK: &str = "slo-check";
 const MIGRATION: &str = "migration";
 /// Port of Prometheus' HTTP API.
 const PROMETHEUS_PORT: u16 = 9090;
+/// Where the SLO check finds its OpenSLO documents.
+const SLOS_DIR: &str = "/etc/slo-check/slos";
+/// The file whose content Kubernetes keeps as the container's termination message.
+const TERMINATION_LOG: &str = "/dev/termination-log";
+/// Pods the SLO check may start when Prometheus cannot be asked (exit 3).
+const SLO_CHECK_RETRIES: i32 = 2;
+/// Time for a pod to start and for the last evaluation after the soak (its deadline is
+/// slo-check's default `--timeout`, 60s), per pod.
+const SLO_CHECK_SLACK_SECONDS: i64 = 120;
+/// Label Prometheus Operator puts on the Prometheus pods.
+const PROMETHEUS_POD_LABEL: (&str, &str) = ("app.kubernetes.io/name", "prometheus");
 
 pub(super) fn render_hooks(env: &Environment) -> Vec<Object> {
     let mut out = Vec::new();
@@ -68,6 +92,7 @@ pub(super) fn render_hooks(env: &Environment) -> Vec<Object> {
         ));
     }
     if env.slos.post_sync_check.enabled {
+        out.push(Object::new(SLO_CHECK, "configmap", &slo_definitions(env)));
         out.push(Object::new(SLO_CHECK, "job", &slo_check(env)));
         out.push(Object::new(
             SLO_CHECK,
@@ -156,37 +181,107 @@ fn migration(service: &Service) -> Job {
     }
 }
 
-/// `slo-check` after every sync: a breached objective exits non-zero, the hook fails and
-/// so does the sync.
+/// The environment's OpenSLO documents, one key per SLO, for the check to mount. An
+/// ordinary object rather than a hook: a hook ConfigMap would be deleted as soon as it
+/// "succeeded", possibly before the Job's pod mounts it.
+fn slo_definitions(env: &Environment) -> ConfigMap {
+    let data = render_openslo(env)
+        .into_iter()
+        .map(|(path, document)| {
+            let key = path.rsplit('/').next().unwrap_or(&path).to_owned();
+            let text = serde_saphyr::to_string(&document).expect("OpenSLO documents serialize");
+            (key, text)
+        })
+        .collect();
+    ConfigMap {
+        metadata: ObjectMeta {
+            name: Some(SLO_CHECK.to_owned()),
+            labels: Some(labels(SLO_CHECK, SLO_CHECK)),
+            ..Default::default()
+        },
+        data: Some(data),
+        ..Default::default()
+    }
+}
+
+fn flag(name: &str) -> String {
+    format!("--{name}")
+}
+
+fn exit_codes(action: &str, values: Vec<i32>) -> PodFailurePolicyRule {
+    PodFailurePolicyRule {
+        action: action.into(),
+        on_exit_codes: Some(PodFailurePolicyOnExitCodesRequirement {
+            container_name: Some(SLO_CHECK.into()),
+            operator: "In".into(),
+            values,
+        }),
+        ..Default::default()
+    }
+}
+
+/// `slo-check` after every sync: it soaks for the post-sync window, judging the traffic
+/// since the sync; a breached objective exits non-zero, the hook fails and so does the
+/// sync.
 fn slo_check(env: &Environment) -> Job {
     let image = &env.slo_check_image;
     let reference = match &image.digest {
         Some(digest) => format!("{}:{}@{digest}", image.repository, image.tag),
         None => format!("{}:{}", image.repository, image.tag),
     };
+    let soak = env.slos.post_sync_check.window;
+    let (tmp, tmp_mount) = tmp_volume();
     let container = Container {
         name: SLO_CHECK.into(),
         image: Some(reference),
         image_pull_policy: Some("Always".into()),
         args: Some(vec![
-            "--env".into(),
-            env.name.clone(),
-            "--prometheus".into(),
+            flag(flags::SLOS),
+            SLOS_DIR.into(),
+            flag(flags::PROMETHEUS),
             env.monitoring.prometheus_url.clone(),
-            "--window".into(),
-            env.slos.post_sync_check.window.to_string(),
+            flag(flags::SOAK),
+            soak.to_string(),
+            flag(flags::TERMINATION_LOG),
+            TERMINATION_LOG.into(),
         ]),
         resources: Some(resources(&slo_check_resources())),
         security_context: Some(container_security(conv::APP_UID)),
+        termination_message_path: Some(TERMINATION_LOG.into()),
+        termination_message_policy: Some("FallbackToLogsOnError".into()),
+        volume_mounts: Some(vec![
+            VolumeMount {
+                name: "slos".into(),
+                mount_path: SLOS_DIR.into(),
+                read_only: Some(true),
+                ..Default::default()
+            },
+            tmp_mount,
+        ]),
         ..Default::default()
     };
+    let per_pod = soak.seconds_ceil() as i64 + SLO_CHECK_SLACK_SECONDS;
     Job {
         metadata: hook_meta(SLO_CHECK, SLO_CHECK, "PostSync"),
         spec: Some(JobSpec {
-            // The checker retries Prometheus itself; a second pod would only repeat a
-            // verdict.
-            backoff_limit: Some(0),
-            active_deadline_seconds: Some(300),
+            backoff_limit: Some(SLO_CHECK_RETRIES),
+            // Every pod the policy may start gets its whole soak.
+            active_deadline_seconds: Some(per_pod * i64::from(SLO_CHECK_RETRIES + 1)),
+            pod_failure_policy: Some(PodFailurePolicy {
+                rules: vec![
+                    exit_codes("FailJob", vec![exit::BREACHED, exit::USAGE, exit::NO_DATA]),
+                    exit_codes("Count", vec![exit::UNREACHABLE]),
+                    // An evicted or preempted pod says nothing about the SLOs.
+                    PodFailurePolicyRule {
+                        action: "Ignore".into(),
+                        on_pod_conditions: Some(vec![PodFailurePolicyOnPodConditionsPattern {
+                            type_: "DisruptionTarget".into(),
+                            status: "True".into(),
+                        }]),
+                        ..Default::default()
+                    },
+                ],
+            }),
             template: PodTemplateSpec {
                 metadata: Some(pod_meta(labels(SLO_CHECK, SLO_CHECK))),
                 spec: Some(PodSpec {
@@ -194,6 +289,17 @@ fn slo_check(env: &Environment) -> Job {
                     automount_service_account_token: Some(false),
                     security_context: Some(pod_security(conv::APP_UID)),
                     containers: vec![container],
+                    volumes: Some(vec![
+                        Volume {
+                            name: "slos".into(),
+                            config_map: Some(ConfigMapVolumeSource {
+                                name: SLO_CHECK.into(),
+                                ..Default::default()
+                            }),
+                            ..Default::default()
+                        },
+                        tmp,
+                    ]),
                     ..Default::default()
                 }),
             },
@@ -279,6 +385,13 @@ fn slo_check_policy(env: &Environment) -> NetworkPolicy {
                     match_labels: Some(BTreeMap::from([(
                         "kubernetes.io/metadata.name".to_owned(),
                         env.monitoring.namespace.clone(),
+                    )])),
+                    ..Default::default()
+                }),
+                pod_selector: Some(LabelSelector {
+                    match_labels: Some(BTreeMap::from([(
+                        PROMETHEUS_POD_LABEL.0.to_owned(),
+                        PROMETHEUS_POD_LABEL.1.to_owned(),
                     )])),
                     ..Default::default()
                 }),

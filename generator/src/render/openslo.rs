@@ -10,13 +10,20 @@
 //! - `kubestore.dev/recorded-error-ratio`: the recorded series holding the error ratio
 //!   over the whole window;
 //! - `kubestore.dev/error-budget`: the budget as a ratio (`0.001`);
-//! - `kubestore.dev/prometheus-url`: where the post-sync check asks.
+//! - `kubestore.dev/prometheus-url`: where the post-sync check asks;
+//! - `kubestore.dev/min-request-rate`: requests per second below which `slo-check`
+//!   reports low traffic instead of a verdict;
+//! - `kubestore.dev/fast-burn`: the page tier's burn-rate factor, which stops a post-sync
+//!   soak at once.
 
 use serde_json::{Value, json};
 
 use crate::model::Environment;
 use crate::model::slo::{ServiceSlos, Slo, SloKind};
-use crate::sli::{error_ratio_expr, error_ratio_series, selector, sli_metrics, slo_labels};
+use crate::sli::{
+    error_ratio_expr, error_ratio_series, selector, sli_metrics, slo_labels, slo_name,
+};
+use crate::slo_check::annotations as a;
 
 /// Where the OpenSLO files of `env` go.
 pub fn openslo_dir(env: &Environment) -> String {
@@ -28,7 +35,7 @@ pub fn render_openslo(env: &Environment) -> Vec<(String, Value)> {
     let mut out = Vec::new();
     for service in &env.slos.services {
         for slo in &service.slos {
-            let name = format!("{}-{}", service.name(), slo.kind.as_str());
+            let name = slo_name(service, slo);
             out.push((
                 format!("{}/{name}.yaml", openslo_dir(env)),
                 document(env, service, slo, &name),
@@ -79,11 +86,13 @@ fn document(env: &Environment, service: &ServiceSlos, slo: &Slo, name: &str) -> 
                 "slo": slo.kind.as_str(),
             },
             "annotations": {
-                "kubestore.dev/error-ratio-query": error_ratio_expr(env, service, slo, "$window"),
-                "kubestore.dev/recorded-error-ratio": selector(&error_ratio_series(service.window), &labels),
-                "kubestore.dev/error-budget": slo.budget_ratio(),
-                "kubestore.dev/prometheus-url": env.monitoring.prometheus_url,
-                "kubestore.dev/sli-source": service.source,
+                a::ERROR_RATIO_QUERY: error_ratio_expr(env, service, slo, "$window"),
+                a::RECORDED_ERROR_RATIO: selector(&error_ratio_series(service.window), &labels),
+                a::ERROR_BUDGET: slo.budget_ratio(),
+                a::PROMETHEUS_URL: env.monitoring.prometheus_url,
+                a::SLI_SOURCE: service.source,
+                a::MIN_REQUEST_RATE: slo.min_request_rate.per_second(),
+                a::FAST_BURN: service.burn_windows()[0].factor(),
             },
         },
         "spec": {

@@ -1,0 +1,50 @@
+//! What slo-check evaluates: one SLO with its objective, period and the two counter
+//! expressions of its ratio, wherever it was read from (OpenSLO or an environment file).
+
+use crate::promql::CounterExpr;
+use crate::span::Span;
+
+/// Which side of the ratio the numerator counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Numerator {
+    /// Bad events (availability: 5xx answers).
+    Bad,
+    /// Good events (latency: answers below the threshold).
+    Good,
+}
+
+/// One service level objective.
+#[derive(Debug, Clone)]
+pub struct SloDefinition {
+    /// Unique name, e.g. `orders-availability`.
+    pub name: String,
+    /// The service it belongs to.
+    pub service: String,
+    /// What it measures (`availability`, `latency`, or the objective's name).
+    pub slo: String,
+    /// Share of good events promised, in (0, 1).
+    pub objective: f64,
+    /// The SLO period the error budget is spent over (rolling).
+    pub period: Span,
+    /// Whether the numerator counts bad or good events.
+    pub numerator_kind: Numerator,
+    /// Bad or good events.
+    pub numerator: CounterExpr,
+    /// All events.
+    pub total: CounterExpr,
+    /// Below this request rate one failure swings the verdict.
+    pub min_request_rate: Option<f64>,
+    /// A recorded series of the error ratio that should exist when the rules are loaded.
+    pub recorded_error_ratio: Option<String>,
+    /// Burn rate that stops a soak at once.
+    pub fast_burn: f64,
+    /// Where it was read from (`gitops/slo/dev/orders-availability.yaml`).
+    pub origin: String,
+}
+
+impl SloDefinition {
+    /// The error budget as a ratio: `1 - objective`.
+    pub fn budget(&self) -> f64 {
+        1.0 - self.objective
+    }
+}
