@@ -235,8 +235,6 @@ pub enum SetupError {
 impl Client {
     /// A client whose retries stop at `deadline`.
     pub fn new(config: Config, deadline: Instant) -> Result<Self, SetupError> {
-        // Only one provider is compiled in; a second install attempt is harmless.
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let url = config.url.trim_end_matches('/').to_owned();
         if !(url.starts_with("http://") || url.starts_with("https://"))
             || reqwest::Url::parse(&url).is_err()
