@@ -5,24 +5,27 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use kubestore_common::api::Api;
 use kubestore_common::extract::{MAX_ID, parse_id};
 use kubestore_common::{AppError, Json, idempotency, validate};
 use serde::{Deserialize, Serialize};
 
 use crate::store::{Cart, Line, SetLine, StoreError};
 use crate::upstream::ProductLookup;
-use crate::{AppState, checkout};
+use crate::{AppState, SERVICE, checkout};
 
 /// Largest quantity of one line.
 pub const MAX_QUANTITY: i64 = 1000;
 
-/// The cart routes (the shared health and metrics routes are added by the caller).
+/// The cart routes, exactly those of the service catalogue (the shared health and
+/// metrics routes are added by the caller).
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/carts/{cart_id}", get(get_cart).delete(delete_cart))
-        .route("/v1/carts/{cart_id}/items/{product_id}", put(put_item))
-        .route("/v1/carts/{cart_id}/checkout", post(checkout))
+    Api::of(SERVICE)
+        .get("/v1/carts/{cart_id}", get_cart)
+        .delete("/v1/carts/{cart_id}", delete_cart)
+        .put("/v1/carts/{cart_id}/items/{product_id}", put_item)
+        .post("/v1/carts/{cart_id}/checkout", checkout)
+        .into_router()
 }
 
 impl From<StoreError> for AppError {
@@ -178,6 +181,11 @@ async fn checkout(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn serves_exactly_the_catalogue_routes() {
+        let _ = routes();
+    }
 
     #[test]
     fn cart_ids() {

@@ -12,37 +12,39 @@ use axum::extract::{Form, FromRequestParts, RawPathParams, RawQuery, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
+use kubestore_common::api::Api;
 use kubestore_common::extract::parse_id;
 use kubestore_common::idempotency;
 use minijinja::value::Serde;
 use minijinja::{Value, context};
 use serde::Deserialize;
 
-use crate::AppState;
 use crate::backend::{Down, Product, Refusal};
 use crate::cookies;
+use crate::{AppState, SERVICE};
 
 /// Products per catalogue page.
 pub const PAGE_SIZE: u32 = 20;
 /// Largest quantity of one cart line (the cart's own limit).
 const MAX_QUANTITY: i64 = 1000;
 
-/// The page routes.
+/// The page routes, exactly those of the service catalogue.
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/", get(catalogue))
-        .route("/products/{id}", get(product_page))
-        .route("/cart", get(cart_page))
-        .route("/cart/items", post(add_to_cart))
-        .route("/cart/items/{product_id}", post(update_line))
-        .route("/cart/items/{product_id}/remove", post(remove_line))
-        .route("/checkout", get(checkout_page).post(checkout))
-        .route("/orders/{id}", get(order_page))
+    Api::of(SERVICE)
+        .get("/", catalogue)
+        .get("/products/{id}", product_page)
+        .get("/cart", cart_page)
+        .post("/cart/items", add_to_cart)
+        .post("/cart/items/{product_id}", update_line)
+        .post("/cart/items/{product_id}/remove", remove_line)
+        .get("/checkout", checkout_page)
+        .post("/checkout", checkout)
+        .get("/orders/{id}", order_page)
         // A real route rather than a fallback, so shoppers get an HTML page
         // (the shared fallback answers JSON, for the APIs) and the metrics
         // label stays the bounded template `/{*path}`.
-        .route("/{*path}", get(not_found_page))
+        .get("/{*path}", not_found_page)
+        .into_router()
         .layer(axum::middleware::map_response(page_headers))
 }
 
@@ -816,6 +818,11 @@ async fn order_page(State(state): State<AppState>, RawId(id): RawId) -> Response
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn serves_exactly_the_catalogue_routes() {
+        let _ = routes();
+    }
 
     #[test]
     fn form_numbers() {
