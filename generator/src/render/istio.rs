@@ -134,8 +134,8 @@ fn gateway(env: &Environment) -> Custom<GatewaySpec> {
 /// frontend's own, so retries and faults apply to traffic from the internet as well.
 fn ingress_route(env: &Environment) -> Custom<VirtualServiceSpec> {
     let http = env
-        .service("frontend")
-        .map(|frontend| http_routes(env, frontend))
+        .service(catalog::ENTRY_POINT.name)
+        .map(|entry| http_routes(env, entry))
         .unwrap_or_default();
     Custom::new(
         meta(INGRESS_ROUTE, COMPONENT),
@@ -439,7 +439,7 @@ fn service_authorization(
     let mut principals: Vec<String> = catalog::callers(def.name)
         .map(|caller| principal(&env.namespace, caller.name))
         .collect();
-    if def.name == "frontend" {
+    if def.public {
         principals.push(format!(
             "{TRUST_DOMAIN}/ns/{ISTIO_NAMESPACE}/sa/{INGRESS_GATEWAY_SA}"
         ));
