@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use fantoccini::{Client, ClientBuilder};
 use kubestore_common::config::UpstreamArgs;
-use kubestore_common::db::testing::fresh_database;
+use kubestore_testkit::mysql::fresh_database;
 #[allow(unused_imports)] // each test file uses a different part of the harness
 pub use kubestore_testkit::serve::{closed_port, serve, serve_fresh};
 use serde_json::{Value, json};
