@@ -44,6 +44,13 @@ impl DatabaseArgs {
             .clone()
             .unwrap_or_else(|| format!("mysql://root@127.0.0.1:3306/{service}"))
     }
+
+    /// Adds `DATABASE_URL` (password masked) and `DATABASE_MAX_CONNECTIONS` to the
+    /// start-up line.
+    pub fn echo(&self, service: &str, echo: &mut crate::config::Echo) {
+        echo.url("DATABASE_URL", &self.url(service))
+            .value("DATABASE_MAX_CONNECTIONS", self.database_max_connections);
+    }
 }
 
 /// Errors of the database helpers.

@@ -6,7 +6,7 @@
 //! ([`MysqlService`]), any extra `serve` arguments ([`MysqlService::Extra`]) and how it
 //! builds its router.
 
-use crate::config::{self, LogArgs, ServeArgs};
+use crate::config::{self, Echo, LogArgs, ServeArgs};
 use crate::db::{self, DatabaseArgs};
 use crate::server::{self, ServiceContext};
 use anyhow::Context;
@@ -34,11 +34,10 @@ pub trait MysqlService {
     /// The service's embedded schema migrations.
     fn migrator() -> &'static Migrator;
 
-    /// Effective-configuration entries for [`Self::Extra`], printed after the shared
-    /// ones at `serve` start-up; none by default.
-    fn describe(extra: &Self::Extra) -> Vec<(&'static str, String)> {
-        let _ = extra;
-        Vec::new()
+    /// Adds the settings of [`Self::Extra`] to the start-up line, after the shared
+    /// ones; none by default.
+    fn echo(extra: &Self::Extra, echo: &mut Echo) {
+        let _ = (extra, echo);
     }
 
     /// Builds the router and its context. `pool` opens the (lazy) database pool; it
@@ -140,13 +139,10 @@ async fn run<S: MysqlService>(command: Command<S::Extra>) -> anyhow::Result<()> 
     match command {
         Command::Migrate { db: db_args, log } => {
             let url = db_args.url(service);
-            config::print_config(
-                service,
-                &[
-                    ("DATABASE_URL", config::mask_url(&url)),
-                    ("RUST_LOG", log.rust_log),
-                ],
-            );
+            let mut echo = Echo::new();
+            echo.url("DATABASE_URL", &url);
+            log.echo(&mut echo);
+            echo.log(service);
             db::migrate(&url, S::migrator(), Duration::from_secs(60)).await?;
             S::log_migrated(&config::mask_url(&url));
             Ok(())
@@ -159,18 +155,12 @@ async fn run<S: MysqlService>(command: Command<S::Extra>) -> anyhow::Result<()> 
         } => {
             let url = db_args.url(service);
             let addr = serve.listen_addr(S::DEFAULT_PORT);
-            let mut entries = vec![
-                ("LISTEN_ADDR", addr.to_string()),
-                ("DATABASE_URL", config::mask_url(&url)),
-                (
-                    "DATABASE_MAX_CONNECTIONS",
-                    db_args.database_max_connections.to_string(),
-                ),
-                ("DRAIN_SECONDS", format!("{:?}", serve.drain_seconds)),
-                ("RUST_LOG", log.rust_log),
-            ];
-            entries.extend(S::describe(&extra));
-            config::print_config(service, &entries);
+            let mut echo = Echo::new();
+            serve.echo(S::DEFAULT_PORT, &mut echo);
+            db_args.echo(service, &mut echo);
+            log.echo(&mut echo);
+            S::echo(&extra, &mut echo);
+            echo.log(service);
             let (app, ctx) = S::app(extra, || {
                 Ok(db::pool(&url, db_args.database_max_connections)?)
             })?;
