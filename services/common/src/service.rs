@@ -4,7 +4,8 @@
 //!
 //! A service keeps only what is its own: its name, version, description and port
 //! ([`MysqlService`]), any extra `serve` arguments ([`MysqlService::Extra`]) and how it
-//! builds its router.
+//! builds its router; one whose router needs only its pool writes nothing but a
+//! [`pool_service_main!`] line.
 
 use crate::config::{self, Echo, LogArgs, ServeArgs};
 use crate::db::{self, DatabaseArgs};
@@ -57,6 +58,74 @@ pub trait MysqlService {
 
     /// Logs the error that ends the process.
     fn log_failure(e: &anyhow::Error);
+}
+
+/// The whole command line of a MySQL service whose router needs nothing but its
+/// pool (users, products): a [`MysqlService`] without extra arguments, and the
+/// `pub fn main()` that runs it. `service` is a `fn(MySqlPool) -> (Router,
+/// ServiceContext)`.
+///
+/// A macro rather than a generic function so that what must be the calling crate's
+/// stays its own: `--version` and `--help` from its `Cargo.toml`, and the `tracing`
+/// target of the two start-up log lines (see [`MysqlService::log_migrated`]).
+#[macro_export]
+macro_rules! pool_service_main {
+    (name: $name:expr, port: $port:expr, migrator: $migrator:expr, service: $service:path $(,)?) => {
+        /// What the shared command line needs to know about this service.
+        struct Service;
+
+        impl $crate::service::MysqlService for Service {
+            const NAME: &'static str = $name;
+            const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+            const ABOUT: &'static str = env!("CARGO_PKG_DESCRIPTION");
+            const DEFAULT_PORT: u16 = $port;
+            type Extra = $crate::service::NoExtraArgs;
+
+            fn migrator() -> &'static $crate::service::__private::sqlx::migrate::Migrator {
+                &$migrator
+            }
+
+            fn app(
+                _: $crate::service::NoExtraArgs,
+                pool: impl FnOnce() -> $crate::service::__private::anyhow::Result<
+                    $crate::service::__private::sqlx::MySqlPool,
+                >,
+            ) -> $crate::service::__private::anyhow::Result<(
+                $crate::service::__private::axum::Router,
+                $crate::ServiceContext,
+            )> {
+                Ok($service(pool()?))
+            }
+
+            fn log_migrated(database: &str) {
+                $crate::service::__private::tracing::info!(database, "migrations applied");
+            }
+
+            fn log_failure(e: &$crate::service::__private::anyhow::Error) {
+                $crate::service::__private::tracing::error!(
+                    error = format!("{e:#}"),
+                    "{} failed",
+                    $name
+                );
+            }
+        }
+
+        /// Parses the command line and environment, runs, and maps the outcome to an
+        /// exit code (see [`kubestore_common::service::main`]).
+        pub fn main() -> ::std::process::ExitCode {
+            $crate::service::main::<Service>()
+        }
+    };
+}
+
+/// What [`pool_service_main!`] names, so the calling crate needs no dependency of
+/// its own on them.
+#[doc(hidden)]
+pub mod __private {
+    pub use anyhow;
+    pub use axum;
+    pub use sqlx;
+    pub use tracing;
 }
 
 /// `serve` arguments for a service that has none of its own.

@@ -41,3 +41,9 @@ pub fn context(pool: MySqlPool) -> ServiceContext {
 pub fn router(state: AppState, ctx: &ServiceContext) -> Router {
     server::finish(app(state), ctx)
 }
+
+/// The service as served on `pool`: the application and its readiness and metrics.
+pub fn service(pool: MySqlPool) -> (Router, ServiceContext) {
+    let ctx = context(pool.clone());
+    (router(AppState { pool }, &ctx), ctx)
+}
