@@ -11,7 +11,6 @@ use kubestore_common::{AppError, Json, idempotency, validate};
 use serde::{Deserialize, Serialize};
 
 use crate::store::{Cart, Line, SetLine, StoreError};
-use crate::upstream::ProductLookup;
 use crate::{AppState, SERVICE, checkout};
 
 /// Largest quantity of one line.
@@ -128,16 +127,13 @@ async fn put_item(
     if quantity > 0 {
         // Removing a line needs no lookup: a product deleted since it was added
         // must still be removable.
-        match state.upstream.product_exists(product_id).await? {
-            ProductLookup::Exists => {}
-            ProductLookup::Unknown => {
-                return Err(AppError::unprocessable(
-                    "unknown_product",
-                    format!("product {product_id} does not exist"),
-                )
-                .with_detail("field", "product_id")
-                .with_detail("product_id", product_id));
-            }
+        if !state.upstream.product_exists(product_id).await? {
+            return Err(AppError::unprocessable(
+                "unknown_product",
+                format!("product {product_id} does not exist"),
+            )
+            .with_detail("field", "product_id")
+            .with_detail("product_id", product_id));
         }
     }
     match state.store.set_line(&cart_id, product_id, quantity).await? {

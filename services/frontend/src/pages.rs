@@ -19,9 +19,10 @@ use minijinja::value::Serde;
 use minijinja::{Value, context};
 use serde::Deserialize;
 
-use crate::backend::{Down, Product, Refusal};
 use crate::cookies;
+use crate::upstream::{Product, Refusal};
 use crate::{AppState, SERVICE};
+use kubestore_common::AppError;
 
 /// Products per catalogue page.
 pub const PAGE_SIZE: u32 = 20;
@@ -142,8 +143,14 @@ impl Page {
     }
 }
 
-/// The sentence shown when `down` is unavailable.
-fn down_message(Down(dependency): Down, what: &str) -> String {
+/// The sentence shown when a backend is unavailable (`down`, the client's 503).
+fn down_message(down: AppError, what: &str) -> String {
+    // The page says who; the log keeps why.
+    tracing::warn!(error = %down, "backend unavailable");
+    let dependency = match &down {
+        AppError::DependencyUnavailable { dependency, .. } => dependency.as_ref(),
+        _ => "a backend",
+    };
     format!(
         "{what} is temporarily unavailable ({dependency} is not answering). Please try again in a moment."
     )
@@ -153,7 +160,7 @@ fn down_message(Down(dependency): Down, what: &str) -> String {
 async fn catalogue(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
     // A malformed `after` is a stale or hand-made link: show the first page.
     let after = query_param(query.as_deref(), "after").and_then(|v| parse_id(&v));
-    let page = match state.backends.products(after, PAGE_SIZE).await {
+    let page = match state.upstream.products(after, PAGE_SIZE).await {
         Ok(page) => Page::new(
             "catalogue.html",
             "Catalogue",
@@ -197,7 +204,7 @@ async fn product_page(State(state): State<AppState>, RawId(id): RawId) -> Respon
         )
         .render(&state);
     };
-    match state.backends.product(id).await {
+    match state.upstream.product(id).await {
         Ok(Some(product)) => Page::new(
             "product.html",
             product.name.clone(),
@@ -239,12 +246,12 @@ struct CartView {
     lines: Vec<LineView>,
     total_cents: Option<i64>,
     /// Set when products did not answer for some line.
-    products_down: Option<Down>,
+    products_down: Option<AppError>,
 }
 
 /// Reads a cart and names its lines; `Err` when the cart service is down.
-async fn cart_view(state: &AppState, cart_id: &str) -> Result<CartView, Down> {
-    let cart = state.backends.cart(cart_id).await?;
+async fn cart_view(state: &AppState, cart_id: &str) -> Result<CartView, AppError> {
+    let cart = state.upstream.cart(cart_id).await?;
     let ids: Vec<i64> = cart.items.iter().map(|l| l.product_id).collect();
     let (products, products_down) = products_by_id(state, &ids).await;
     let lines: Vec<LineView> = cart
@@ -311,11 +318,14 @@ async fn cart_page(State(state): State<AppState>, headers: HeaderMap) -> Respons
 /// The products `ids` (at most 50: a cart's or an order's lines), looked up
 /// concurrently so a page costs one round trip; unknown ones are absent. The
 /// second value says whether products failed to answer for some of them.
-async fn products_by_id(state: &AppState, ids: &[i64]) -> (HashMap<i64, Product>, Option<Down>) {
+async fn products_by_id(
+    state: &AppState,
+    ids: &[i64],
+) -> (HashMap<i64, Product>, Option<AppError>) {
     let mut lookups = tokio::task::JoinSet::new();
     for &id in ids {
-        let backends = state.backends.clone();
-        lookups.spawn(async move { (id, backends.product(id).await) });
+        let upstream = state.upstream.clone();
+        lookups.spawn(async move { (id, upstream.product(id).await) });
     }
     let mut products = HashMap::new();
     let mut down = None;
@@ -328,7 +338,7 @@ async fn products_by_id(state: &AppState, ids: &[i64]) -> (HashMap<i64, Product>
             Ok((_, Err(err))) => down = Some(err),
             Err(err) => {
                 tracing::error!(error = %err, "product lookup task failed");
-                down = Some(Down("products"));
+                down = Some(AppError::unavailable("products", err.to_string()));
             }
         }
     }
@@ -436,7 +446,7 @@ async fn add_to_cart(
     let have = if new_cart {
         0
     } else {
-        match state.backends.cart(&cart_id).await {
+        match state.upstream.cart(&cart_id).await {
             Ok(cart) => cart
                 .items
                 .iter()
@@ -452,7 +462,7 @@ async fn add_to_cart(
         }
     };
     let wanted = (have + quantity).min(MAX_QUANTITY);
-    match state.backends.set_line(&cart_id, product_id, wanted).await {
+    match state.upstream.set_line(&cart_id, product_id, wanted).await {
         Ok(Ok(_)) => {
             let mut response = see_other("/cart");
             if new_cart {
@@ -522,7 +532,7 @@ async fn change_line(
         // No cart or no such line: nothing to change, show the cart.
         return see_other("/cart");
     };
-    match state.backends.set_line(cart_id, product_id, quantity).await {
+    match state.upstream.set_line(cart_id, product_id, quantity).await {
         Ok(Ok(_)) => see_other("/cart"),
         Ok(Err(refusal)) => refused(refusal).render(state),
         Err(down) => cart_error(
@@ -654,7 +664,7 @@ async fn checkout(
             }
         },
         (None, Some(email), Some(name)) => {
-            match state.backends.create_user(&email, &name, &key).await {
+            match state.upstream.create_user(&email, &name, &key).await {
                 Ok(Ok(user)) => user.id,
                 Ok(Err(refusal)) if refusal.code == "email_taken" => {
                     return checkout_form(&form, None, None)
@@ -703,7 +713,7 @@ async fn checkout(
         }
     };
     let user_id_text = user_id.to_string();
-    let mut response = match state.backends.checkout(cart_id, user_id, &key).await {
+    let mut response = match state.upstream.checkout(cart_id, user_id, &key).await {
         Ok(Ok(order)) => see_other(&format!("/orders/{}", order.id)),
         Ok(Err(refusal)) => {
             let message = match refusal.code.as_str() {
@@ -773,7 +783,7 @@ async fn order_page(State(state): State<AppState>, RawId(id): RawId) -> Response
         )
         .render(&state);
     };
-    match state.backends.order(id).await {
+    match state.upstream.order(id).await {
         Ok(Some(order)) => {
             let ids: Vec<i64> = order.items.iter().map(|i| i.product_id).collect();
             let (products, products_down) = products_by_id(&state, &ids).await;
@@ -837,9 +847,12 @@ mod tests {
     #[test]
     fn refusals_read_as_sentences() {
         let refusal = |code: &str, message: &str| Refusal {
+            dependency: "cart",
+            request: "PUT /v1/carts/c/items/1".to_owned(),
             status: StatusCode::UNPROCESSABLE_ENTITY,
             code: code.to_owned(),
             message: message.to_owned(),
+            details: serde_json::Map::new(),
         };
         assert_eq!(
             shopper_message(&refusal(
