@@ -195,6 +195,33 @@ const fn entry_point(services: &'static [ServiceDef]) -> &'static ServiceDef {
     }
 }
 
+/// The port of the service named `name`, usable in constants (a service's default
+/// listen port); an unknown name fails the build.
+pub const fn port(name: &str) -> u16 {
+    let mut i = 0;
+    while i < SERVICES.len() {
+        if same(SERVICES[i].name.as_bytes(), name.as_bytes()) {
+            return SERVICES[i].port;
+        }
+        i += 1;
+    }
+    panic!("no such service in the catalogue");
+}
+
+const fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 /// The service named `name`.
 pub fn service(name: &str) -> Option<&'static ServiceDef> {
     SERVICES.iter().find(|s| s.name == name)
@@ -259,6 +286,13 @@ mod tests {
                     r.template
                 );
             }
+        }
+    }
+
+    #[test]
+    fn ports_are_found_by_name() {
+        for s in SERVICES {
+            assert_eq!(port(s.name), s.port);
         }
     }
 

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use kubestore_common::config::{Echo, LogArgs, ServeArgs, UpstreamArgs, parse_base_url};
 
-/// Default port of the cart service.
-pub const DEFAULT_PORT: u16 = 8084;
+/// Default port of the cart service: the catalogue's.
+pub const DEFAULT_PORT: u16 = kubestore_common::catalog::port(crate::SERVICE);
 
 /// Command line and environment of the `cart` binary.
 #[derive(Debug, clap::Parser)]

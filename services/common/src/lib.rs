@@ -42,6 +42,8 @@ pub mod validate;
 pub use error::AppError;
 pub use extract::{BODY_LIMIT, Json, PathId, Query};
 pub use health::{Health, ReadinessCheck};
+/// The service catalogue every service is built from (names, ports, routes).
+pub use kubestore_core::catalog;
 pub use metrics::Metrics;
 pub use pagination::{Keyed, Page, PageRequest};
 pub use server::ServiceContext;

@@ -2,8 +2,8 @@
 
 use kubestore_common::config::{Echo, LogArgs, ServeArgs, UpstreamArgs, parse_base_url};
 
-/// Default port of the frontend.
-pub const DEFAULT_PORT: u16 = 8080;
+/// Default port of the frontend: the catalogue's.
+pub const DEFAULT_PORT: u16 = kubestore_common::catalog::port(crate::SERVICE);
 
 /// Command line and environment of the `frontend` binary.
 #[derive(Debug, clap::Parser)]
