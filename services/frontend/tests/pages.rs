@@ -125,6 +125,12 @@ async fn the_retried_forms_answer_a_repeat_alike() {
     let (_, emptied, _) = cart().await;
     assert!(emptied.contains(r#"id="empty-cart""#), "{emptied}");
 
+    // Any other path is the HTML 404 page, alike every time.
+    let missing = || page(http().get(format!("{f}/no/such/page")));
+    let (status, first, _) = missing().await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(missing().await.1, first);
+
     // Adding is not safe to repeat: the same form twice is twice the quantity.
     let add = [
         ("product_id", product.to_string()),
