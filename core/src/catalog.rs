@@ -1,7 +1,11 @@
 //! What the generator knows about the bundled store services: ports, the call graph,
-//! data stores and routes. This is the one place to change when a service is added or
-//! starts calling another one; network policies, authorization policies, retries and
-//! SLO rules all follow from it.
+//! data stores, which one is the shop's public entry point, and routes. This is the one
+//! place to change when a service is added or starts calling another one; network
+//! policies, authorization policies, retries and SLO rules all follow from it.
+//!
+//! The services build their routers from these entries (`kubestore_common::api`), which
+//! refuses a route not declared here and one declared here but not served, so the
+//! routes below are exactly the routes each service serves.
 
 /// The data store a service owns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +53,10 @@ pub struct ServiceDef {
     pub calls: &'static [&'static str],
     /// Its own data store, if any.
     pub datastore: Option<Datastore>,
-    /// Its public routes.
+    /// Whether it is the shop's public entry point: the backend of the ingress gateway,
+    /// reached from the internet over HTTPS. Exactly one service is ([`ENTRY_POINT`]).
+    pub public: bool,
+    /// Every route it serves (besides `/healthz`, `/readyz` and `/metrics`).
     pub routes: &'static [Route],
 }
 
@@ -79,13 +86,26 @@ pub const SERVICES: &[ServiceDef] = &[
         // users: the checkout form registers the customer (or finds them by email).
         calls: &["products", "cart", "orders", "users"],
         datastore: None,
+        public: true,
         routes: &[
             route("GET", "/", Always),
             route("GET", "/products/{id}", Always),
             route("GET", "/cart", Always),
-            route("POST", "/cart", Never),
+            // Adds to the line's quantity (and without a cart cookie starts another
+            // cart): a repeat after success adds again.
+            route("POST", "/cart/items", Never),
+            // Set a line's quantity, or 0: a repeat is the same redirect to the same cart.
+            route("POST", "/cart/items/{product_id}", Always),
+            route("POST", "/cart/items/{product_id}/remove", Always),
+            // Changes nothing; every rendering carries a fresh form key.
+            route("GET", "/checkout", Always),
+            // Keyed by the form's `checkout_key`, but in the body, which the mesh
+            // cannot see, and a form without one is still served with a fresh key:
+            // a repeat of such a success finds the cart empty.
             route("POST", "/checkout", Never),
             route("GET", "/orders/{id}", Always),
+            // The HTML 404 page for every other GET; last, as it matches any path.
+            route("GET", "/{*path}", Always),
         ],
     },
     ServiceDef {
@@ -94,6 +114,7 @@ pub const SERVICES: &[ServiceDef] = &[
         port: 8081,
         calls: &[],
         datastore: Some(Datastore::Mysql),
+        public: false,
         routes: &[
             // A repeat with the caller's key is the first 201; without, 409 email_taken.
             route("POST", "/v1/users", WithHeader("idempotency-key")),
@@ -107,6 +128,7 @@ pub const SERVICES: &[ServiceDef] = &[
         port: 8082,
         calls: &[],
         datastore: Some(Datastore::Mysql),
+        public: false,
         routes: &[
             route("POST", "/v1/products", Never),
             route("GET", "/v1/products", Always),
@@ -123,6 +145,7 @@ pub const SERVICES: &[ServiceDef] = &[
         port: 8083,
         calls: &["users", "products"],
         datastore: Some(Datastore::Mysql),
+        public: false,
         routes: &[
             route("POST", "/v1/orders", WithHeader("idempotency-key")),
             route("GET", "/v1/orders", Always),
@@ -136,6 +159,7 @@ pub const SERVICES: &[ServiceDef] = &[
         port: 8084,
         calls: &["products", "orders"],
         datastore: Some(Datastore::Redis),
+        public: false,
         routes: &[
             route("GET", "/v1/carts/{cart_id}", Always),
             route("PUT", "/v1/carts/{cart_id}/items/{product_id}", Always),
@@ -150,6 +174,53 @@ pub const SERVICES: &[ServiceDef] = &[
         ],
     },
 ];
+
+/// The shop's public entry point: the one service marked `public`, checked when the
+/// crate compiles.
+pub const ENTRY_POINT: &ServiceDef = entry_point(SERVICES);
+
+const fn entry_point(services: &'static [ServiceDef]) -> &'static ServiceDef {
+    let mut found = None;
+    let mut i = 0;
+    while i < services.len() {
+        if services[i].public {
+            assert!(found.is_none(), "more than one service is public");
+            found = Some(&services[i]);
+        }
+        i += 1;
+    }
+    match found {
+        Some(service) => service,
+        None => panic!("no service is public"),
+    }
+}
+
+/// The port of the service named `name`, usable in constants (a service's default
+/// listen port); an unknown name fails the build.
+pub const fn port(name: &str) -> u16 {
+    let mut i = 0;
+    while i < SERVICES.len() {
+        if same(SERVICES[i].name.as_bytes(), name.as_bytes()) {
+            return SERVICES[i].port;
+        }
+        i += 1;
+    }
+    panic!("no such service in the catalogue");
+}
+
+const fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
 
 /// The service named `name`.
 pub fn service(name: &str) -> Option<&'static ServiceDef> {
@@ -199,5 +270,34 @@ mod tests {
                 assert_ne!(*callee, s.name);
             }
         }
+    }
+
+    #[test]
+    fn a_service_declares_each_route_once() {
+        for s in SERVICES {
+            for (i, r) in s.routes.iter().enumerate() {
+                assert!(
+                    !s.routes[..i]
+                        .iter()
+                        .any(|o| o.method == r.method && o.template == r.template),
+                    "{}: {} {} twice",
+                    s.name,
+                    r.method,
+                    r.template
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn ports_are_found_by_name() {
+        for s in SERVICES {
+            assert_eq!(port(s.name), s.port);
+        }
+    }
+
+    #[test]
+    fn the_entry_point_is_the_frontend() {
+        assert_eq!(ENTRY_POINT.name, "frontend");
     }
 }

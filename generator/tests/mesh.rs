@@ -54,7 +54,11 @@ fn selects(route: &Value, method: &str, template: &str) -> bool {
     let uri = &m["uri"];
     let regex: Vec<&str> = template
         .split('/')
-        .map(|s| if s.starts_with('{') { "[^/]+" } else { s })
+        .map(|s| match s {
+            _ if s.starts_with("{*") => ".+",
+            _ if s.starts_with('{') => "[^/]+",
+            _ => s,
+        })
         .collect();
     m["method"]["exact"] == method && (uri["exact"] == template || uri["regex"] == regex.join("/"))
 }

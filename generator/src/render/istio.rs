@@ -134,8 +134,8 @@ fn gateway(env: &Environment) -> Custom<GatewaySpec> {
 /// frontend's own, so retries and faults apply to traffic from the internet as well.
 fn ingress_route(env: &Environment) -> Custom<VirtualServiceSpec> {
     let http = env
-        .service("frontend")
-        .map(|frontend| http_routes(env, frontend))
+        .service(catalog::ENTRY_POINT.name)
+        .map(|entry| http_routes(env, entry))
         .unwrap_or_default();
     Custom::new(
         meta(INGRESS_ROUTE, COMPONENT),
@@ -277,13 +277,17 @@ fn destination(service: &Service) -> Vec<HttpRouteDestination> {
     }]
 }
 
-/// `GET /v1/users/{id}` is named `get-v1-users-id`; `GET /` is `get-root`.
+/// `GET /v1/users/{id}` is named `get-v1-users-id`; `GET /` is `get-root`, `GET /{*path}`
+/// `get-path`.
 fn route_name(route: &Route) -> String {
     let path: Vec<String> = route
         .template
         .split('/')
         .filter(|s| !s.is_empty())
-        .map(|s| s.trim_matches(|c| c == '{' || c == '}').replace('_', "-"))
+        .map(|s| {
+            s.trim_matches(|c| matches!(c, '{' | '}' | '*'))
+                .replace('_', "-")
+        })
         .collect();
     let path = if path.is_empty() {
         "root".to_owned()
@@ -293,7 +297,8 @@ fn route_name(route: &Route) -> String {
     format!("{}-{path}", route.method.to_ascii_lowercase())
 }
 
-/// A template without parameters matches exactly; `{param}` matches one path segment.
+/// A template without parameters matches exactly; `{param}` matches one path segment,
+/// `{*rest}` the rest of the path.
 /// Envoy matches both against the path without its query string.
 pub fn uri_match(template: &str) -> StringMatch {
     if !template.contains('{') {
@@ -304,7 +309,10 @@ pub fn uri_match(template: &str) -> StringMatch {
         if i > 0 {
             regex.push('/');
         }
-        if segment.starts_with('{') && segment.ends_with('}') {
+        if segment.starts_with("{*") && segment.ends_with('}') {
+            // A wildcard takes the rest of the path, slashes included.
+            regex.push_str(".+");
+        } else if segment.starts_with('{') && segment.ends_with('}') {
             regex.push_str("[^/]+");
         } else {
             for ch in segment.chars() {
@@ -431,7 +439,7 @@ fn service_authorization(
     let mut principals: Vec<String> = catalog::callers(def.name)
         .map(|caller| principal(&env.namespace, caller.name))
         .collect();
-    if def.name == "frontend" {
+    if def.public {
         principals.push(format!(
             "{TRUST_DOMAIN}/ns/{ISTIO_NAMESPACE}/sa/{INGRESS_GATEWAY_SA}"
         ));
@@ -508,6 +516,7 @@ mod tests {
             uri_match("/v1/carts/{cart_id}/items/{product_id}"),
             StringMatch::regex("/v1/carts/[^/]+/items/[^/]+")
         );
+        assert_eq!(uri_match("/{*path}"), StringMatch::regex("/.+"));
     }
 
     #[test]

@@ -174,7 +174,7 @@ fn allow_mesh(env: &Environment) -> NetworkPolicy {
 fn service_policy(env: &Environment, def: &catalog::ServiceDef) -> NetworkPolicy {
     let mut from = vec![peer_namespace(&env.monitoring.namespace, None)];
     from.extend(catalog::callers(def.name).map(|caller| peer_pods(selector(caller.name))));
-    if def.name == "frontend" {
+    if def.public {
         from.push(peer_namespace(
             ISTIO_NAMESPACE,
             Some(BTreeMap::from([(

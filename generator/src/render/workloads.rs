@@ -91,7 +91,7 @@ pub(super) fn service_account(name: &str, component: &str) -> ServiceAccount {
 }
 
 fn component(service: &Service) -> &'static str {
-    if service.def.name == "frontend" {
+    if service.def.public {
         "frontend"
     } else {
         "backend"
@@ -143,8 +143,8 @@ fn config_map(env: &Environment, service: &Service) -> ConfigMap {
             defaults::IDEMPOTENCY_KEY_TTL.into(),
         );
     }
-    if def.name == "frontend" {
-        // Shoppers only reach the frontend through the gateway's HTTPS listener.
+    if def.public {
+        // Shoppers only reach the entry point through the gateway's HTTPS listener.
         data.insert("COOKIE_SECURE".into(), "true".into());
     }
     ConfigMap {

@@ -26,7 +26,6 @@ use sha2::{Digest, Sha256};
 
 use crate::AppState;
 use crate::store::{Cart, KeyClaim, KeyRecord, hex, lines_text, request_text};
-use crate::upstream::OrderOutcome;
 
 /// Pause between two looks at a key whose first checkout is still running.
 const POLL: Duration = Duration::from_millis(20);
@@ -111,8 +110,8 @@ async fn place(
         .create_order(user_id, &cart.lines, &order_key)
         .await?
     {
-        OrderOutcome::Created(order) => order,
-        OrderOutcome::Rejected(err) => return Err(err),
+        Ok(order) => order,
+        Err(refusal) => return Err(refusal.into_error()),
     };
     let response = serde_json::to_string(&order).map_err(AppError::internal)?;
     // The order exists; only now may the cart be emptied. If Redis fails here

@@ -2,12 +2,10 @@
 
 use std::time::Duration;
 
-use kubestore_common::config::{
-    LogArgs, ServeArgs, UpstreamArgs, mask_url, parse_base_url, print_config,
-};
+use kubestore_common::config::{Echo, LogArgs, ServeArgs, UpstreamArgs, parse_base_url};
 
-/// Default port of the cart service.
-pub const DEFAULT_PORT: u16 = 8084;
+/// Default port of the cart service: the catalogue's.
+pub const DEFAULT_PORT: u16 = kubestore_common::catalog::port(crate::SERVICE);
 
 /// Command line and environment of the `cart` binary.
 #[derive(Debug, clap::Parser)]
@@ -88,46 +86,21 @@ pub struct Config {
 impl Config {
     /// Logs the configuration in force, with secrets masked.
     pub fn print(&self) {
-        print_config(
-            "cart",
-            &[
-                (
-                    "LISTEN_ADDR",
-                    self.serve.listen_addr(DEFAULT_PORT).to_string(),
-                ),
-                (
-                    "DRAIN_SECONDS",
-                    format!("{}", self.serve.drain_seconds.as_secs_f64()),
-                ),
-                ("RUST_LOG", self.log.rust_log.clone()),
-                ("REDIS_URL", mask_url(&self.redis_url)),
-                ("REDIS_TIMEOUT", format!("{:?}", self.redis_timeout)),
-                ("PRODUCTS_URL", mask_url(&self.products_url)),
-                ("ORDERS_URL", mask_url(&self.orders_url)),
-                (
-                    "UPSTREAM_TIMEOUT",
-                    format!("{:?}", self.upstream.upstream_timeout),
-                ),
-                (
-                    "UPSTREAM_RETRIES",
-                    self.upstream.upstream_retries.to_string(),
-                ),
-                ("CHECKOUT_TIMEOUT", format!("{:?}", self.checkout_timeout)),
-                (
-                    "CART_IDLE_TTL",
-                    format!("{}s", self.cart_idle_ttl.as_secs()),
-                ),
-                (
-                    "IDEMPOTENCY_KEY_TTL",
-                    format!("{}s", self.idempotency_key_ttl.as_secs()),
-                ),
-                ("IDEMPOTENCY_WAIT", format!("{:?}", self.idempotency_wait)),
-                (
-                    "idempotency_lease",
-                    format!("{:?}", self.idempotency_lease()),
-                ),
-            ],
-        );
+        let mut echo = Echo::new();
+        self.serve.echo(DEFAULT_PORT, &mut echo);
+        self.log.echo(&mut echo);
+        echo.url("REDIS_URL", &self.redis_url)
+            .duration("REDIS_TIMEOUT", self.redis_timeout)
+            .url("PRODUCTS_URL", &self.products_url)
+            .url("ORDERS_URL", &self.orders_url);
+        self.upstream.echo(&mut echo);
+        echo.duration("CHECKOUT_TIMEOUT", self.checkout_timeout)
+            .duration("CART_IDLE_TTL", self.cart_idle_ttl)
+            .duration("IDEMPOTENCY_KEY_TTL", self.idempotency_key_ttl)
+            .duration("IDEMPOTENCY_WAIT", self.idempotency_wait)
+            // Derived, not read: shown so an operator can see when a claim lapses.
+            .duration("idempotency_lease", self.idempotency_lease());
+        echo.log(crate::SERVICE);
     }
 }
 

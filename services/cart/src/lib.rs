@@ -30,7 +30,7 @@ use kubestore_common::{Health, Metrics, ReadinessCheck, ServiceContext, server};
 
 use crate::config::{Cli, Command, Config, DEFAULT_PORT};
 use crate::store::{KeySettings, Store, StoreConfig};
-use crate::upstream::{Services, UpstreamConfig};
+use crate::upstream::{UpstreamConfig, Upstreams};
 
 /// The service name: the `service` label of its metrics.
 pub const SERVICE: &str = "cart";
@@ -44,7 +44,7 @@ pub struct AppState {
     /// The carts.
     pub store: Arc<Store>,
     /// products and orders.
-    pub upstream: Services,
+    pub upstream: Upstreams,
 }
 
 impl AppState {
@@ -67,7 +67,7 @@ impl AppState {
                 },
             },
         );
-        let upstream = Services::new(&UpstreamConfig {
+        let upstream = Upstreams::new(&UpstreamConfig {
             products_url: config.products_url.clone(),
             orders_url: config.orders_url.clone(),
             lookups: config.upstream.clone(),

@@ -5,24 +5,26 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use kubestore_common::api::Api;
 use kubestore_common::extract::{MAX_ID, parse_id};
 use kubestore_common::{AppError, Json, idempotency, validate};
 use serde::{Deserialize, Serialize};
 
 use crate::store::{Cart, Line, SetLine, StoreError};
-use crate::upstream::ProductLookup;
-use crate::{AppState, checkout};
+use crate::{AppState, SERVICE, checkout};
 
 /// Largest quantity of one line.
 pub const MAX_QUANTITY: i64 = 1000;
 
-/// The cart routes (the shared health and metrics routes are added by the caller).
+/// The cart routes, exactly those of the service catalogue (the shared health and
+/// metrics routes are added by the caller).
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/carts/{cart_id}", get(get_cart).delete(delete_cart))
-        .route("/v1/carts/{cart_id}/items/{product_id}", put(put_item))
-        .route("/v1/carts/{cart_id}/checkout", post(checkout))
+    Api::of(SERVICE)
+        .get("/v1/carts/{cart_id}", get_cart)
+        .delete("/v1/carts/{cart_id}", delete_cart)
+        .put("/v1/carts/{cart_id}/items/{product_id}", put_item)
+        .post("/v1/carts/{cart_id}/checkout", checkout)
+        .into_router()
 }
 
 impl From<StoreError> for AppError {
@@ -125,16 +127,13 @@ async fn put_item(
     if quantity > 0 {
         // Removing a line needs no lookup: a product deleted since it was added
         // must still be removable.
-        match state.upstream.product_exists(product_id).await? {
-            ProductLookup::Exists => {}
-            ProductLookup::Unknown => {
-                return Err(AppError::unprocessable(
-                    "unknown_product",
-                    format!("product {product_id} does not exist"),
-                )
-                .with_detail("field", "product_id")
-                .with_detail("product_id", product_id));
-            }
+        if !state.upstream.product_exists(product_id).await? {
+            return Err(AppError::unprocessable(
+                "unknown_product",
+                format!("product {product_id} does not exist"),
+            )
+            .with_detail("field", "product_id")
+            .with_detail("product_id", product_id));
         }
     }
     match state.store.set_line(&cart_id, product_id, quantity).await? {
@@ -178,6 +177,11 @@ async fn checkout(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn serves_exactly_the_catalogue_routes() {
+        let _ = routes();
+    }
 
     #[test]
     fn cart_ids() {

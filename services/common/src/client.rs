@@ -5,13 +5,21 @@
 //! caller) after at most `UPSTREAM_RETRIES` extra attempts with exponential backoff
 //! and jitter, and only for requests marked idempotent: retrying a non-idempotent
 //! call could do its work twice.
+//!
+//! Every service reads answers the same way, in one [`Outcome`]: the answer it asked
+//! for, a [`Refusal`] (a 4xx: the dependency understood and said no, which the caller
+//! shows, passes on, or calls [`Refusal::unexpected`]), or `Err` with the 503
+//! [`AppError::DependencyUnavailable`] (down, too slow, 5xx after the retries, or an
+//! answer that is neither). Each service's `upstream` module keeps its dependencies'
+//! clients in one `Upstreams` value built on these.
 
 use crate::AppError;
 use crate::config::UpstreamArgs;
 use axum::body::Bytes;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use serde::Serialize;
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, IgnoredAny};
+use serde_json::{Map, Value};
 use std::time::Duration;
 
 /// First backoff; doubled per attempt, plus up to 50% jitter.
@@ -110,45 +118,140 @@ impl UpstreamResponse {
             AppError::unavailable(self.dependency, format!("undecodable response: {e}"))
         })
     }
+}
 
-    /// The dependency's error passed through as it came (status, code, message and
-    /// extra members); a body not in the error format becomes `fallback_code`.
-    pub fn into_error(self, fallback_code: &'static str) -> AppError {
-        let parsed = serde_json::from_slice::<serde_json::Value>(&self.body).ok();
-        let err = parsed
+/// What a call to a dependency ends in; see the module docs.
+pub type Outcome<T> = Result<Result<T, Refusal>, AppError>;
+
+/// A 4xx answer of a dependency, read from its `{"error": {...}}` body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refusal {
+    /// Dependency name.
+    pub dependency: &'static str,
+    /// The call, `POST /v1/orders`, for [`Refusal::unexpected`].
+    pub request: String,
+    /// Its status.
+    pub status: StatusCode,
+    /// Its error code (`insufficient_stock`, `email_taken`, ...); `rejected` when
+    /// the body is not in the error format.
+    pub code: String,
+    /// Its human sentence.
+    pub message: String,
+    /// The other members of its error object (`product_id`, `field`, ...).
+    pub details: Map<String, Value>,
+}
+
+impl Refusal {
+    fn read(request: String, response: &UpstreamResponse) -> Self {
+        let parsed = serde_json::from_slice::<Value>(&response.body).ok();
+        let error = parsed
             .as_ref()
             .and_then(|v| v.get("error"))
-            .and_then(|v| v.as_object());
-        match err {
-            Some(obj) => {
-                let code = obj
-                    .get("code")
-                    .and_then(|c| c.as_str())
-                    .unwrap_or(fallback_code)
-                    .to_owned();
-                let message = obj
-                    .get("message")
-                    .and_then(|c| c.as_str())
-                    .unwrap_or("rejected by a dependency")
-                    .to_owned();
-                let mut e = AppError::coded(self.status, code, message);
-                for (k, v) in obj {
-                    if k != "code" && k != "message" {
-                        e = e.with_detail(k, v.clone());
-                    }
-                }
-                e
-            }
-            None => AppError::coded(
-                self.status,
-                fallback_code,
-                format!("{} answered {}", self.dependency, self.status),
+            .and_then(Value::as_object);
+        let text = |key: &str| error.and_then(|e| e.get(key)).and_then(Value::as_str);
+        Self {
+            dependency: response.dependency,
+            request,
+            status: response.status,
+            code: text("code").unwrap_or("rejected").to_owned(),
+            message: text("message").map_or_else(
+                || format!("{} answered {}", response.dependency, response.status),
+                str::to_owned,
             ),
+            details: error
+                .map(|e| {
+                    e.iter()
+                        .filter(|(k, _)| *k != "code" && *k != "message")
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect()
+                })
+                .unwrap_or_default(),
         }
+    }
+
+    /// The refusal passed on to our own caller as it came: status, code, message and
+    /// the other members.
+    pub fn into_error(self) -> AppError {
+        self.details.into_iter().fold(
+            AppError::coded(self.status, self.code, self.message),
+            |e, (k, v)| e.with_detail(&k, v),
+        )
+    }
+
+    /// A 503: the dependency refused a call it should have accepted, so it (or our
+    /// use of it) is broken.
+    pub fn unexpected(self) -> AppError {
+        AppError::unavailable(
+            self.dependency,
+            format!("{} answered {}", self.request, self.status),
+        )
     }
 }
 
 impl Upstream {
+    /// Sends `req` and sorts the answer: `expected` is the answer, any other 4xx a
+    /// [`Refusal`], anything else the dependency being unavailable.
+    pub async fn call(
+        &self,
+        req: UpstreamRequest,
+        expected: StatusCode,
+    ) -> Outcome<UpstreamResponse> {
+        let request = format!("{} {}", req.method, req.path);
+        let response = self.send(req).await?;
+        if response.status == expected {
+            Ok(Ok(response))
+        } else if response.status.is_client_error() {
+            Ok(Err(Refusal::read(request, &response)))
+        } else {
+            tracing::warn!(dependency = self.name, status = %response.status, %request, "unexpected answer");
+            Err(AppError::unavailable(
+                self.name,
+                format!("{request} answered {}", response.status),
+            ))
+        }
+    }
+
+    /// [`Upstream::call`], decoding the JSON body of the expected answer.
+    pub async fn call_json<T: DeserializeOwned>(
+        &self,
+        req: UpstreamRequest,
+        expected: StatusCode,
+    ) -> Outcome<T> {
+        match self.call(req, expected).await? {
+            Ok(response) => response.json().map(Ok),
+            Err(refusal) => Ok(Err(refusal)),
+        }
+    }
+
+    /// [`Upstream::call_json`] where no refusal is expected either: one is a 503.
+    pub async fn fetch_json<T: DeserializeOwned>(
+        &self,
+        req: UpstreamRequest,
+        expected: StatusCode,
+    ) -> Result<T, AppError> {
+        self.call_json(req, expected)
+            .await?
+            .map_err(Refusal::unexpected)
+    }
+
+    /// Reads one resource: 200 is `Some`, 404 `None`, any other refusal a 503.
+    pub async fn find_json<T: DeserializeOwned>(
+        &self,
+        path: String,
+    ) -> Result<Option<T>, AppError> {
+        let request = UpstreamRequest::new(Method::GET, path);
+        match self.call_json(request, StatusCode::OK).await? {
+            Ok(found) => Ok(Some(found)),
+            Err(refusal) if refusal.status == StatusCode::NOT_FOUND => Ok(None),
+            Err(refusal) => Err(refusal.unexpected()),
+        }
+    }
+
+    /// Whether one resource exists, as [`Upstream::find_json`] without its body.
+    pub async fn exists(&self, path: String) -> Result<bool, AppError> {
+        Ok(self.find_json::<IgnoredAny>(path).await?.is_some())
+    }
+
     /// A client for `name` at `base_url` (`http://products:8082`).
     pub fn new(
         name: &'static str,
@@ -278,8 +381,26 @@ mod tests {
                 br#"{"error":{"code":"insufficient_stock","message":"no","product_id":4}}"#,
             ),
         };
-        let body = resp.into_error("conflict").body();
+        let refusal = Refusal::read("POST /v1/reservations".into(), &resp);
+        assert_eq!(refusal.code, "insufficient_stock");
+        let body = refusal.clone().into_error().body();
         assert_eq!(body["error"]["code"], "insufficient_stock");
         assert_eq!(body["error"]["product_id"], 4);
+        assert_eq!(
+            refusal.unexpected().status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+    }
+
+    #[test]
+    fn a_body_not_in_the_error_format_is_a_plain_refusal() {
+        let resp = UpstreamResponse {
+            dependency: "cart",
+            status: StatusCode::BAD_REQUEST,
+            body: Bytes::from_static(b"nope"),
+        };
+        let refusal = Refusal::read("GET /x".into(), &resp);
+        assert_eq!(refusal.code, "rejected");
+        assert_eq!(refusal.message, "cart answered 400 Bad Request");
     }
 }

@@ -4,7 +4,9 @@
 //!
 //! Flatten [`ServeArgs`], [`LogArgs`] and, for services that call others,
 //! [`UpstreamArgs`] into the service's own clap struct, then log what is in force
-//! with [`print_config`] (URLs pass through [`mask_url`]).
+//! with an [`Echo`]: each shared struct echoes its own variables, and `Echo` is the
+//! one place that says how a value is shown (durations as `2s` or `500ms`, which the
+//! variables accept back; URLs with their password masked by [`mask_url`]).
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -26,6 +28,19 @@ impl ServeArgs {
     pub fn listen_addr(&self, default_port: u16) -> SocketAddr {
         self.listen_addr
             .unwrap_or_else(|| SocketAddr::from((Ipv4Addr::UNSPECIFIED, default_port)))
+    }
+
+    /// Adds `LISTEN_ADDR` and `DRAIN_SECONDS` to the start-up line.
+    pub fn echo(&self, default_port: u16, echo: &mut Echo) {
+        echo.value("LISTEN_ADDR", self.listen_addr(default_port))
+            .duration("DRAIN_SECONDS", self.drain_seconds);
+    }
+}
+
+impl LogArgs {
+    /// Adds `RUST_LOG` to the start-up line.
+    pub fn echo(&self, echo: &mut Echo) {
+        echo.value("RUST_LOG", &self.rust_log);
     }
 }
 
@@ -61,6 +76,14 @@ pub struct UpstreamArgs {
     #[arg(long, env = "UPSTREAM_RETRIES", default_value_t = 2,
           value_parser = clap::value_parser!(u32).range(0..=10))]
     pub upstream_retries: u32,
+}
+
+impl UpstreamArgs {
+    /// Adds `UPSTREAM_TIMEOUT` and `UPSTREAM_RETRIES` to the start-up line.
+    pub fn echo(&self, echo: &mut Echo) {
+        echo.duration("UPSTREAM_TIMEOUT", self.upstream_timeout)
+            .value("UPSTREAM_RETRIES", self.upstream_retries);
+    }
 }
 
 impl Default for UpstreamArgs {
@@ -116,19 +139,66 @@ pub fn mask_url(url: &str) -> String {
     format!("{}{}@{}", &url[..scheme_end + 3], masked, &rest[at + 1..])
 }
 
-/// Logs the effective configuration as one structured line. Pass URLs through
-/// [`mask_url`] (or leave secrets out) before calling.
-pub fn print_config(service: &str, entries: &[(&str, String)]) {
-    let config: serde_json::Map<String, serde_json::Value> = entries
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), serde_json::Value::String(v.clone())))
-        .collect();
-    tracing::info!(
-        service,
-        version = env!("CARGO_PKG_VERSION"),
-        config = %serde_json::Value::Object(config),
-        "effective configuration"
-    );
+/// The effective configuration, logged at start-up as one structured line, in the
+/// order the settings were added.
+#[derive(Debug, Default)]
+pub struct Echo {
+    entries: Vec<(&'static str, String)>,
+}
+
+impl Echo {
+    /// An empty line.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A setting shown as it displays.
+    pub fn value(&mut self, name: &'static str, value: impl std::fmt::Display) -> &mut Self {
+        self.entries.push((name, value.to_string()));
+        self
+    }
+
+    /// A duration, shown by [`format_duration`].
+    pub fn duration(&mut self, name: &'static str, value: Duration) -> &mut Self {
+        self.value(name, format_duration(value))
+    }
+
+    /// A URL, its password masked.
+    pub fn url(&mut self, name: &'static str, url: &str) -> &mut Self {
+        self.value(name, mask_url(url))
+    }
+
+    /// What has been added, in order.
+    pub fn entries(&self) -> &[(&'static str, String)] {
+        &self.entries
+    }
+
+    /// Logs the line for `service`.
+    pub fn log(&self, service: &str) {
+        let config: serde_json::Map<String, serde_json::Value> = self
+            .entries
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), serde_json::Value::String(v.clone())))
+            .collect();
+        tracing::info!(
+            service,
+            version = env!("CARGO_PKG_VERSION"),
+            config = %serde_json::Value::Object(config),
+            "effective configuration"
+        );
+    }
+}
+
+/// A duration as the variables accept it back: whole seconds as `5s`, whole
+/// milliseconds as `500ms`, anything finer as Rust prints it.
+pub fn format_duration(d: Duration) -> String {
+    if d.subsec_nanos() == 0 {
+        format!("{}s", d.as_secs())
+    } else if d.subsec_nanos() % 1_000_000 == 0 {
+        format!("{}ms", d.as_millis())
+    } else {
+        format!("{d:?}")
+    }
 }
 
 #[cfg(test)]
@@ -157,6 +227,38 @@ mod tests {
         assert_eq!(parse_duration("1m").unwrap(), Duration::from_secs(60));
         for bad in ["", "abc", "-1s", "2h", "1e10"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn settings_echo_as_they_are_written() {
+        let serve = ServeArgs {
+            listen_addr: None,
+            drain_seconds: parse_duration("5").unwrap(),
+        };
+        let mut echo = Echo::new();
+        serve.echo(8080, &mut echo);
+        UpstreamArgs::default().echo(&mut echo);
+        echo.duration("HALF", Duration::from_millis(1500))
+            .url("DATABASE_URL", "mysql://root:pw@db/users");
+        let shown: Vec<(&str, &str)> = echo
+            .entries()
+            .iter()
+            .map(|(k, v)| (*k, v.as_str()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("LISTEN_ADDR", "0.0.0.0:8080"),
+                ("DRAIN_SECONDS", "5s"),
+                ("UPSTREAM_TIMEOUT", "2s"),
+                ("UPSTREAM_RETRIES", "2"),
+                ("HALF", "1500ms"),
+                ("DATABASE_URL", "mysql://root:****@db/users"),
+            ]
+        );
+        for (_, shown) in &echo.entries()[1..3] {
+            assert!(parse_duration(shown).is_ok(), "{shown}");
         }
     }
 

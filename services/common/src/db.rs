@@ -44,6 +44,13 @@ impl DatabaseArgs {
             .clone()
             .unwrap_or_else(|| format!("mysql://root@127.0.0.1:3306/{service}"))
     }
+
+    /// Adds `DATABASE_URL` (password masked) and `DATABASE_MAX_CONNECTIONS` to the
+    /// start-up line.
+    pub fn echo(&self, service: &str, echo: &mut crate::config::Echo) {
+        echo.url("DATABASE_URL", &self.url(service))
+            .value("DATABASE_MAX_CONNECTIONS", self.database_max_connections);
+    }
 }
 
 /// Errors of the database helpers.
@@ -121,7 +128,7 @@ pub fn pool(url: &str, max_connections: u32) -> Result<MySqlPool, DbError> {
 }
 
 /// `url` without its database path, for connecting before the database exists.
-fn server_url(url: &str) -> Result<String, DbError> {
+pub fn server_url(url: &str) -> Result<String, DbError> {
     let bad = |reason: &str| DbError::BadUrl {
         url: crate::config::mask_url(url),
         reason: reason.to_owned(),
@@ -297,98 +304,5 @@ mod tests {
         assert_eq!(database_name("mysql://h:1/orders?x=1").unwrap(), "orders");
         assert!(database_name("mysql://h:1/").is_err());
         assert!(database_name("mysql://h:1/a;drop").is_err());
-    }
-}
-
-/// Test support: each test gets its own freshly migrated database, so tests run in
-/// parallel against the one real server.
-pub mod testing {
-    use super::*;
-    use std::sync::atomic::{AtomicU32, Ordering};
-
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-
-    /// Server URL for tests (`TEST_DATABASE_URL`, default the local MariaDB).
-    pub fn server_url() -> String {
-        std::env::var("TEST_DATABASE_URL")
-            .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_owned())
-    }
-
-    static SWEPT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-    /// Drops test databases left behind by test processes that have exited (a test
-    /// that panics before its cleanup leaves one), once per process. Names end in
-    /// `_<pid>_<n>_<nanos>`; databases of live processes are left alone.
-    async fn sweep_stale_databases() {
-        if SWEPT.swap(true, Ordering::SeqCst) {
-            return;
-        }
-        let Ok(opts) = options(&server_url()) else {
-            return;
-        };
-        let Ok(mut conn) = opts.connect().await else {
-            return;
-        };
-        let names: Vec<String> = sqlx::query_scalar(
-            "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'kst\\_%'",
-        )
-        .fetch_all(&mut conn)
-        .await
-        .unwrap_or_default();
-        for name in names {
-            let pid = name.rsplit('_').nth(2).and_then(|p| p.parse::<u32>().ok());
-            let alive =
-                pid.is_none_or(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists());
-            if !alive && database_name(&format!("mysql://x/{name}")).is_ok() {
-                let _ = conn
-                    .execute(sqlx::AssertSqlSafe(format!(
-                        "DROP DATABASE IF EXISTS `{name}`"
-                    )))
-                    .await;
-            }
-        }
-        let _ = conn.close().await;
-    }
-
-    /// Creates and migrates a uniquely named database and returns its URL.
-    pub async fn fresh_database_url(prefix: &str, migrator: &Migrator) -> String {
-        sweep_stale_databases().await;
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or_default();
-        let name = format!("kst_{prefix}_{}_{n}_{nanos}", std::process::id());
-        let url = format!("{}/{name}", server_url().trim_end_matches('/'));
-        if let Err(e) = migrate(&url, migrator, Duration::from_secs(10)).await {
-            panic!("cannot create test database {name}: {e:?}");
-        }
-        url
-    }
-
-    /// [`fresh_database_url`] plus a pool on it.
-    pub async fn fresh_database(prefix: &str, migrator: &Migrator) -> (MySqlPool, String) {
-        let url = fresh_database_url(prefix, migrator).await;
-        // Small, as many tests run at once against one server (max_connections).
-        let pool = match pool(&url, 12) {
-            Ok(p) => p,
-            Err(e) => panic!("cannot open pool on {url}: {e}"),
-        };
-        (pool, url)
-    }
-
-    /// Drops a database made by [`fresh_database_url`].
-    pub async fn drop_database(url: &str) {
-        if let Ok(name) = database_name(url)
-            && let Ok(server) = super::server_url(url)
-            && let Ok(opts) = options(&server)
-            && let Ok(mut conn) = opts.connect().await
-        {
-            let _ = conn
-                .execute(sqlx::AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS `{name}`"
-                )))
-                .await;
-        }
     }
 }

@@ -1,5 +1,5 @@
 //! What every KubeStore service shares, so that the five services behave alike on
-//! the wire: configuration ([`config`]), the JSON error type ([`error`]), request
+//! the wire: the API router built from the service catalogue ([`api`]), configuration ([`config`]), the JSON error type ([`error`]), request
 //! extractors with the contract's rejection rules ([`extract`]), keyset pagination
 //! ([`pagination`]), input validation helpers ([`validate`]), the `Idempotency-Key`
 //! header ([`idempotency`]), `/healthz` + `/readyz`
@@ -21,6 +21,7 @@
 //! server::serve(listener, router, &ctx, args.serve.drain()).await?;
 //! ```
 
+pub mod api;
 pub mod client;
 pub mod config;
 #[cfg(feature = "mysql")]
@@ -41,6 +42,8 @@ pub mod validate;
 pub use error::AppError;
 pub use extract::{BODY_LIMIT, Json, PathId, Query};
 pub use health::{Health, ReadinessCheck};
+/// The service catalogue every service is built from (names, ports, routes).
+pub use kubestore_core::catalog;
 pub use metrics::Metrics;
 pub use pagination::{Keyed, Page, PageRequest};
 pub use server::ServiceContext;

@@ -4,9 +4,10 @@
 //!
 //! A service keeps only what is its own: its name, version, description and port
 //! ([`MysqlService`]), any extra `serve` arguments ([`MysqlService::Extra`]) and how it
-//! builds its router.
+//! builds its router; one whose router needs only its pool writes nothing but a
+//! [`pool_service_main!`] line.
 
-use crate::config::{self, LogArgs, ServeArgs};
+use crate::config::{self, Echo, LogArgs, ServeArgs};
 use crate::db::{self, DatabaseArgs};
 use crate::server::{self, ServiceContext};
 use anyhow::Context;
@@ -34,11 +35,10 @@ pub trait MysqlService {
     /// The service's embedded schema migrations.
     fn migrator() -> &'static Migrator;
 
-    /// Effective-configuration entries for [`Self::Extra`], printed after the shared
-    /// ones at `serve` start-up; none by default.
-    fn describe(extra: &Self::Extra) -> Vec<(&'static str, String)> {
-        let _ = extra;
-        Vec::new()
+    /// Adds the settings of [`Self::Extra`] to the start-up line, after the shared
+    /// ones; none by default.
+    fn echo(extra: &Self::Extra, echo: &mut Echo) {
+        let _ = (extra, echo);
     }
 
     /// Builds the router and its context. `pool` opens the (lazy) database pool; it
@@ -58,6 +58,74 @@ pub trait MysqlService {
 
     /// Logs the error that ends the process.
     fn log_failure(e: &anyhow::Error);
+}
+
+/// The whole command line of a MySQL service whose router needs nothing but its
+/// pool (users, products): a [`MysqlService`] without extra arguments, and the
+/// `pub fn main()` that runs it. `service` is a `fn(MySqlPool) -> (Router,
+/// ServiceContext)`.
+///
+/// A macro rather than a generic function so that what must be the calling crate's
+/// stays its own: `--version` and `--help` from its `Cargo.toml`, and the `tracing`
+/// target of the two start-up log lines (see [`MysqlService::log_migrated`]).
+#[macro_export]
+macro_rules! pool_service_main {
+    (name: $name:expr, port: $port:expr, migrator: $migrator:expr, service: $service:path $(,)?) => {
+        /// What the shared command line needs to know about this service.
+        struct Service;
+
+        impl $crate::service::MysqlService for Service {
+            const NAME: &'static str = $name;
+            const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+            const ABOUT: &'static str = env!("CARGO_PKG_DESCRIPTION");
+            const DEFAULT_PORT: u16 = $port;
+            type Extra = $crate::service::NoExtraArgs;
+
+            fn migrator() -> &'static $crate::service::__private::sqlx::migrate::Migrator {
+                &$migrator
+            }
+
+            fn app(
+                _: $crate::service::NoExtraArgs,
+                pool: impl FnOnce() -> $crate::service::__private::anyhow::Result<
+                    $crate::service::__private::sqlx::MySqlPool,
+                >,
+            ) -> $crate::service::__private::anyhow::Result<(
+                $crate::service::__private::axum::Router,
+                $crate::ServiceContext,
+            )> {
+                Ok($service(pool()?))
+            }
+
+            fn log_migrated(database: &str) {
+                $crate::service::__private::tracing::info!(database, "migrations applied");
+            }
+
+            fn log_failure(e: &$crate::service::__private::anyhow::Error) {
+                $crate::service::__private::tracing::error!(
+                    error = format!("{e:#}"),
+                    "{} failed",
+                    $name
+                );
+            }
+        }
+
+        /// Parses the command line and environment, runs, and maps the outcome to an
+        /// exit code (see [`kubestore_common::service::main`]).
+        pub fn main() -> ::std::process::ExitCode {
+            $crate::service::main::<Service>()
+        }
+    };
+}
+
+/// What [`pool_service_main!`] names, so the calling crate needs no dependency of
+/// its own on them.
+#[doc(hidden)]
+pub mod __private {
+    pub use anyhow;
+    pub use axum;
+    pub use sqlx;
+    pub use tracing;
 }
 
 /// `serve` arguments for a service that has none of its own.
@@ -140,13 +208,10 @@ async fn run<S: MysqlService>(command: Command<S::Extra>) -> anyhow::Result<()> 
     match command {
         Command::Migrate { db: db_args, log } => {
             let url = db_args.url(service);
-            config::print_config(
-                service,
-                &[
-                    ("DATABASE_URL", config::mask_url(&url)),
-                    ("RUST_LOG", log.rust_log),
-                ],
-            );
+            let mut echo = Echo::new();
+            echo.url("DATABASE_URL", &url);
+            log.echo(&mut echo);
+            echo.log(service);
             db::migrate(&url, S::migrator(), Duration::from_secs(60)).await?;
             S::log_migrated(&config::mask_url(&url));
             Ok(())
@@ -159,18 +224,12 @@ async fn run<S: MysqlService>(command: Command<S::Extra>) -> anyhow::Result<()> 
         } => {
             let url = db_args.url(service);
             let addr = serve.listen_addr(S::DEFAULT_PORT);
-            let mut entries = vec![
-                ("LISTEN_ADDR", addr.to_string()),
-                ("DATABASE_URL", config::mask_url(&url)),
-                (
-                    "DATABASE_MAX_CONNECTIONS",
-                    db_args.database_max_connections.to_string(),
-                ),
-                ("DRAIN_SECONDS", format!("{:?}", serve.drain_seconds)),
-                ("RUST_LOG", log.rust_log),
-            ];
-            entries.extend(S::describe(&extra));
-            config::print_config(service, &entries);
+            let mut echo = Echo::new();
+            serve.echo(S::DEFAULT_PORT, &mut echo);
+            db_args.echo(service, &mut echo);
+            log.echo(&mut echo);
+            S::echo(&extra, &mut echo);
+            echo.log(service);
             let (app, ctx) = S::app(extra, || {
                 Ok(db::pool(&url, db_args.database_max_connections)?)
             })?;

@@ -1,11 +1,9 @@
 //! The frontend's configuration, read from the environment.
 
-use kubestore_common::config::{
-    LogArgs, ServeArgs, UpstreamArgs, mask_url, parse_base_url, print_config,
-};
+use kubestore_common::config::{Echo, LogArgs, ServeArgs, UpstreamArgs, parse_base_url};
 
-/// Default port of the frontend.
-pub const DEFAULT_PORT: u16 = 8080;
+/// Default port of the frontend: the catalogue's.
+pub const DEFAULT_PORT: u16 = kubestore_common::catalog::port(crate::SERVICE);
 
 /// Command line and environment of the `frontend` binary.
 #[derive(Debug, clap::Parser)]
@@ -77,33 +75,16 @@ pub struct Config {
 impl Config {
     /// Logs the configuration in force, with secrets masked.
     pub fn print(&self) {
-        print_config(
-            "frontend",
-            &[
-                (
-                    "LISTEN_ADDR",
-                    self.serve.listen_addr(DEFAULT_PORT).to_string(),
-                ),
-                (
-                    "DRAIN_SECONDS",
-                    format!("{}", self.serve.drain_seconds.as_secs_f64()),
-                ),
-                ("RUST_LOG", self.log.rust_log.clone()),
-                ("PRODUCTS_URL", mask_url(&self.products_url)),
-                ("CART_URL", mask_url(&self.cart_url)),
-                ("ORDERS_URL", mask_url(&self.orders_url)),
-                ("USERS_URL", mask_url(&self.users_url)),
-                (
-                    "UPSTREAM_TIMEOUT",
-                    format!("{:?}", self.upstream.upstream_timeout),
-                ),
-                (
-                    "UPSTREAM_RETRIES",
-                    self.upstream.upstream_retries.to_string(),
-                ),
-                ("CHECKOUT_TIMEOUT", format!("{:?}", self.checkout_timeout)),
-                ("COOKIE_SECURE", self.cookie_secure.to_string()),
-            ],
-        );
+        let mut echo = Echo::new();
+        self.serve.echo(DEFAULT_PORT, &mut echo);
+        self.log.echo(&mut echo);
+        echo.url("PRODUCTS_URL", &self.products_url)
+            .url("CART_URL", &self.cart_url)
+            .url("ORDERS_URL", &self.orders_url)
+            .url("USERS_URL", &self.users_url);
+        self.upstream.echo(&mut echo);
+        echo.duration("CHECKOUT_TIMEOUT", self.checkout_timeout)
+            .value("COOKIE_SECURE", self.cookie_secure);
+        echo.log(crate::SERVICE);
     }
 }

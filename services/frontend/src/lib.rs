@@ -3,17 +3,17 @@
 //!
 //! # Layout
 //! - [`config`]: the environment it reads.
-//! - [`backend`]: typed calls to the four backends.
+//! - [`upstream`]: typed calls to the four backends.
 //! - [`cookies`]: the cart id and customer number cookies.
 //! - [`views`]: the embedded minijinja templates.
 //! - [`pages`]: the page and form handlers.
 //!
 //! It keeps no state of its own, so it is ready whenever it is not draining.
 
-pub mod backend;
 pub mod config;
 pub mod cookies;
 pub mod pages;
+pub mod upstream;
 pub mod views;
 
 use std::sync::Arc;
@@ -22,8 +22,8 @@ use anyhow::Context;
 use axum::Router;
 use kubestore_common::{Health, Metrics, ServiceContext, server};
 
-use crate::backend::{BackendUrls, Backends};
 use crate::config::{Cli, Command, Config, DEFAULT_PORT};
+use crate::upstream::{UpstreamUrls, Upstreams};
 use crate::views::Views;
 
 /// The service name: the `service` label of its metrics.
@@ -33,7 +33,7 @@ pub const SERVICE: &str = "frontend";
 #[derive(Clone)]
 pub struct AppState {
     /// The backends.
-    pub backends: Backends,
+    pub upstream: Upstreams,
     /// The templates.
     pub views: Arc<Views>,
     /// Whether cookies are marked `Secure`.
@@ -43,14 +43,14 @@ pub struct AppState {
 impl AppState {
     /// The state for `config`.
     pub fn from_config(config: &Config) -> anyhow::Result<Self> {
-        let urls = BackendUrls {
+        let urls = UpstreamUrls {
             products: config.products_url.clone(),
             cart: config.cart_url.clone(),
             orders: config.orders_url.clone(),
             users: config.users_url.clone(),
         };
         Ok(Self {
-            backends: Backends::new(&urls, &config.upstream, config.checkout_timeout)?,
+            upstream: Upstreams::new(&urls, &config.upstream, config.checkout_timeout)?,
             views: Arc::new(Views::new().context("a template does not compile")?),
             cookie_secure: config.cookie_secure,
         })

@@ -12,37 +12,40 @@ use axum::extract::{Form, FromRequestParts, RawPathParams, RawQuery, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
+use kubestore_common::api::Api;
 use kubestore_common::extract::parse_id;
 use kubestore_common::idempotency;
 use minijinja::value::Serde;
 use minijinja::{Value, context};
 use serde::Deserialize;
 
-use crate::AppState;
-use crate::backend::{Down, Product, Refusal};
 use crate::cookies;
+use crate::upstream::{Product, Refusal};
+use crate::{AppState, SERVICE};
+use kubestore_common::AppError;
 
 /// Products per catalogue page.
 pub const PAGE_SIZE: u32 = 20;
 /// Largest quantity of one cart line (the cart's own limit).
 const MAX_QUANTITY: i64 = 1000;
 
-/// The page routes.
+/// The page routes, exactly those of the service catalogue.
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/", get(catalogue))
-        .route("/products/{id}", get(product_page))
-        .route("/cart", get(cart_page))
-        .route("/cart/items", post(add_to_cart))
-        .route("/cart/items/{product_id}", post(update_line))
-        .route("/cart/items/{product_id}/remove", post(remove_line))
-        .route("/checkout", get(checkout_page).post(checkout))
-        .route("/orders/{id}", get(order_page))
+    Api::of(SERVICE)
+        .get("/", catalogue)
+        .get("/products/{id}", product_page)
+        .get("/cart", cart_page)
+        .post("/cart/items", add_to_cart)
+        .post("/cart/items/{product_id}", update_line)
+        .post("/cart/items/{product_id}/remove", remove_line)
+        .get("/checkout", checkout_page)
+        .post("/checkout", checkout)
+        .get("/orders/{id}", order_page)
         // A real route rather than a fallback, so shoppers get an HTML page
         // (the shared fallback answers JSON, for the APIs) and the metrics
         // label stays the bounded template `/{*path}`.
-        .route("/{*path}", get(not_found_page))
+        .get("/{*path}", not_found_page)
+        .into_router()
         .layer(axum::middleware::map_response(page_headers))
 }
 
@@ -140,8 +143,14 @@ impl Page {
     }
 }
 
-/// The sentence shown when `down` is unavailable.
-fn down_message(Down(dependency): Down, what: &str) -> String {
+/// The sentence shown when a backend is unavailable (`down`, the client's 503).
+fn down_message(down: AppError, what: &str) -> String {
+    // The page says who; the log keeps why.
+    tracing::warn!(error = %down, "backend unavailable");
+    let dependency = match &down {
+        AppError::DependencyUnavailable { dependency, .. } => dependency.as_ref(),
+        _ => "a backend",
+    };
     format!(
         "{what} is temporarily unavailable ({dependency} is not answering). Please try again in a moment."
     )
@@ -151,7 +160,7 @@ fn down_message(Down(dependency): Down, what: &str) -> String {
 async fn catalogue(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
     // A malformed `after` is a stale or hand-made link: show the first page.
     let after = query_param(query.as_deref(), "after").and_then(|v| parse_id(&v));
-    let page = match state.backends.products(after, PAGE_SIZE).await {
+    let page = match state.upstream.products(after, PAGE_SIZE).await {
         Ok(page) => Page::new(
             "catalogue.html",
             "Catalogue",
@@ -195,7 +204,7 @@ async fn product_page(State(state): State<AppState>, RawId(id): RawId) -> Respon
         )
         .render(&state);
     };
-    match state.backends.product(id).await {
+    match state.upstream.product(id).await {
         Ok(Some(product)) => Page::new(
             "product.html",
             product.name.clone(),
@@ -237,12 +246,12 @@ struct CartView {
     lines: Vec<LineView>,
     total_cents: Option<i64>,
     /// Set when products did not answer for some line.
-    products_down: Option<Down>,
+    products_down: Option<AppError>,
 }
 
 /// Reads a cart and names its lines; `Err` when the cart service is down.
-async fn cart_view(state: &AppState, cart_id: &str) -> Result<CartView, Down> {
-    let cart = state.backends.cart(cart_id).await?;
+async fn cart_view(state: &AppState, cart_id: &str) -> Result<CartView, AppError> {
+    let cart = state.upstream.cart(cart_id).await?;
     let ids: Vec<i64> = cart.items.iter().map(|l| l.product_id).collect();
     let (products, products_down) = products_by_id(state, &ids).await;
     let lines: Vec<LineView> = cart
@@ -309,11 +318,14 @@ async fn cart_page(State(state): State<AppState>, headers: HeaderMap) -> Respons
 /// The products `ids` (at most 50: a cart's or an order's lines), looked up
 /// concurrently so a page costs one round trip; unknown ones are absent. The
 /// second value says whether products failed to answer for some of them.
-async fn products_by_id(state: &AppState, ids: &[i64]) -> (HashMap<i64, Product>, Option<Down>) {
+async fn products_by_id(
+    state: &AppState,
+    ids: &[i64],
+) -> (HashMap<i64, Product>, Option<AppError>) {
     let mut lookups = tokio::task::JoinSet::new();
     for &id in ids {
-        let backends = state.backends.clone();
-        lookups.spawn(async move { (id, backends.product(id).await) });
+        let upstream = state.upstream.clone();
+        lookups.spawn(async move { (id, upstream.product(id).await) });
     }
     let mut products = HashMap::new();
     let mut down = None;
@@ -326,7 +338,7 @@ async fn products_by_id(state: &AppState, ids: &[i64]) -> (HashMap<i64, Product>
             Ok((_, Err(err))) => down = Some(err),
             Err(err) => {
                 tracing::error!(error = %err, "product lookup task failed");
-                down = Some(Down("products"));
+                down = Some(AppError::unavailable("products", err.to_string()));
             }
         }
     }
@@ -434,7 +446,7 @@ async fn add_to_cart(
     let have = if new_cart {
         0
     } else {
-        match state.backends.cart(&cart_id).await {
+        match state.upstream.cart(&cart_id).await {
             Ok(cart) => cart
                 .items
                 .iter()
@@ -450,7 +462,7 @@ async fn add_to_cart(
         }
     };
     let wanted = (have + quantity).min(MAX_QUANTITY);
-    match state.backends.set_line(&cart_id, product_id, wanted).await {
+    match state.upstream.set_line(&cart_id, product_id, wanted).await {
         Ok(Ok(_)) => {
             let mut response = see_other("/cart");
             if new_cart {
@@ -520,7 +532,7 @@ async fn change_line(
         // No cart or no such line: nothing to change, show the cart.
         return see_other("/cart");
     };
-    match state.backends.set_line(cart_id, product_id, quantity).await {
+    match state.upstream.set_line(cart_id, product_id, quantity).await {
         Ok(Ok(_)) => see_other("/cart"),
         Ok(Err(refusal)) => refused(refusal).render(state),
         Err(down) => cart_error(
@@ -652,7 +664,7 @@ async fn checkout(
             }
         },
         (None, Some(email), Some(name)) => {
-            match state.backends.create_user(&email, &name, &key).await {
+            match state.upstream.create_user(&email, &name, &key).await {
                 Ok(Ok(user)) => user.id,
                 Ok(Err(refusal)) if refusal.code == "email_taken" => {
                     return checkout_form(&form, None, None)
@@ -701,7 +713,7 @@ async fn checkout(
         }
     };
     let user_id_text = user_id.to_string();
-    let mut response = match state.backends.checkout(cart_id, user_id, &key).await {
+    let mut response = match state.upstream.checkout(cart_id, user_id, &key).await {
         Ok(Ok(order)) => see_other(&format!("/orders/{}", order.id)),
         Ok(Err(refusal)) => {
             let message = match refusal.code.as_str() {
@@ -771,7 +783,7 @@ async fn order_page(State(state): State<AppState>, RawId(id): RawId) -> Response
         )
         .render(&state);
     };
-    match state.backends.order(id).await {
+    match state.upstream.order(id).await {
         Ok(Some(order)) => {
             let ids: Vec<i64> = order.items.iter().map(|i| i.product_id).collect();
             let (products, products_down) = products_by_id(&state, &ids).await;
@@ -818,6 +830,11 @@ mod tests {
     use super::*;
 
     #[test]
+    fn serves_exactly_the_catalogue_routes() {
+        let _ = routes();
+    }
+
+    #[test]
     fn form_numbers() {
         assert_eq!(form_number(Some(" 3 "), 1, 1000), Some(3));
         assert_eq!(form_number(Some("0"), 0, 1000), Some(0));
@@ -830,9 +847,12 @@ mod tests {
     #[test]
     fn refusals_read_as_sentences() {
         let refusal = |code: &str, message: &str| Refusal {
+            dependency: "cart",
+            request: "PUT /v1/carts/c/items/1".to_owned(),
             status: StatusCode::UNPROCESSABLE_ENTITY,
             code: code.to_owned(),
             message: message.to_owned(),
+            details: serde_json::Map::new(),
         };
         assert_eq!(
             shopper_message(&refusal(

@@ -33,7 +33,6 @@ async fn store_with(down: &[&str]) -> StoreUrls {
     }
 }
 
-/// Status, body and `Set-Cookie` values of a page.
 /// The pages the mesh retries (the GETs of the generator's catalogue) give the
 /// same page to a repeat of a request that succeeded.
 #[tokio::test]
@@ -73,6 +72,77 @@ async fn the_retried_pages_answer_a_repeat_alike() {
         let (repeat_status, repeat, _) = get().await;
         assert_eq!((repeat_status, repeat), (status, first), "{path}");
     }
+}
+
+/// The form posts the mesh retries (`Always` in the generator's catalogue) set a
+/// line rather than add to it, so a repeat after success is the same redirect to
+/// the same cart; the checkout form changes nothing, and differs between two
+/// renderings only in its fresh form key. Adding to the cart is not retried: a
+/// repeat adds again (below).
+#[tokio::test]
+async fn the_retried_forms_answer_a_repeat_alike() {
+    let store = store_with(&[]).await;
+    let product = create_product(&store.products, "P-1", "Plate", 800, 5).await;
+    let f = &store.frontend;
+    let cookie = cart_with(&store, product).await;
+    let cart = || page(http().get(format!("{f}/cart")).header("cookie", &cookie));
+    let twice = |path: String, fields: Vec<(&'static str, &'static str)>| {
+        let cookie = cookie.clone();
+        async move {
+            let send = || page(form(format!("{f}{path}"), &fields, Some(&cookie)));
+            let first = send().await;
+            assert_eq!(first.0, StatusCode::SEE_OTHER, "{path}: {}", first.1);
+            assert_eq!(send().await, first, "{path}");
+        }
+    };
+
+    twice(format!("/cart/items/{product}"), vec![("quantity", "3")]).await;
+    let (_, after_set, _) = cart().await;
+    assert!(
+        after_set.contains(r#"id="cart-total">$24.00"#),
+        "{after_set}"
+    );
+
+    let (status, first, _) = page(
+        http()
+            .get(format!("{f}/checkout"))
+            .header("cookie", &cookie),
+    )
+    .await;
+    let (_, repeat, _) = page(
+        http()
+            .get(format!("{f}/checkout"))
+            .header("cookie", &cookie),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        first.replace(&checkout_key(&first), "KEY"),
+        repeat.replace(&checkout_key(&repeat), "KEY")
+    );
+
+    twice(format!("/cart/items/{product}/remove"), Vec::new()).await;
+    let (_, emptied, _) = cart().await;
+    assert!(emptied.contains(r#"id="empty-cart""#), "{emptied}");
+
+    // Any other path is the HTML 404 page, alike every time.
+    let missing = || page(http().get(format!("{f}/no/such/page")));
+    let (status, first, _) = missing().await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(missing().await.1, first);
+
+    // Adding is not safe to repeat: the same form twice is twice the quantity.
+    let add = [
+        ("product_id", product.to_string()),
+        ("quantity", "1".to_owned()),
+    ];
+    let add: Vec<(&str, &str)> = add.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    for _ in 0..2 {
+        let (status, _, _) = page(form(format!("{f}/cart/items"), &add, Some(&cookie))).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+    }
+    let (_, added, _) = cart().await;
+    assert!(added.contains(r#"id="cart-total">$16.00"#), "{added}");
 }
 
 /// The checkout form's key in a page.
@@ -150,6 +220,7 @@ async fn a_checkout_form_sent_twice_shows_its_one_order() {
     assert_eq!(stock["stock"], 3);
 }
 
+/// Status, body and `Set-Cookie` values of a page.
 async fn page(request: reqwest::RequestBuilder) -> (StatusCode, String, Vec<String>) {
     let response = request.send().await.unwrap();
     let status = response.status();

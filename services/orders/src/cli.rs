@@ -6,7 +6,7 @@ use crate::{AppState, DEFAULT_PORT, MIGRATOR, SERVICE};
 use axum::Router;
 use kubestore_common::ServiceContext;
 use kubestore_common::client::Upstream;
-use kubestore_common::config::{self, UpstreamArgs};
+use kubestore_common::config::{self, Echo, UpstreamArgs};
 use kubestore_common::service::{self, MysqlService};
 use sqlx::MySqlPool;
 use sqlx::migrate::Migrator;
@@ -26,10 +26,10 @@ struct Extra {
 #[derive(Debug, clap::Args)]
 struct Dependencies {
     /// Base URL of the users service (`USERS_URL`).
-    #[arg(long, env = "USERS_URL", default_value = "http://127.0.0.1:8081")]
+    #[arg(long, env = "USERS_URL", default_value = "http://127.0.0.1:8081", value_parser = config::parse_base_url)]
     users_url: String,
     /// Base URL of the products service (`PRODUCTS_URL`).
-    #[arg(long, env = "PRODUCTS_URL", default_value = "http://127.0.0.1:8082")]
+    #[arg(long, env = "PRODUCTS_URL", default_value = "http://127.0.0.1:8082", value_parser = config::parse_base_url)]
     products_url: String,
     /// How long a request waits for a concurrent one with the same Idempotency-Key
     /// before answering 409 request_in_progress (`IDEMPOTENCY_WAIT`).
@@ -55,26 +55,18 @@ impl MysqlService for Orders {
         &MIGRATOR
     }
 
-    fn describe(Extra { upstream, deps }: &Extra) -> Vec<(&'static str, String)> {
-        vec![
-            ("USERS_URL", config::mask_url(&deps.users_url)),
-            ("PRODUCTS_URL", config::mask_url(&deps.products_url)),
-            (
-                "UPSTREAM_TIMEOUT",
-                format!("{:?}", upstream.upstream_timeout),
-            ),
-            ("UPSTREAM_RETRIES", upstream.upstream_retries.to_string()),
-            ("IDEMPOTENCY_WAIT", format!("{:?}", deps.idempotency_wait)),
-            ("IDEMPOTENCY_LEASE", format!("{:?}", deps.idempotency_lease)),
-        ]
+    fn echo(Extra { upstream, deps }: &Extra, echo: &mut Echo) {
+        echo.url("USERS_URL", &deps.users_url)
+            .url("PRODUCTS_URL", &deps.products_url);
+        upstream.echo(echo);
+        echo.duration("IDEMPOTENCY_WAIT", deps.idempotency_wait)
+            .duration("IDEMPOTENCY_LEASE", deps.idempotency_lease);
     }
 
     fn app(
         Extra { upstream, deps }: Extra,
         pool: impl FnOnce() -> anyhow::Result<MySqlPool>,
     ) -> anyhow::Result<(Router, ServiceContext)> {
-        // Upstream URLs are checked before the pool opens, so a bad USERS_URL is
-        // reported first, as it always was.
         let upstreams = crate::upstream::Upstreams::new(
             Upstream::new("users", &deps.users_url, &upstream)?,
             Upstream::new("products", &deps.products_url, &upstream)?,

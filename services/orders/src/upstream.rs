@@ -1,11 +1,12 @@
-//! Calls to the users and products services, with the contract's mapping of their
-//! answers: a missing user is 422 `unknown_user`; a products 409 or 422 is passed
-//! through; anything else unexpected, a timeout or a refused connection is a fast
-//! 503 `dependency_unavailable`.
+//! Calls to the users and products services through the shared client's
+//! [`Outcome`](kubestore_common::client::Outcome), with the contract's mapping of
+//! their answers: a missing user is 422 `unknown_user`; a products 409 or 422 is
+//! passed through; anything else unexpected, a timeout or a refused connection is a
+//! fast 503 `dependency_unavailable`.
 
 use axum::http::{Method, StatusCode};
 use kubestore_common::AppError;
-use kubestore_common::client::{Upstream, UpstreamRequest};
+use kubestore_common::client::{Refusal, Upstream, UpstreamRequest};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -100,32 +101,20 @@ impl Upstreams {
         if self.is_known_user(user_id) {
             return Ok(());
         }
-        let resp = self
-            .users
-            .send(UpstreamRequest::new(
-                Method::GET,
-                format!("/v1/users/{user_id}"),
-            ))
-            .await?;
-        match resp.status {
-            StatusCode::OK => {
-                self.remember_user(user_id);
-                Ok(())
-            }
-            StatusCode::NOT_FOUND => Err(AppError::unprocessable(
+        if !self.users.exists(format!("/v1/users/{user_id}")).await? {
+            return Err(AppError::unprocessable(
                 "unknown_user",
                 format!("user {user_id} does not exist"),
             )
-            .with_detail("field", "user_id")),
-            other => Err(AppError::unavailable(
-                "users",
-                format!("GET /v1/users/{user_id} answered {other}"),
-            )),
+            .with_detail("field", "user_id"));
         }
+        self.remember_user(user_id);
+        Ok(())
     }
 
     /// Reserves `items` under `order_ref`. Repeating a reservation is harmless (the
-    /// order_ref makes it idempotent), so it may be retried.
+    /// order_ref makes it idempotent), so it may be retried. A 409 or 422 of
+    /// products is passed on as it came.
     pub async fn reserve(
         &self,
         order_ref: &str,
@@ -134,38 +123,27 @@ impl Upstreams {
         let req = UpstreamRequest::new(Method::POST, "/v1/reservations")
             .json(&ReservationRequest { order_ref, items })?
             .idempotent(true);
-        let resp = self.products.send(req).await?;
-        match resp.status {
-            StatusCode::CREATED => resp.json(),
-            StatusCode::CONFLICT | StatusCode::UNPROCESSABLE_ENTITY => {
-                Err(resp.into_error("rejected_by_products"))
+        match self.products.call_json(req, StatusCode::CREATED).await? {
+            Ok(reservation) => Ok(reservation),
+            Err(refusal)
+                if matches!(
+                    refusal.status,
+                    StatusCode::CONFLICT | StatusCode::UNPROCESSABLE_ENTITY
+                ) =>
+            {
+                Err(refusal.into_error())
             }
-            other => Err(AppError::unavailable(
-                "products",
-                format!("POST /v1/reservations answered {other}"),
-            )),
+            Err(refusal) => Err(refusal.unexpected()),
         }
     }
 
     /// Gives the stock of `order_ref` back (idempotent on the products side).
     pub async fn release(&self, order_ref: &str) -> Result<(), AppError> {
-        let resp = self
-            .products
-            .send(UpstreamRequest::new(
-                Method::DELETE,
-                format!("/v1/reservations/{order_ref}"),
-            ))
-            .await?;
-        if resp.status == StatusCode::NO_CONTENT {
-            Ok(())
-        } else {
-            Err(AppError::unavailable(
-                "products",
-                format!(
-                    "DELETE /v1/reservations/{order_ref} answered {}",
-                    resp.status
-                ),
-            ))
-        }
+        let req = UpstreamRequest::new(Method::DELETE, format!("/v1/reservations/{order_ref}"));
+        self.products
+            .call(req, StatusCode::NO_CONTENT)
+            .await?
+            .map(drop)
+            .map_err(Refusal::unexpected)
     }
 }

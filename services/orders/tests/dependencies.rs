@@ -6,7 +6,7 @@ mod common;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use kubestore_common::config::UpstreamArgs;
-use kubestore_common::db::testing::fresh_database;
+use kubestore_testkit::mysql::fresh_database;
 use serde_json::json;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
@@ -99,7 +99,7 @@ async fn users_down_is_a_fast_503_and_recovers() {
     let mut products = products;
     products.stop().await;
     for url in [&db_url, &users.db_url, &products.db_url] {
-        kubestore_common::db::testing::drop_database(url).await;
+        kubestore_testkit::mysql::drop_database(url).await;
     }
 }
 
@@ -161,7 +161,7 @@ async fn products_down_is_a_fast_503_and_recovers() {
     users.stop().await;
     products.stop().await;
     for url in [&db_url, &users.db_url, &products.db_url] {
-        kubestore_common::db::testing::drop_database(url).await;
+        kubestore_testkit::mysql::drop_database(url).await;
     }
 }
 
@@ -204,8 +204,8 @@ async fn a_hanging_dependency_times_out_into_a_503() {
     holder.abort();
     let mut products = products;
     products.stop().await;
-    kubestore_common::db::testing::drop_database(&db_url).await;
-    kubestore_common::db::testing::drop_database(&products.db_url).await;
+    kubestore_testkit::mysql::drop_database(&db_url).await;
+    kubestore_testkit::mysql::drop_database(&products.db_url).await;
 }
 
 #[tokio::test]

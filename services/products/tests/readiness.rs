@@ -25,7 +25,7 @@ async fn unready_naming_the_database_when_it_is_unreachable_or_unmigrated() {
         .unwrap();
     for url in [
         format!("mysql://root@{closed}/products"),
-        format!("{}/mysql", kubestore_common::db::testing::server_url()),
+        format!("{}/mysql", kubestore_testkit::mysql::server_url()),
     ] {
         let pool = kubestore_common::db::pool(&url, 2).unwrap();
         let ctx = context(pool.clone());

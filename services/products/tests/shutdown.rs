@@ -28,7 +28,7 @@ async fn wait_ready(client: &reqwest::Client, base: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigterm_drains_without_failing_requests_and_exits_zero() {
-    let url = kubestore_common::db::testing::fresh_database_url("shutdown", &MIGRATOR).await;
+    let url = kubestore_testkit::mysql::fresh_database_url("shutdown", &MIGRATOR).await;
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mut child = Command::new(env!("CARGO_BIN_EXE_products"))
@@ -146,5 +146,5 @@ async fn sigterm_drains_without_failing_requests_and_exits_zero() {
         signalled.elapsed() >= Duration::from_secs(2),
         "exited before the drain period ended"
     );
-    kubestore_common::db::testing::drop_database(&url).await;
+    kubestore_testkit::mysql::drop_database(&url).await;
 }

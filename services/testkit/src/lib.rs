@@ -3,7 +3,8 @@
 //!
 //! # Layout
 //! - [`router`]: calling a router in-process and reading its JSON answer.
-//! - [`mysql`]: a router on a fresh MariaDB database per test, dropped afterwards.
+//! - [`mysql`]: a fresh MariaDB database per test (dropped afterwards, or by the
+//!   next run if the test died), and a service client on one.
 //! - [`serve`]: serving a router on `127.0.0.1:0`, and ports that refuse.
 //! - [`binary`]: running a service binary: isolated environment, readiness, SIGTERM.
 //! - [`proxy`]: proxies that lose answers, or relay late and count requests.

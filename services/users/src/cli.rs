@@ -1,49 +1,10 @@
 //! Command line: `users migrate` and `users serve`, configured from the
-//! environment (see [`kubestore_common::config`]); the shared part lives in
-//! [`kubestore_common::service`].
+//! environment (see [`kubestore_common::config`]); all of it is shared with the
+//! other MySQL services ([`kubestore_common::service`]).
 
-use crate::{AppState, DEFAULT_PORT, MIGRATOR, SERVICE};
-use axum::Router;
-use kubestore_common::ServiceContext;
-use kubestore_common::service::{self, MysqlService, NoExtraArgs};
-use sqlx::MySqlPool;
-use sqlx::migrate::Migrator;
-use std::process::ExitCode;
-
-/// What the shared command line needs to know about users.
-struct Users;
-
-impl MysqlService for Users {
-    const NAME: &'static str = SERVICE;
-    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
-    const ABOUT: &'static str = env!("CARGO_PKG_DESCRIPTION");
-    const DEFAULT_PORT: u16 = DEFAULT_PORT;
-    type Extra = NoExtraArgs;
-
-    fn migrator() -> &'static Migrator {
-        &MIGRATOR
-    }
-
-    fn app(
-        _: NoExtraArgs,
-        pool: impl FnOnce() -> anyhow::Result<MySqlPool>,
-    ) -> anyhow::Result<(Router, ServiceContext)> {
-        let pool = pool()?;
-        let ctx = crate::context(pool.clone());
-        Ok((crate::router(AppState { pool }, &ctx), ctx))
-    }
-
-    fn log_migrated(database: &str) {
-        tracing::info!(database, "migrations applied");
-    }
-
-    fn log_failure(e: &anyhow::Error) {
-        tracing::error!(error = format!("{e:#}"), "{SERVICE} failed");
-    }
-}
-
-/// Parses the command line and environment, runs, and maps the outcome to an exit
-/// code (see [`service::main`]).
-pub fn main() -> ExitCode {
-    service::main::<Users>()
+kubestore_common::pool_service_main! {
+    name: crate::SERVICE,
+    port: crate::DEFAULT_PORT,
+    migrator: crate::MIGRATOR,
+    service: crate::service,
 }

@@ -21,7 +21,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use kubestore_cart::config::parse_idle_ttl;
 use kubestore_cart::store::{KeySettings, Store, StoreConfig};
-use kubestore_cart::upstream::{Services, UpstreamConfig};
+use kubestore_cart::upstream::{UpstreamConfig, Upstreams};
 use kubestore_cart::{AppState, MAX_LINES, service};
 use kubestore_common::config::UpstreamArgs;
 #[allow(unused_imports)] // each test file uses a different part of the harness
@@ -250,7 +250,7 @@ pub async fn start_cart(options: CartOptions) -> Cart {
             keys: options.keys,
         },
     ));
-    let upstream = Services::new(&UpstreamConfig {
+    let upstream = Upstreams::new(&UpstreamConfig {
         products_url: options.products_url,
         orders_url: options.orders_url,
         lookups: UpstreamArgs {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use kubestore_common::client::Upstream;
 use kubestore_common::config::UpstreamArgs;
-use kubestore_common::db::testing::fresh_database;
+use kubestore_testkit::mysql::fresh_database;
 use serde_json::{Value, json};
 
 use super::serve_fresh;

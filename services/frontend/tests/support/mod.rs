@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use fantoccini::{Client, ClientBuilder};
 use kubestore_common::config::UpstreamArgs;
-use kubestore_common::db::testing::fresh_database;
+use kubestore_testkit::mysql::fresh_database;
 #[allow(unused_imports)] // each test file uses a different part of the harness
 pub use kubestore_testkit::serve::{closed_port, serve, serve_fresh};
 use serde_json::{Value, json};
@@ -59,7 +59,7 @@ pub fn upstream_args() -> UpstreamArgs {
 /// The cart service on the real Redis, under a key prefix of its own.
 pub fn cart_router(products_url: &str, orders_url: &str) -> Router {
     use kubestore_cart::store::{KeySettings, Store, StoreConfig};
-    use kubestore_cart::upstream::{Services, UpstreamConfig};
+    use kubestore_cart::upstream::{UpstreamConfig, Upstreams};
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -78,7 +78,7 @@ pub fn cart_router(products_url: &str, orders_url: &str) -> Router {
             },
         },
     );
-    let upstream = Services::new(&UpstreamConfig {
+    let upstream = Upstreams::new(&UpstreamConfig {
         products_url: products_url.to_owned(),
         orders_url: orders_url.to_owned(),
         lookups: upstream_args(),
@@ -104,10 +104,10 @@ pub struct StoreUrls {
 
 /// The frontend calling `urls`.
 pub fn frontend_router(products: &str, cart: &str, orders: &str, users: &str) -> Router {
-    use kubestore_frontend::backend::{BackendUrls, Backends};
+    use kubestore_frontend::upstream::{UpstreamUrls, Upstreams};
     let state = kubestore_frontend::AppState {
-        backends: Backends::new(
-            &BackendUrls {
+        upstream: Upstreams::new(
+            &UpstreamUrls {
                 products: products.to_owned(),
                 cart: cart.to_owned(),
                 orders: orders.to_owned(),
