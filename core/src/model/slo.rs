@@ -9,10 +9,12 @@
 
 use serde::{Serialize, Serializer};
 
+use super::check::{Check, Checked};
+use super::layers::{BuiltinAt, Layers};
 use super::units::{Duration, Percent};
 use crate::catalog::{self, ServiceDef};
 use crate::defaults;
-use crate::spec::{ConfigError, Loaded, SloSpec};
+use crate::spec::{ConfigError, SloSpec, unknown};
 
 /// Compliance windows Prometheus keeps enough data for (its default retention is 15d, so
 /// a 30d window needs `--storage.tsdb.retention.time` of at least 30d).
@@ -384,96 +386,49 @@ fn def_name<S: Serializer>(def: &&'static ServiceDef, s: S) -> Result<S::Ok, S::
     s.serialize_str(def.name)
 }
 
-struct Check<'a> {
-    loaded: &'a Loaded,
-    errors: Vec<ConfigError>,
-    warnings: Vec<ConfigError>,
-}
+/// The layers an SLO field comes from.
+type SloLayers<'a> = Layers<'a, SloSpec>;
 
-impl Check<'_> {
-    fn error(&mut self, key: &str, message: impl Into<String>) {
-        self.errors.push(self.loaded.error(key, message));
-    }
-
-    fn warn(&mut self, key: &str, message: impl Into<String>) {
-        self.warnings.push(self.loaded.error(key, message));
-    }
-
-    fn parse<T>(
-        &mut self,
-        (value, key): &(String, String),
-        parser: fn(&str) -> Result<T, String>,
-    ) -> Option<T> {
-        parser(value).map_err(|m| self.error(key, m)).ok()
-    }
-}
-
-/// The layers an SLO field comes from, most specific first.
-struct Layers<'a>(Vec<(&'a SloSpec, String)>);
-
-impl Layers<'_> {
-    /// Like [`Layers::get`], for fields the built-in defaults always set.
-    fn must<T: Clone>(&self, key: &str, field: impl Fn(&SloSpec) -> Option<&T>) -> (T, String) {
-        self.get(key, field)
-            .unwrap_or_else(|| panic!("the built-in SLO defaults set {key}"))
-    }
-
-    fn get<T: Clone>(
-        &self,
-        key: &str,
-        field: impl Fn(&SloSpec) -> Option<&T>,
-    ) -> Option<(T, String)> {
-        self.0
-            .iter()
-            .find_map(|(spec, prefix)| field(spec).map(|v| (v.clone(), format!("{prefix}.{key}"))))
-    }
-}
-
-fn window(c: &mut Check, (text, key): (String, String)) -> Option<Duration> {
+fn window(c: &mut Check, (text, key): (String, String)) -> Checked<Duration> {
     if WINDOWS.contains(&text.as_str()) {
-        Duration::parse(&text).ok()
+        c.parse(&(text, key), Duration::parse)
     } else {
-        c.error(
+        Err(c.error(
             &key,
             format!(
                 "`{text}` is not a supported window: expected one of {} (Prometheus must \
                  keep the whole window)",
                 WINDOWS.join(", ")
             ),
-        );
-        None
+        ))
     }
 }
 
-fn source(c: &mut Check, (text, key): (String, String)) -> Option<SliSource> {
+fn source(c: &mut Check, (text, key): (String, String)) -> Checked<SliSource> {
     match text.as_str() {
-        "mesh" => Some(SliSource::Mesh),
-        "app" => Some(SliSource::App),
-        other => {
-            c.error(
-                &key,
-                format!("`{other}` is not an SLI source: expected `mesh` or `app`"),
-            );
-            None
-        }
+        "mesh" => Ok(SliSource::Mesh),
+        "app" => Ok(SliSource::App),
+        other => Err(c.error(
+            &key,
+            format!("`{other}` is not an SLI source: expected `mesh` or `app`"),
+        )),
     }
 }
 
 /// An objective strictly between 0% and 100%: 100% leaves no error budget (every alert
 /// would divide by zero) and 0% promises nothing.
-fn objective(c: &mut Check, found: &(String, String)) -> Option<Percent> {
+fn objective(c: &mut Check, found: &(String, String)) -> Checked<Percent> {
     let p = c.parse(found, Percent::parse)?;
     if p.micro() == 0 || p.micro() >= WHOLE {
-        c.error(
+        return Err(c.error(
             &found.1,
             format!(
                 "{p} must be strictly between 0% and 100%: 100% leaves no error budget, 0% \
                  promises nothing"
             ),
-        );
-        return None;
+        ));
     }
-    Some(p)
+    Ok(p)
 }
 
 fn ms_list(buckets: &[u64]) -> String {
@@ -484,26 +439,18 @@ fn ms_list(buckets: &[u64]) -> String {
         .join(", ")
 }
 
-/// Validates `slos` (and nothing else) of `loaded`.
-pub(super) fn validate(loaded: &Loaded) -> Result<Slos, Vec<ConfigError>> {
-    let mut c = Check {
-        loaded,
-        errors: Vec::new(),
-        warnings: Vec::new(),
-    };
-    let spec = loaded.spec.slos.clone().unwrap_or_default();
+/// Validates `slos` (and nothing else) of the file `c` checks.
+pub(super) fn validate(c: &mut Check) -> Checked<Slos> {
+    let mark = c.mark();
+    let spec = c.loaded().spec.slos.clone().unwrap_or_default();
     let overrides = spec.services.clone().unwrap_or_default();
     let names = catalog::names();
     for name in overrides.keys() {
         if catalog::service(name).is_none() {
-            let message = match crate::spec::did_you_mean(name, &names) {
-                Some(best) => format!("unknown service `{name}`, did you mean `{best}`?"),
-                None => format!(
-                    "unknown service `{name}`, expected one of: {}",
-                    names.join(", ")
-                ),
-            };
-            c.error(&format!("slos.services.{name}"), message);
+            c.error(
+                &format!("slos.services.{name}"),
+                unknown("service", name, &names),
+            );
         }
     }
     let global_window = spec
@@ -516,27 +463,26 @@ pub(super) fn validate(loaded: &Loaded) -> Result<Slos, Vec<ConfigError>> {
         .clone()
         .map(|s| (s, "slos.source".to_owned()))
         .unwrap_or_else(|| (defaults::SLO_SOURCE.into(), "slos.source".into()));
-    let default_window = window(&mut c, global_window);
-    let default_source = source(&mut c, global_source);
+    let default_window = window(c, global_window);
+    let default_source = source(c, global_source);
 
     let builtin = defaults::slo();
-    let mut services = Vec::new();
-    let mut ok = true;
-    for def in catalog::SERVICES {
-        let mut layers = Vec::new();
-        if let Some(own) = overrides.get(def.name) {
-            layers.push((own, format!("slos.services.{}", def.name)));
-        }
-        if let Some(shared) = &spec.defaults {
-            layers.push((shared, "slos.defaults".to_owned()));
-        }
-        // Built-in values are reported at the service's own key, where a fix would go.
-        layers.push((&builtin, format!("slos.services.{}", def.name)));
-        match service(&mut c, def, &Layers(layers), default_window, default_source) {
-            Some(s) => services.push(s),
-            None => ok = false,
-        }
-    }
+    let services: Vec<Checked<ServiceSlos>> = catalog::SERVICES
+        .iter()
+        .map(|def| {
+            // Built-in values are reported at the service's own key, where a fix would go.
+            let layers = Layers::of(
+                "slos.",
+                def.name,
+                &overrides,
+                spec.defaults.as_ref(),
+                &builtin,
+                BuiltinAt::Service,
+            );
+            service(c, def, &layers, default_window, default_source)
+        })
+        .collect();
+    let services: Checked<Vec<ServiceSlos>> = services.into_iter().collect();
 
     let check = spec.post_sync_check.clone().unwrap_or_default();
     let check_window = check
@@ -549,41 +495,39 @@ pub(super) fn validate(loaded: &Loaded) -> Result<Slos, Vec<ConfigError>> {
         .and_then(|w| {
             // A rate needs two scrapes at least; a minute covers a 30s scrape interval.
             if w.millis() < MINUTE {
-                c.error(
+                Err(c.error(
                     &key,
                     format!("{w} is too short to measure: use at least 1m"),
-                );
-                None
+                ))
             } else {
-                Some(w)
+                Ok(w)
             }
         });
 
-    if ok {
-        dependency_warnings(&mut c, &services, &overrides, spec.defaults.as_ref());
+    if let Ok(services) = &services {
+        dependency_warnings(c, services, &overrides, spec.defaults.as_ref());
     }
-    crate::spec::sort_errors(&mut c.warnings);
-    match check_window {
-        Some(window) if ok && c.errors.is_empty() => Ok(Slos {
-            services,
-            post_sync_check: PostSyncCheck {
-                enabled: check.enabled.unwrap_or(true),
-                window,
-            },
-            warnings: c.warnings,
-        }),
-        _ => Err(c.errors),
-    }
+    let services = services?;
+    let window = check_window?;
+    c.clean_since(mark)?;
+    Ok(Slos {
+        services,
+        post_sync_check: PostSyncCheck {
+            enabled: check.enabled.unwrap_or(true),
+            window,
+        },
+        warnings: c.take_warnings(),
+    })
 }
 
 fn service(
     c: &mut Check,
     def: &'static ServiceDef,
-    layers: &Layers,
-    default_window: Option<Duration>,
-    default_source: Option<SliSource>,
-) -> Option<ServiceSlos> {
-    let before = c.errors.len();
+    layers: &SloLayers,
+    default_window: Checked<Duration>,
+    default_source: Checked<SliSource>,
+) -> Checked<ServiceSlos> {
+    let mark = c.mark();
     let window = match layers.get("window", |s| s.window.as_ref()) {
         Some(found) => window(c, found),
         None => default_window,
@@ -592,16 +536,16 @@ fn service(
         Some(found) => source(c, found),
         None => default_source,
     };
-    let availability = layers.must("availability", |s| s.availability.as_ref());
+    let availability = layers.must(c, "availability", |s| s.availability.as_ref())?;
     let availability = objective(c, &availability);
-    let target = layers.must("latency.target", |s| s.latency.as_ref()?.target.as_ref());
+    let target = layers.must(c, "latency.target", |s| s.latency.as_ref()?.target.as_ref())?;
     let target = objective(c, &target);
-    let threshold = layers.must("latency.threshold", |s| {
+    let threshold = layers.must(c, "latency.threshold", |s| {
         s.latency.as_ref()?.threshold.as_ref()
-    });
+    })?;
     let threshold_key = threshold.1.clone();
     let threshold = c.parse(&threshold, Duration::parse);
-    if let (Some(t), Some(source)) = (threshold, source)
+    if let (Ok(t), Ok(source)) = (threshold, source)
         && !source.buckets_ms().contains(&t.millis())
     {
         let metric = match source {
@@ -617,7 +561,7 @@ fn service(
             ),
         );
     }
-    let rate = layers.must("min_request_rate", |s| s.min_request_rate.as_ref());
+    let rate = layers.must(c, "min_request_rate", |s| s.min_request_rate.as_ref())?;
     let min_request_rate = c.parse(&rate, RequestRate::parse);
     let latency_rate = match layers.get("latency.min_request_rate", |s| {
         s.latency.as_ref()?.min_request_rate.as_ref()
@@ -628,7 +572,7 @@ fn service(
     // Service-level flags, then per-SLO overrides for latency (`latency.alerts`).
     type Flag = fn(&crate::spec::AlertsSpec) -> Option<bool>;
     let flag = |own: fn(&SloSpec) -> Option<&crate::spec::AlertsSpec>, f: Flag| {
-        layers.0.iter().find_map(|(spec, _)| own(spec).and_then(f))
+        layers.find(|spec| own(spec).and_then(f))
     };
     let service_alerts = |f: Flag| flag(|s| s.alerts.as_ref(), f).unwrap_or(true);
     let latency_alerts = |f: Flag| {
@@ -650,9 +594,7 @@ fn service(
     let degrades_gracefully = layers
         .get("degrades_gracefully", |s| s.degrades_gracefully.as_ref())
         .is_some_and(|(v, _)| v);
-    if c.errors.len() > before {
-        return None;
-    }
+    c.clean_since(mark)?;
     let slos = vec![
         Slo {
             kind: SloKind::Availability,
@@ -709,7 +651,7 @@ fn service(
             }
         }
     }
-    Some(service)
+    Ok(service)
 }
 
 /// Warns where a service promises more availability than the product of its synchronous
