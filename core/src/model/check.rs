@@ -6,8 +6,10 @@
 //! [`Reported`] exists only once an error is recorded. So when every part of the
 //! environment came out `Ok` and nothing was recorded, the environment is valid, and
 //! [`Check::finish`] needs no "cannot happen" branch.
+//!
+//! The loader's shape problems ([`Loaded::problems`]) join the model's errors in
+//! [`Check::finish`]; warnings (SLO advice) travel with the value that earned them.
 
-use super::Environment;
 use crate::spec::{ConfigError, ConfigErrors, Loaded};
 
 /// Proof that an error was recorded in a [`Check`]; only [`Check`] makes one.
@@ -83,14 +85,12 @@ impl<'a> Check<'a> {
         warnings
     }
 
-    /// The environment, or every problem of the file: the model's errors together with
-    /// the loader's, in file order.
-    pub(super) fn finish(self, built: Checked<Environment>) -> Result<Environment, ConfigErrors> {
+    /// The value built from the file, or every problem of the file: the model's errors
+    /// together with the loader's, in file order.
+    pub(super) fn finish<T>(self, built: Checked<T>) -> Result<T, ConfigErrors> {
         let loaded = self.loaded;
         match built {
-            Ok(environment) if self.errors.is_empty() && loaded.problems.is_empty() => {
-                Ok(environment)
-            }
+            Ok(value) if self.errors.is_empty() && loaded.problems.is_empty() => Ok(value),
             _ => {
                 // A check of a placeholder would only repeat the problem the reader found.
                 let mut errors: Vec<ConfigError> = self
@@ -103,5 +103,14 @@ impl<'a> Check<'a> {
                 Err(ConfigErrors(errors))
             }
         }
+    }
+}
+
+/// A value in a message, empty text included.
+pub(super) fn shown_text(value: &str) -> String {
+    if value.is_empty() {
+        "an empty value".to_owned()
+    } else {
+        format!("`{value}`")
     }
 }

@@ -6,6 +6,7 @@
 mod across;
 mod check;
 pub mod dns;
+mod images;
 mod layers;
 pub mod secrets;
 mod service;
