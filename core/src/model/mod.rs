@@ -4,6 +4,10 @@
 //! keeps anyone outside this module from assembling an unchecked value.
 
 mod across;
+mod check;
+pub mod dns;
+mod images;
+mod layers;
 pub mod secrets;
 mod service;
 pub mod slo;
@@ -15,7 +19,8 @@ use serde::Serialize;
 pub use across::conflicts;
 pub use service::{Disruption, Image, Replicas, Resilience, Resources, Retries, Service};
 pub use units::{CountOrPercent, Duration, Percent, Quantity};
-pub use validate::DNS_LABEL_MAX;
+/// Longest DNS-1123 label, the limit for namespaces and object names.
+pub const DNS_LABEL_MAX: usize = dns::LABEL_MAX;
 
 use crate::spec::{ConfigErrors, Loaded};
 

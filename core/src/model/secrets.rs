@@ -5,8 +5,10 @@
 
 use serde::Serialize;
 
+use super::check::{Check, Checked};
+use super::dns;
 use crate::conventions as conv;
-use crate::spec::{ConfigError, Loaded, SecretsSpec, did_you_mean};
+use crate::spec::{SecretsSpec, unknown};
 
 /// One credential the store needs, and the Secret the workloads read it from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -110,12 +112,12 @@ impl std::fmt::Display for RemoteRef {
 const PROVIDERS: [&str; 2] = ["sealed-secrets", "external-secrets"];
 const STORE_KINDS: [&str; 2] = ["ClusterSecretStore", "SecretStore"];
 
-/// Validates `secrets`, recording every problem in `errors`.
-pub(super) fn validate(loaded: &Loaded, errors: &mut Vec<ConfigError>) -> Option<Secrets> {
-    let before = errors.len();
-    let mut error = |key: &str, message: String| errors.push(loaded.error(key, message));
+/// Validates `secrets`, recording every problem in `c`.
+pub(super) fn validate(c: &mut Check) -> Checked<Secrets> {
+    let mark = c.mark();
+    let loaded = c.loaded();
     let Some(spec) = &loaded.spec.secrets else {
-        error(
+        return Err(c.error(
             "secrets",
             format!(
                 "every environment must say where its credentials come from: add `secrets:` \
@@ -123,47 +125,31 @@ pub(super) fn validate(loaded: &Loaded, errors: &mut Vec<ConfigError>) -> Option
                  into a secret manager)",
                 PROVIDERS[0], PROVIDERS[1]
             ),
-        );
-        return None;
+        ));
     };
     let secrets = match spec.provider.as_deref() {
-        None => {
-            error(
-                "secrets.provider",
-                format!("missing: expected `{}` or `{}`", PROVIDERS[0], PROVIDERS[1]),
-            );
-            None
-        }
-        Some("sealed-secrets") => sealed(spec, &loaded.spec.namespace, &mut error),
-        Some("external-secrets") => external(spec, &mut error),
-        Some(other) => {
-            error("secrets.provider", unknown("provider", other, &PROVIDERS));
-            None
-        }
+        None => Err(c.error(
+            "secrets.provider",
+            format!("missing: expected `{}` or `{}`", PROVIDERS[0], PROVIDERS[1]),
+        )),
+        Some("sealed-secrets") => sealed(c, spec, &loaded.spec.namespace),
+        Some("external-secrets") => external(c, spec),
+        Some(other) => Err(c.error("secrets.provider", unknown("provider", other, &PROVIDERS))),
     };
-    secrets.filter(|_| errors.len() == before)
-}
-
-fn unknown(what: &str, value: &str, expected: &[&str]) -> String {
-    match did_you_mean(value, expected) {
-        Some(best) => format!("unknown {what} `{value}`, did you mean `{best}`?"),
-        None => format!(
-            "unknown {what} `{value}`, expected one of: {}",
-            expected.join(", ")
-        ),
-    }
+    c.clean_since(mark)?;
+    secrets
 }
 
 /// The value of every credential in `map` (at `key`), reporting unknown and missing ones.
 fn per_credential<'a>(
+    c: &mut Check,
     map: &'a std::collections::BTreeMap<String, String>,
     key: &str,
-    error: &mut impl FnMut(&str, String),
 ) -> Vec<(Credential, &'a String)> {
     let names: Vec<&str> = CREDENTIALS.iter().map(|c| c.name).collect();
     for name in map.keys() {
         if !names.contains(&name.as_str()) {
-            error(
+            c.error(
                 &format!("{key}.{name}"),
                 unknown("credential", name, &names),
             );
@@ -173,10 +159,12 @@ fn per_credential<'a>(
     for credential in CREDENTIALS {
         match map.get(credential.name) {
             Some(value) => found.push((credential, value)),
-            None => error(
-                key,
-                format!("missing `{}` ({})", credential.name, credential.description),
-            ),
+            None => {
+                c.error(
+                    key,
+                    format!("missing `{}` ({})", credential.name, credential.description),
+                );
+            }
         }
     }
     found
@@ -184,50 +172,34 @@ fn per_credential<'a>(
 
 /// Fields that belong to the other provider are mistakes, not harmless extras: a reader
 /// would believe they take effect.
-fn refuse(present: bool, key: &str, provider: &str, error: &mut impl FnMut(&str, String)) {
+fn refuse(c: &mut Check, present: bool, key: &str, provider: &str) {
     if present {
-        error(key, format!("only used with `provider: {provider}`"));
+        c.error(key, format!("only used with `provider: {provider}`"));
     }
 }
 
-fn sealed(
-    spec: &SecretsSpec,
-    namespace: &str,
-    error: &mut impl FnMut(&str, String),
-) -> Option<Secrets> {
+fn sealed(c: &mut Check, spec: &SecretsSpec, namespace: &str) -> Checked<Secrets> {
+    refuse(c, spec.store.is_some(), "secrets.store", "external-secrets");
     refuse(
-        spec.store.is_some(),
-        "secrets.store",
-        "external-secrets",
-        error,
-    );
-    refuse(
+        c,
         spec.store_kind.is_some(),
         "secrets.store_kind",
         "external-secrets",
-        error,
     );
-    refuse(
-        spec.keys.is_some(),
-        "secrets.keys",
-        "external-secrets",
-        error,
-    );
+    refuse(c, spec.keys.is_some(), "secrets.keys", "external-secrets");
     let Some(map) = &spec.encrypted else {
-        error(
+        return Err(c.error(
             "secrets",
             "sealed-secrets needs `encrypted:` with the kubeseal output of mysql-root-password \
-             and redis-password"
-                .into(),
-        );
-        return None;
+             and redis-password",
+        ));
     };
     let mut encrypted = Vec::new();
-    for (credential, value) in per_credential(map, "secrets.encrypted", error) {
+    for (credential, value) in per_credential(c, map, "secrets.encrypted") {
         if looks_sealed(value) {
             encrypted.push((credential, value.clone()));
         } else {
-            error(
+            c.error(
                 &format!("secrets.encrypted.{}", credential.name),
                 format!(
                     "does not look like kubeseal output (at least {MIN_SEALED_LEN} base64 \
@@ -238,7 +210,7 @@ fn sealed(
             );
         }
     }
-    Some(Secrets::SealedSecrets { encrypted })
+    Ok(Secrets::SealedSecrets { encrypted })
 }
 
 /// Long standard base64, padding only at the end.
@@ -251,63 +223,54 @@ pub fn looks_sealed(value: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
 }
 
-fn external(spec: &SecretsSpec, error: &mut impl FnMut(&str, String)) -> Option<Secrets> {
+fn external(c: &mut Check, spec: &SecretsSpec) -> Checked<Secrets> {
     refuse(
+        c,
         spec.encrypted.is_some(),
         "secrets.encrypted",
         "sealed-secrets",
-        error,
     );
     let store = match &spec.store {
-        None => {
-            error(
-                "secrets.store",
-                "missing: the name of the SecretStore or ClusterSecretStore to read from".into(),
-            );
-            None
-        }
-        Some(store) if !is_dns_subdomain(store) => {
-            error(
-                "secrets.store",
-                format!("`{store}` is not a valid store name (a DNS subdomain)"),
-            );
-            None
-        }
-        Some(store) => Some(store.clone()),
+        None => Err(c.error(
+            "secrets.store",
+            "missing: the name of the SecretStore or ClusterSecretStore to read from",
+        )),
+        Some(store) if !dns::is_subdomain(store) => Err(c.error(
+            "secrets.store",
+            format!("`{store}` is not a valid store name (a DNS subdomain)"),
+        )),
+        Some(store) => Ok(store.clone()),
     };
     let store_kind = match spec.store_kind.as_deref() {
-        None | Some("ClusterSecretStore") => Some(StoreKind::ClusterSecretStore),
-        Some("SecretStore") => Some(StoreKind::SecretStore),
-        Some(other) => {
-            error(
-                "secrets.store_kind",
-                unknown("store kind", other, &STORE_KINDS),
-            );
-            None
-        }
+        None | Some("ClusterSecretStore") => Ok(StoreKind::ClusterSecretStore),
+        Some("SecretStore") => Ok(StoreKind::SecretStore),
+        Some(other) => Err(c.error(
+            "secrets.store_kind",
+            unknown("store kind", other, &STORE_KINDS),
+        )),
     };
     let Some(map) = &spec.keys else {
-        error(
+        return Err(c.error(
             "secrets",
             "external-secrets needs `keys:` with the remote reference (`path#property`) of \
-             mysql-root-password and redis-password"
-                .into(),
-        );
-        return None;
+             mysql-root-password and redis-password",
+        ));
     };
     let mut keys = Vec::new();
-    for (credential, value) in per_credential(map, "secrets.keys", error) {
+    for (credential, value) in per_credential(c, map, "secrets.keys") {
         match remote_ref(value) {
             Some(reference) => keys.push((credential, reference)),
-            None => error(
-                &format!("secrets.keys.{}", credential.name),
-                "is not a remote reference: expected `path/to/secret#property`, such as \
-                 `kubestore/prod/mysql#root-password`; the value itself never goes in this file"
-                    .into(),
-            ),
+            None => {
+                c.error(
+                    &format!("secrets.keys.{}", credential.name),
+                    "is not a remote reference: expected `path/to/secret#property`, such as \
+                     `kubestore/prod/mysql#root-password`; the value itself never goes in this \
+                     file",
+                );
+            }
         }
     }
-    Some(Secrets::ExternalSecrets {
+    Ok(Secrets::ExternalSecrets {
         store: store?,
         store_kind: store_kind?,
         keys,
@@ -329,10 +292,6 @@ pub fn remote_ref(value: &str) -> Option<RemoteRef> {
         key: key.to_owned(),
         property: property.to_owned(),
     })
-}
-
-fn is_dns_subdomain(s: &str) -> bool {
-    s.len() <= 253 && s.split('.').all(super::validate::is_dns_label)
 }
 
 #[cfg(test)]

@@ -473,7 +473,7 @@ impl<'de, 'a> MapAccess<'de> for Entries<'a> {
             if let Some(fields) = self.fields
                 && !fields.contains(&key)
             {
-                child.problem(Some(entry.at), unknown_key(key, fields), false);
+                child.problem(Some(entry.at), super::unknown("key", key, fields), false);
                 continue;
             }
             self.pending = Some(child);
@@ -512,17 +512,6 @@ impl<'de, 'a> MapAccess<'de> for Entries<'a> {
             .ok_or_else(|| Abort("a value was read before its key".into()))?;
         seed.deserialize(value)
     }
-}
-
-/// The message for a key a struct does not have.
-fn unknown_key(key: &str, fields: &[&str]) -> String {
-    let mut message = format!("unknown key `{key}`");
-    if let Some(best) = super::did_you_mean(key, fields) {
-        message.push_str(&format!(", did you mean `{best}`?"));
-    } else if !fields.is_empty() {
-        message.push_str(&format!(", expected one of: {}", fields.join(", ")));
-    }
-    message
 }
 
 /// The items of a list.

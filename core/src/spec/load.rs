@@ -211,13 +211,3 @@ pub fn sort_by_position(errors: &mut Vec<ConfigError>) {
     let mut seen = std::collections::HashSet::new();
     errors.retain(|e| seen.insert(e.to_string()));
 }
-
-/// The closest expected name, if it is close enough to be a likely typo.
-pub(crate) fn did_you_mean<'a>(name: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    candidates
-        .iter()
-        .map(|c| (strsim::jaro_winkler(name, c), *c))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c)
-}

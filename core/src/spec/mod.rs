@@ -10,11 +10,12 @@ mod de;
 mod document;
 mod load;
 mod locate;
+mod suggest;
 
-pub(crate) use load::did_you_mean;
 pub use load::sort_by_position as sort_errors;
 pub use load::{ConfigError, ConfigErrors, Loaded, MAX_FILE_BYTES, load, load_bytes, load_str};
 pub use locate::KeyIndex;
+pub(crate) use suggest::{did_you_mean, unknown};
 
 use std::collections::BTreeMap;
 
