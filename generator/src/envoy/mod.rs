@@ -83,14 +83,32 @@ fn destination_cluster(
     let endpoints: Vec<u16> = (0..REPLICAS)
         .map(|r| ports.inbound(service.def, r))
         .collect();
-    translate::outbound_cluster(
+    let mut cluster = translate::outbound_cluster(
         &name,
         policy
             .destination_rules
             .get(service.name())
             .map(|d| &d.traffic_policy),
         &endpoints,
-    )
+    );
+    cluster["health_checks"] = readiness_check(&fqdn(service.name(), &env.namespace));
+    cluster
+}
+
+/// Where the mesh learns readiness from Kubernetes (a pod failing `/readyz` leaves the
+/// Service's endpoints, and EDS takes it out of every client's cluster), the static
+/// clusters probe `/readyz` themselves: a draining replica stops getting requests before
+/// it exits, as in a rolling update. Not an Istio translation; docs/local-stack.md lists it.
+fn readiness_check(host: &str) -> Value {
+    json!([{
+        "timeout": "1s",
+        "interval": "1s",
+        "no_traffic_interval": "1s",
+        "unhealthy_threshold": 2,
+        "healthy_threshold": 1,
+        // The cluster's name, Envoy's default Host, is not a valid host name.
+        "http_health_check": {"path": "/readyz", "host": host},
+    }])
 }
 
 /// The routes of calls to `service`: its VirtualService, or Istio's default route.
@@ -195,8 +213,9 @@ fn ingress(env: &Environment, policy: &MeshPolicy, ports: LocalPorts) -> Value {
             "ignore_port_in_host_matching": true,
             "virtual_hosts": [{
                 "name": format!("{host}:80"),
-                // The public host, and the addresses a browser on this machine sends.
-                "domains": [host, format!("127.0.0.1:{listen}"), format!("localhost:{listen}")],
+                // The public host, and the names a browser on this machine sends (the
+                // port is ignored in host matching).
+                "domains": [host, "127.0.0.1", "localhost"],
                 "routes": translate::routes(&policy.ingress, ns),
             }],
         }),
