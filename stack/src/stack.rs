@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
-use kubestore_gen::catalog::{self, Datastore};
+use kubestore_gen::catalog;
 use kubestore_gen::envoy::ports::{LocalPorts, REPLICAS};
 
 use crate::http;
@@ -316,13 +316,15 @@ impl Stack {
 
     /// Stops every recorded process, newest first, and forgets them. Idempotent.
     pub fn down(&mut self) -> Vec<String> {
-        let mut stopped = Vec::new();
-        for p in self.state.processes.iter().rev() {
-            if p.alive() {
-                p.stop(Duration::from_secs(15));
-                stopped.push(p.spec.name.clone());
-            }
+        let alive: Vec<&Running> = self.state.processes.iter().rev().filter(|p| p.alive()).collect();
+        // All at once: the services drain for seconds each, in parallel.
+        for p in &alive {
+            p.terminate();
         }
+        for p in &alive {
+            p.stop(Duration::from_secs(15));
+        }
+        let stopped = alive.iter().map(|p| p.spec.name.clone()).collect();
         self.state.processes.clear();
         let _ = std::fs::remove_file(self.plan.run_dir.join(STATE_FILE));
         stopped
@@ -392,6 +394,9 @@ impl Stack {
     /// restarts each Envoy whose configuration changed, one at a time; Prometheus reloads
     /// its rules. Returns the restarted Envoys.
     pub fn apply(&mut self) -> anyhow::Result<Vec<String>> {
+        let request = self.state.request.clone().context("no stack recorded")?;
+        self.plan.env = kubestore_gen::load_environment(&request.environments, &request.env)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         let changed = self.plan.write_configs()?;
         let mut restarted = Vec::new();
         for spec in self.plan.specs() {
@@ -460,9 +465,4 @@ fn check_port(what: &str, port: u16) -> anyhow::Result<()> {
             "{what} does not answer on 127.0.0.1:{port} (scripts/install-test-deps.sh starts it)"
         )
     })
-}
-
-/// Whether a service keeps data in MySQL (and so needs `migrate` against a database).
-pub fn uses_mysql(service: &str) -> bool {
-    catalog::service(service).is_some_and(|s| s.datastore == Some(Datastore::Mysql))
 }
