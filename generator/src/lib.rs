@@ -3,17 +3,14 @@
 //! The data flows one way: [`spec`] (load the YAML) -> [`model`] (validate) ->
 //! [`render`] (objects) -> [`layout`] (base and overlays) -> [`output`] (bytes on disk).
 
-pub mod catalog;
 pub mod cli;
-pub mod conventions;
 pub mod crds;
-pub mod defaults;
 pub mod envoy;
 pub mod layout;
-pub mod model;
 pub mod output;
 pub mod render;
-pub mod spec;
+
+pub use kubestore_core::{catalog, conventions, defaults, metrics, model, sli, spec};
 
 use std::path::{Path, PathBuf};
 

@@ -121,26 +121,63 @@ fn no_retry_is_rendered_on_a_non_idempotent_route() {
     }
 }
 
+/// The POSTs that create an order or an account are retried only with the caller's
+/// key: a repeat of a key-less one after success is a second order (orders), a 422
+/// `empty_cart` (cart) or a 409 `email_taken` (users), so its route says `attempts: 0`.
 #[test]
 fn a_post_creating_an_order_is_retried_only_with_an_idempotency_key() {
+    for env in environments() {
+        for (service, path) in [
+            ("users", "/v1/users"),
+            ("orders", "/v1/orders"),
+            ("cart", "/v1/carts/{cart_id}/checkout"),
+        ] {
+            let vs = virtual_service(&env, service);
+            let posts: Vec<&Value> = routes(&vs)
+                .iter()
+                .filter(|r| selects(r, "POST", path))
+                .collect();
+            assert_eq!(posts.len(), 2, "{}: {service}", env.name);
+            assert_eq!(
+                posts[0]["match"][0]["headers"]["idempotency-key"],
+                serde_json::json!({}),
+                "{}: {service}: the keyed route comes first",
+                env.name
+            );
+            let keyed = first_attempts(&vs, "GET", service);
+            assert_eq!(
+                attempts(posts[0]),
+                keyed,
+                "{}: {service}: keyed POSTs retry like GETs",
+                env.name
+            );
+            assert!(posts[1]["match"][0]["headers"].is_null());
+            assert_eq!(
+                attempts(posts[1]),
+                0,
+                "{}: {service}: a key-less POST is never repeated",
+                env.name
+            );
+        }
+    }
     let prod = environments()
         .into_iter()
         .find(|e| e.name == "prod")
         .unwrap();
+    let vs = virtual_service(&prod, "cart");
+    let keyed = routes(&vs)
+        .iter()
+        .find(|r| selects(r, "POST", "/v1/carts/{cart_id}/checkout"))
+        .unwrap();
+    assert_eq!(keyed["name"], "post-v1-carts-cart-id-checkout-keyed");
+    assert_eq!(attempts(keyed), 2);
     let vs = virtual_service(&prod, "orders");
     let posts: Vec<&Value> = routes(&vs)
         .iter()
         .filter(|r| selects(r, "POST", "/v1/orders"))
         .collect();
-    assert_eq!(posts.len(), 2);
-    assert_eq!(
-        posts[0]["match"][0]["headers"]["idempotency-key"],
-        serde_json::json!({})
-    );
     assert_eq!(attempts(posts[0]), 2);
     assert_eq!(posts[0]["retries"]["perTryTimeout"], "500ms");
-    assert!(posts[1]["match"][0]["headers"].is_null());
-    assert_eq!(attempts(posts[1]), 0);
     // A cancel is never repeated, a GET is.
     let cancel = routes(&vs)
         .iter()
@@ -153,6 +190,15 @@ fn a_post_creating_an_order_is_retried_only_with_an_idempotency_key() {
         .unwrap();
     assert_eq!(attempts(get), 2);
     assert_eq!(get["timeout"], "3s", "prod gives orders 3s");
+}
+
+/// The attempts of the service's first route with `method` (its idempotent policy).
+fn first_attempts(vs: &Value, method: &str, service: &str) -> u64 {
+    let route = routes(vs)
+        .iter()
+        .find(|r| r["match"][0]["method"]["exact"] == method)
+        .unwrap_or_else(|| panic!("{service} has no {method} route"));
+    attempts(route)
 }
 
 const SECRETS: &str = "secrets:

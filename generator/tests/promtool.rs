@@ -15,7 +15,8 @@ use std::process::Command;
 use kubestore_gen::crds::monitoring::RuleGroup;
 use kubestore_gen::model::Environment;
 use kubestore_gen::model::slo::{BurnWindow, ServiceSlos, SliSource, Slo, SloKind, Tier};
-use kubestore_gen::render::slo_rules::{self, alert_name, sli_metrics, slo_labels};
+use kubestore_gen::render::slo_rules;
+use kubestore_gen::sli::{self, alert_name, sli_metrics, slo_labels};
 use serde_json::{Value, json};
 
 fn environments() -> Vec<Environment> {
@@ -533,7 +534,7 @@ fn budget_remaining_follows_the_error_ratio_over_the_window() {
                     bad,
                 }];
                 let labels = slo_labels(&env, service, slo);
-                let selector = slo_rules::selector(slo_rules::BUDGET_REMAINING_SERIES, &labels);
+                let selector = sli::selector(sli::BUDGET_REMAINING_SERIES, &labels);
                 tests.push(json!({
                     "name": format!("{} {} {}: budget remaining", env.name, service.name(), slo.kind.as_str()),
                     "interval": "1m",

@@ -3,6 +3,7 @@
 //! the add-to-cart form; each answer is recorded with its start time, so a test can see
 //! when failures began and ended.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -92,6 +93,16 @@ impl Report {
 
 /// Drives `base_url` at `rate` requests per second for `duration`.
 pub fn run(base_url: &str, rate: u32, duration: Duration) -> anyhow::Result<Report> {
+    run_until(base_url, rate, duration, &AtomicBool::new(false))
+}
+
+/// Like [`run`], but stops early once `stop` is set.
+pub fn run_until(
+    base_url: &str,
+    rate: u32,
+    duration: Duration,
+    stop: &AtomicBool,
+) -> anyhow::Result<Report> {
     let rate = rate.clamp(1, MAX_RATE);
     let duration = duration.min(MAX_DURATION);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -102,10 +113,16 @@ pub fn run(base_url: &str, rate: u32, duration: Duration) -> anyhow::Result<Repo
         base_url.trim_end_matches('/').to_owned(),
         rate,
         duration,
+        stop,
     ))
 }
 
-async fn drive(base: String, rate: u32, duration: Duration) -> anyhow::Result<Report> {
+async fn drive(
+    base: String,
+    rate: u32,
+    duration: Duration,
+    stop: &AtomicBool,
+) -> anyhow::Result<Report> {
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(10))
@@ -117,7 +134,7 @@ async fn drive(base: String, rate: u32, duration: Duration) -> anyhow::Result<Re
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut tasks = Vec::new();
     let mut n: usize = 0;
-    while start.elapsed() < duration {
+    while start.elapsed() < duration && !stop.load(Ordering::Relaxed) {
         ticker.tick().await;
         let client = client.clone();
         let id = ids.get(n % ids.len().max(1)).copied().unwrap_or(1);

@@ -316,7 +316,13 @@ impl Stack {
 
     /// Stops every recorded process, newest first, and forgets them. Idempotent.
     pub fn down(&mut self) -> Vec<String> {
-        let alive: Vec<&Running> = self.state.processes.iter().rev().filter(|p| p.alive()).collect();
+        let alive: Vec<&Running> = self
+            .state
+            .processes
+            .iter()
+            .rev()
+            .filter(|p| p.alive())
+            .collect();
         // All at once: the services drain for seconds each, in parallel.
         for p in &alive {
             p.terminate();

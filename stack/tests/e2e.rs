@@ -13,6 +13,7 @@ use std::net::TcpListener;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -51,7 +52,10 @@ fn main() -> ExitCode {
         // come up to 5 minutes after Prometheus started.
         ("steady_state", steady_state),
     ];
-    let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
     let chosen: Vec<_> = scenarios
         .iter()
         .filter(|(name, _)| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str())))
@@ -104,7 +108,11 @@ fn repo() -> PathBuf {
 /// missing.
 fn bin_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary");
-    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>").to_owned();
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>")
+        .to_owned();
     if catalog::names().iter().any(|s| !dir.join(s).exists()) {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut build = std::process::Command::new(cargo);
@@ -112,7 +120,10 @@ fn bin_dir() -> PathBuf {
         for s in catalog::names() {
             build.args(["-p", &format!("kubestore-{s}")]);
         }
-        assert!(build.status().expect("cargo runs").success(), "building the services failed");
+        assert!(
+            build.status().expect("cargo runs").success(),
+            "building the services failed"
+        );
     }
     dir
 }
@@ -124,14 +135,20 @@ fn e2e_environment(experiments: &str) -> String {
         .replace("name: dev", "name: e2e")
         .replace("kubestore-dev", "kubestore-e2e")
         .replace("alerts: {page: false}", "alerts: {page: true}");
-    assert!(text.contains("alerts: {page: true}"), "dev.yaml changed shape");
+    assert!(
+        text.contains("alerts: {page: true}"),
+        "dev.yaml changed shape"
+    );
     format!(
         "{text}\nservices:\n  # Small enough that one client overflows it.\n  orders:\n    resilience: {{connection_pool: {{max_connections: 4, max_pending: 2}}}}\n\nchaos:\n  allowed: true\n{experiments}"
     )
 }
 
 fn setup() -> anyhow::Result<World> {
-    let dir = tempfile::Builder::new().prefix("kubestore-e2e-").tempdir()?.keep();
+    let dir = tempfile::Builder::new()
+        .prefix("kubestore-e2e-")
+        .tempdir()?
+        .keep();
     let env_dir = dir.join("environments");
     std::fs::create_dir_all(&env_dir)?;
     let env_file = env_dir.join("e2e.yaml");
@@ -195,10 +212,19 @@ fn receiver(alerts: Arc<Mutex<Vec<(Instant, Value)>>>) -> anyhow::Result<u16> {
             {
                 alerts.lock().expect("lock").push((Instant::now(), v));
             }
-            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
         }
     });
     Ok(port)
+}
+
+/// Load until `stop` is set (at most `seconds`).
+fn load_until(w: &World, seconds: u64, stop: Arc<AtomicBool>) -> thread::JoinHandle<Report> {
+    let url = w.stack.plan.store_url();
+    thread::spawn(move || {
+        load::run_until(&url, RATE, Duration::from_secs(seconds), &stop).expect("load runs")
+    })
 }
 
 fn load_in_background(w: &World, seconds: u64) -> thread::JoinHandle<Report> {
@@ -210,7 +236,9 @@ fn encode(query: &str) -> String {
     query
         .bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -218,18 +246,28 @@ fn encode(query: &str) -> String {
 
 /// An instant query's result vector.
 fn query(w: &World, q: &str) -> Vec<Value> {
-    let answer = http::get(w.stack.plan.ports.prometheus(), &format!("/api/v1/query?query={}", encode(q)))
-        .expect("Prometheus answers");
-    let v: Value = serde_json::from_str(&answer.body).unwrap_or_else(|_| panic!("{q}: {}", answer.body));
+    let answer = http::get(
+        w.stack.plan.ports.prometheus(),
+        &format!("/api/v1/query?query={}", encode(q)),
+    )
+    .expect("Prometheus answers");
+    let v: Value =
+        serde_json::from_str(&answer.body).unwrap_or_else(|_| panic!("{q}: {}", answer.body));
     assert_eq!(v["status"], "success", "{q}: {}", answer.body);
     v["data"]["result"].as_array().cloned().unwrap_or_default()
 }
 
 /// A counter or gauge of one Envoy, by its full name (`cluster.<name>;.<stat>`); 0 if absent.
 fn envoy_stat(admin: u16, name: &str) -> u64 {
-    let body = http::get(admin, &format!("/stats?filter={}", encode(&format!("^{}$", regex_escape(name)))))
-        .map(|a| a.body)
-        .unwrap_or_default();
+    let body = http::get(
+        admin,
+        &format!(
+            "/stats?filter={}",
+            encode(&format!("^{}$", regex_escape(name)))
+        ),
+    )
+    .map(|a| a.body)
+    .unwrap_or_default();
     body.lines()
         .filter_map(|l| l.rsplit_once(": "))
         .filter(|(k, _)| *k == name)
@@ -251,7 +289,10 @@ fn regex_escape(s: &str) -> String {
 
 fn cluster(service: &str, namespace: &str) -> String {
     let def = catalog::service(service).expect("a service");
-    format!("outbound|{}||{service}.{namespace}.svc.cluster.local", def.port)
+    format!(
+        "outbound|{}||{service}.{namespace}.svc.cluster.local",
+        def.port
+    )
 }
 
 fn set_experiments(w: &mut World, experiments: &str) {
@@ -265,7 +306,7 @@ fn restore_environment(w: &mut World) {
     w.stack.apply().expect("apply");
 }
 
-/// 5. A chaos experiment (every products call aborted with 503) under load pages through
+/// Test 5: A chaos experiment (every products call aborted with 503) under load pages through
 /// Alertmanager; the page resolves once the experiment is removed.
 fn chaos_to_page(w: &mut World) {
     // Good traffic first, so the SLI has a history the fault burns against.
@@ -282,19 +323,26 @@ fn chaos_to_page(w: &mut World) {
             hit.then_some(*at)
         })
     };
-    assert!(firing(w, "firing").is_none(), "{alert} fired before any fault");
+    assert!(
+        firing(w, "firing").is_none(),
+        "{alert} fired before any fault"
+    );
     set_experiments(
         w,
         "  experiments:\n    - {name: products-outage, service: products, abort: {status: 503, percent: 100}}\n",
     );
     let fault_at = Instant::now();
-    let background = load_in_background(w, 150);
+    let stop = Arc::new(AtomicBool::new(false));
+    let background = load_until(w, 300, stop.clone());
     let deadline = fault_at + Duration::from_secs(140);
     let paged = loop {
         if let Some(at) = firing(w, "firing") {
             break at;
         }
-        assert!(Instant::now() < deadline, "no page within 140 s of the fault");
+        assert!(
+            Instant::now() < deadline,
+            "no page within 140 s of the fault"
+        );
         thread::sleep(Duration::from_millis(250));
     };
     let to_page = paged.duration_since(fault_at).as_secs_f64();
@@ -306,25 +354,38 @@ fn chaos_to_page(w: &mut World) {
         if let Some(at) = firing(w, "resolved") {
             break at;
         }
-        assert!(Instant::now() < resolved_deadline, "{alert} did not resolve within 180 s");
+        assert!(
+            Instant::now() < resolved_deadline,
+            "{alert} did not resolve within 180 s"
+        );
         thread::sleep(Duration::from_millis(250));
     };
     eprintln!(
         "  FIGURE time from removing the fault to the resolved notification: {:.1} s",
         resolved.duration_since(removed_at).as_secs_f64()
     );
+    stop.store(true, Ordering::Relaxed);
     let report = background.join().expect("load");
-    eprintln!("  load during the experiment: {:?}", report.summary().statuses);
+    eprintln!(
+        "  load during the experiment: {:?}",
+        report.summary().statuses
+    );
 }
 
 /// The Kubernetes- and Istio-only series: no one-machine stack can have them.
 const CLUSTER_ONLY: &[(&str, &str)] = &[
-    ("istio_", "Istio's telemetry (the stats filter istiod configures); plain Envoy has no istio_* series"),
-    ("kube_", "kube-state-metrics reads the Kubernetes API (HPAs, Deployments)"),
+    (
+        "istio_",
+        "Istio's telemetry (the stats filter istiod configures); plain Envoy has no istio_* series",
+    ),
+    (
+        "kube_",
+        "kube-state-metrics reads the Kubernetes API (HPAs, Deployments)",
+    ),
     ("container_", "cAdvisor in the kubelet measures containers"),
 ];
 
-/// 1. Under load, every query of every rendered dashboard returns data, except those
+/// Test 1: Under load, every query of every rendered dashboard returns data, except those
 /// reading series only a cluster has.
 fn steady_state(w: &mut World) {
     let background = load_in_background(w, 25);
@@ -336,9 +397,14 @@ fn steady_state(w: &mut World) {
     for d in dashboards(&w.stack.plan.env).expect("dashboards") {
         for panel in d.json["panels"].as_array().into_iter().flatten() {
             for target in panel["targets"].as_array().into_iter().flatten() {
-                let Some(expr) = target["expr"].as_str() else { continue };
+                let Some(expr) = target["expr"].as_str() else {
+                    continue;
+                };
                 let title = panel["title"].as_str().unwrap_or_default();
-                if let Some((_, why)) = CLUSTER_ONLY.iter().find(|(prefix, _)| expr.contains(prefix)) {
+                if let Some((_, why)) = CLUSTER_ONLY
+                    .iter()
+                    .find(|(prefix, _)| expr.contains(prefix))
+                {
                     cluster_only.push(format!("{} / {title}: {why}", d.slug));
                     continue;
                 }
@@ -356,7 +422,11 @@ fn steady_state(w: &mut World) {
         eprintln!("    {p}");
     }
     assert!(checked > 0);
-    assert!(empty.is_empty(), "queries without data:\n{}", empty.join("\n"));
+    assert!(
+        empty.is_empty(),
+        "queries without data:\n{}",
+        empty.join("\n")
+    );
 }
 
 /// Waits (up to 5 minutes after Prometheus started) until every rule group has been
@@ -371,17 +441,24 @@ fn wait_every_rule_group_evaluated(w: &World) {
         let groups = v["data"]["groups"].as_array().cloned().unwrap_or_default();
         let pending = groups
             .iter()
-            .filter(|g| g["lastEvaluation"].as_str().is_none_or(|t| t.starts_with("0001")))
+            .filter(|g| {
+                g["lastEvaluation"]
+                    .as_str()
+                    .is_none_or(|t| t.starts_with("0001"))
+            })
             .count();
         if !groups.is_empty() && pending == 0 {
             return;
         }
-        assert!(Instant::now() < deadline, "{pending} rule groups never evaluated");
+        assert!(
+            Instant::now() < deadline,
+            "{pending} rule groups never evaluated"
+        );
         thread::sleep(Duration::from_secs(1));
     }
 }
 
-/// 2. kill -9 one products replica under load: the callers eject it, retries hide it, and
+/// Test 2: kill -9 one products replica under load: the callers eject it, retries hide it, and
 /// it comes back into rotation after a restart.
 fn failover(w: &mut World) {
     let ns = w.stack.plan.env.namespace.clone();
@@ -391,13 +468,22 @@ fn failover(w: &mut World) {
         let _ = w;
         admins
             .iter()
-            .map(|a| envoy_stat(*a, &format!("cluster.{products};.outlier_detection.ejections_active")))
+            .map(|a| {
+                envoy_stat(
+                    *a,
+                    &format!("cluster.{products};.outlier_detection.ejections_active"),
+                )
+            })
             .sum()
     };
     assert_eq!(ejected(w), 0, "nothing is ejected before the crash");
     let background = load_in_background(w, 20);
     thread::sleep(Duration::from_secs(5));
-    let victim = w.stack.process(&plan::app_name("products", 0)).expect("products-0").clone();
+    let victim = w
+        .stack
+        .process(&plan::app_name("products", 0))
+        .expect("products-0")
+        .clone();
     let load_started = Instant::now() - Duration::from_secs(5);
     victim.kill();
     let killed_at = Instant::now();
@@ -406,15 +492,28 @@ fn failover(w: &mut World) {
         if ejected(w) > 0 {
             break killed_at.elapsed().as_secs_f64();
         }
-        assert!(Instant::now() < deadline, "no caller ejected the dead replica within 15 s");
+        assert!(
+            Instant::now() < deadline,
+            "no caller ejected the dead replica within 15 s"
+        );
         thread::sleep(Duration::from_millis(20));
     };
     let report = background.join().expect("load");
     let kill_offset = killed_at.duration_since(load_started).as_secs_f64();
-    let during: Vec<_> = report.samples.iter().filter(|s| s.at >= kill_offset).collect();
+    let during: Vec<_> = report
+        .samples
+        .iter()
+        .filter(|s| s.at >= kill_offset)
+        .collect();
     let failed: Vec<_> = during.iter().filter(|s| s.failed()).collect();
-    let last_failure = failed.iter().map(|s| s.at - kill_offset).fold(0.0, f64::max);
-    eprintln!("  FIGURE time to eject the dead replica: {:.3} s (first caller)", eject_time);
+    let last_failure = failed
+        .iter()
+        .map(|s| s.at - kill_offset)
+        .fold(0.0, f64::max);
+    eprintln!(
+        "  FIGURE time to eject the dead replica: {:.3} s (first caller)",
+        eject_time
+    );
     eprintln!(
         "  FIGURE failed during the event: {} of {} ({:.2}%), none failed after {:.2} s",
         failed.len(),
@@ -422,19 +521,36 @@ fn failover(w: &mut World) {
         100.0 * failed.len() as f64 / during.len().max(1) as f64,
         last_failure
     );
-    let failed_gets: Vec<_> = failed.iter().filter(|s| s.what.starts_with("GET")).collect();
-    assert!(failed_gets.is_empty(), "GETs failed although they are retried: {failed_gets:?}");
+    let failed_gets: Vec<_> = failed
+        .iter()
+        .filter(|s| s.what.starts_with("GET"))
+        .collect();
+    assert!(
+        failed_gets.is_empty(),
+        "GETs failed although they are retried: {failed_gets:?}"
+    );
 
-    w.stack.revive(&plan::app_name("products", 0)).expect("restarted");
+    w.stack
+        .revive(&plan::app_name("products", 0))
+        .expect("restarted");
     // Back in rotation: healthy, no longer ejected (base ejection time 30 s), and serving.
     let deadline = Instant::now() + Duration::from_secs(90);
     while ejected(w) > 0 || !w.stack.healthy_in_callers("products", 0) {
-        assert!(Instant::now() < deadline, "products-0 never came back into rotation");
+        assert!(
+            Instant::now() < deadline,
+            "products-0 never came back into rotation"
+        );
         thread::sleep(Duration::from_millis(250));
     }
-    let port = w.stack.plan.ports.app(catalog::service("products").expect("products"), 0);
+    let port = w
+        .stack
+        .plan
+        .ports
+        .app(catalog::service("products").expect("products"), 0);
     let served = |port: u16| -> f64 {
-        let metrics = http::get(port, "/metrics").map(|a| a.body).unwrap_or_default();
+        let metrics = http::get(port, "/metrics")
+            .map(|a| a.body)
+            .unwrap_or_default();
         metrics
             .lines()
             .filter(|l| l.starts_with("http_requests_total") && l.contains("/v1/products"))
@@ -443,10 +559,13 @@ fn failover(w: &mut World) {
     };
     let before = served(port);
     load_in_background(w, 4).join().expect("load");
-    assert!(served(port) > before, "products-0 got no requests after it came back");
+    assert!(
+        served(port) > before,
+        "products-0 got no requests after it came back"
+    );
 }
 
-/// 3. Past orders' connection pool, a client's sidecar answers 503 at once (Envoy's
+/// Test 3: Past orders' connection pool, a client's sidecar answers 503 at once (Envoy's
 /// overflow), the overflow counters move, and no POST without an Idempotency-Key runs
 /// twice: the orders in the database are exactly the 201s.
 fn circuit_breaker(w: &mut World) {
@@ -463,13 +582,19 @@ fn circuit_breaker(w: &mut World) {
         w.stack.plan.ports.app(users, 0),
         "POST",
         "/v1/users",
-        Some(("application/json", &format!(r#"{{"email":"{email}","name":"Breaker"}}"#))),
+        Some((
+            "application/json",
+            &format!(r#"{{"email":"{email}","name":"Breaker"}}"#),
+        )),
     )
     .expect("user created");
     assert_eq!(user.status, 201, "{}", user.body);
-    let user_id = serde_json::from_str::<Value>(&user.body).expect("JSON")["id"].as_u64().expect("id");
+    let user_id = serde_json::from_str::<Value>(&user.body).expect("JSON")["id"]
+        .as_u64()
+        .expect("id");
     let product = first_product(w);
-    let body = format!(r#"{{"user_id":{user_id},"items":[{{"product_id":{product},"quantity":1}}]}}"#);
+    let body =
+        format!(r#"{{"user_id":{user_id},"items":[{{"product_id":{product},"quantity":1}}]}}"#);
     // 60 simultaneous POSTs from one client pod: 4 connections + 2 pending admitted.
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let results: Vec<(u16, bool, f64)> = runtime.block_on(async {
@@ -506,7 +631,11 @@ fn circuit_breaker(w: &mut World) {
     let refused: Vec<_> = results.iter().filter(|r| r.0 == 503 && r.1).collect();
     let mut refused_ms: Vec<f64> = refused.iter().map(|r| r.2 * 1000.0).collect();
     refused_ms.sort_by(f64::total_cmp);
-    let mut admitted_ms: Vec<f64> = results.iter().filter(|r| r.0 == 201).map(|r| r.2 * 1000.0).collect();
+    let mut admitted_ms: Vec<f64> = results
+        .iter()
+        .filter(|r| r.0 == 201)
+        .map(|r| r.2 * 1000.0)
+        .collect();
     admitted_ms.sort_by(f64::total_cmp);
     eprintln!(
         "  {created} created, {} refused by the circuit breaker; refused answered in {:.1}-{:.1} ms, admitted in {:.1}-{:.1} ms",
@@ -518,19 +647,30 @@ fn circuit_breaker(w: &mut World) {
     );
     assert!(created > 0, "no order was admitted: {results:?}");
     assert!(!refused.is_empty(), "nothing overflowed: {results:?}");
-    assert_eq!(created + refused.len(), results.len(), "other answers: {results:?}");
+    assert_eq!(
+        created + refused.len(),
+        results.len(),
+        "other answers: {results:?}"
+    );
     let after = overflow("upstream_rq_pending_overflow") + overflow("upstream_cx_overflow");
-    assert!(after >= before + refused.len() as u64, "overflow counters {before} -> {after}");
+    assert!(
+        after >= before + refused.len() as u64,
+        "overflow counters {before} -> {after}"
+    );
     let count = mysql_count(
         "kst_stack_e2e_orders",
         &format!("SELECT COUNT(*) FROM orders WHERE user_id = {user_id}"),
     );
-    assert_eq!(count, created as u64, "orders in the database vs 201 answers");
+    assert_eq!(
+        count, created as u64,
+        "orders in the database vs 201 answers"
+    );
 }
 
 fn first_product(w: &World) -> u64 {
     let products = catalog::service("products").expect("products");
-    let list = http::get(w.stack.plan.ports.app(products, 0), "/v1/products?limit=1").expect("products");
+    let list =
+        http::get(w.stack.plan.ports.app(products, 0), "/v1/products?limit=1").expect("products");
     let v: Value = serde_json::from_str(&list.body).expect("JSON");
     v["items"][0]["id"]
         .as_u64()
@@ -543,11 +683,18 @@ fn mysql_count(database: &str, sql: &str) -> u64 {
         .args(["-uroot", "-h127.0.0.1", "-N", "-B", database, "-e", sql])
         .output()
         .expect("the mariadb client runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().parse().expect("a count")
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("a count")
 }
 
-/// 6. A rolling restart of the frontend and of products under load: not one request
+/// Test 6: A rolling restart of the frontend and of products under load: not one request
 /// through the ingress fails.
 fn zero_downtime_rollout(w: &mut World) {
     let drain: u64 = ["frontend", "products"]
@@ -561,9 +708,16 @@ fn zero_downtime_rollout(w: &mut World) {
     let t = Instant::now();
     w.stack.restart("frontend").expect("frontend restarted");
     w.stack.restart("products").expect("products restarted");
-    eprintln!("  rolling restart of frontend and products took {:.1} s", t.elapsed().as_secs_f64());
+    eprintln!(
+        "  rolling restart of frontend and products took {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
     let report = background.join().expect("load");
     let failed: Vec<_> = report.failures().collect();
-    eprintln!("  {} requests, {} failed", report.samples.len(), failed.len());
+    eprintln!(
+        "  {} requests, {} failed",
+        report.samples.len(),
+        failed.len()
+    );
     assert!(failed.is_empty(), "failed during the rollout: {failed:?}");
 }

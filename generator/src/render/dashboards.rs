@@ -17,12 +17,12 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::Object;
-use super::slo_rules::{
-    BUDGET_REMAINING_SERIES, OBJECTIVE_SERIES, error_ratio_series, selector, slo_labels,
-};
 use super::workloads::meta;
 use crate::model::Environment;
 use crate::model::slo::decimal;
+use crate::sli::{
+    BUDGET_REMAINING_SERIES, OBJECTIVE_SERIES, error_ratio_series, selector, slo_labels,
+};
 
 /// The templates, by name.
 const TEMPLATES: &[(&str, &str)] = &[

@@ -14,9 +14,9 @@
 
 use serde_json::{Value, json};
 
-use super::slo_rules::{error_ratio_expr, error_ratio_series, selector, sli_metrics, slo_labels};
 use crate::model::Environment;
 use crate::model::slo::{ServiceSlos, Slo, SloKind};
+use crate::sli::{error_ratio_expr, error_ratio_series, selector, sli_metrics, slo_labels};
 
 /// Where the OpenSLO files of `env` go.
 pub fn openslo_dir(env: &Environment) -> String {

@@ -138,6 +138,10 @@ fn config_map(env: &Environment, service: &Service) -> ConfigMap {
     }
     if def.datastore == Some(Datastore::Redis) {
         data.insert("CART_IDLE_TTL".into(), defaults::CART_IDLE_TTL.into());
+        data.insert(
+            "IDEMPOTENCY_KEY_TTL".into(),
+            defaults::IDEMPOTENCY_KEY_TTL.into(),
+        );
     }
     if def.name == "frontend" {
         // Shoppers only reach the frontend through the gateway's HTTPS listener.

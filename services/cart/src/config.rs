@@ -74,6 +74,15 @@ pub struct Config {
     /// it: `7d`, `12h`, `30m`, `90s` or a number of seconds.
     #[arg(long, env = "CART_IDLE_TTL", default_value = "7d", value_parser = parse_idle_ttl)]
     pub cart_idle_ttl: Duration,
+    /// How long the answer of a checkout sent with an `Idempotency-Key` is kept
+    /// for repeats of it (`IDEMPOTENCY_KEY_TTL`): `24h`, `30m`, `90s` or seconds.
+    #[arg(long, env = "IDEMPOTENCY_KEY_TTL", default_value = "24h", value_parser = parse_idle_ttl)]
+    pub idempotency_key_ttl: Duration,
+    /// How long a repeat of a checkout that is still running waits for it before
+    /// 409 `request_in_progress` (`IDEMPOTENCY_WAIT`): `10s`, `500ms`.
+    #[arg(long, env = "IDEMPOTENCY_WAIT", default_value = "10s",
+          value_parser = kubestore_common::config::parse_duration)]
+    pub idempotency_wait: Duration,
 }
 
 impl Config {
@@ -108,10 +117,33 @@ impl Config {
                     "CART_IDLE_TTL",
                     format!("{}s", self.cart_idle_ttl.as_secs()),
                 ),
+                (
+                    "IDEMPOTENCY_KEY_TTL",
+                    format!("{}s", self.idempotency_key_ttl.as_secs()),
+                ),
+                ("IDEMPOTENCY_WAIT", format!("{:?}", self.idempotency_wait)),
+                (
+                    "idempotency_lease",
+                    format!("{:?}", self.idempotency_lease()),
+                ),
             ],
         );
     }
 }
+
+impl Config {
+    /// How long a checkout's claim on its `Idempotency-Key` holds without an
+    /// answer: longer than the checkout itself can take (every attempt at
+    /// creating the order, and the Redis steps around them), so that only a
+    /// claim whose process died ever lapses.
+    pub fn idempotency_lease(&self) -> Duration {
+        let attempts = self.upstream.upstream_retries + 1;
+        self.checkout_timeout * attempts + self.redis_timeout * 4 + LEASE_MARGIN
+    }
+}
+
+/// Added to the longest a checkout can take, for backoff and scheduling.
+const LEASE_MARGIN: Duration = Duration::from_secs(5);
 
 /// Parses an idle time: a whole number followed by `s`, `m`, `h` or `d`, or a
 /// bare number of seconds; from 1 second to 365 days. Redis TTLs are whole

@@ -3,7 +3,8 @@
 //! # Layout
 //! - [`config`]: the environment it reads.
 //! - [`store`]: the Redis data model and its atomic Lua updates.
-//! - [`checkout`]: the idempotency key that makes a retried checkout one order.
+//! - [`checkout`]: the checkout flow and the idempotency keys that make a
+//!   retried or repeated checkout one order and one answer.
 //! - [`upstream`]: calls to products and orders, with timeouts.
 //! - [`routes`]: the HTTP handlers.
 //!
@@ -28,7 +29,7 @@ use kubestore_common::config::UpstreamArgs;
 use kubestore_common::{Health, Metrics, ReadinessCheck, ServiceContext, server};
 
 use crate::config::{Cli, Command, Config, DEFAULT_PORT};
-use crate::store::{Store, StoreConfig};
+use crate::store::{KeySettings, Store, StoreConfig};
 use crate::upstream::{Services, UpstreamConfig};
 
 /// The service name: the `service` label of its metrics.
@@ -59,6 +60,11 @@ impl AppState {
                 idle_ttl: config.cart_idle_ttl,
                 max_lines: MAX_LINES,
                 timeout: config.redis_timeout,
+                keys: KeySettings {
+                    ttl: config.idempotency_key_ttl,
+                    lease: config.idempotency_lease(),
+                    wait: config.idempotency_wait,
+                },
             },
         );
         let upstream = Services::new(&UpstreamConfig {

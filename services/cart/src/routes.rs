@@ -3,17 +3,16 @@
 use axum::Router;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use kubestore_common::extract::{MAX_ID, parse_id};
-use kubestore_common::{AppError, Json, validate};
+use kubestore_common::{AppError, Json, idempotency, validate};
 use serde::{Deserialize, Serialize};
 
-use crate::AppState;
-use crate::checkout::idempotency_key;
 use crate::store::{Cart, Line, SetLine, StoreError};
-use crate::upstream::{OrderOutcome, ProductLookup};
+use crate::upstream::ProductLookup;
+use crate::{AppState, checkout};
 
 /// Largest quantity of one line.
 pub const MAX_QUANTITY: i64 = 1000;
@@ -159,34 +158,21 @@ struct CheckoutBody {
 async fn checkout(
     State(state): State<AppState>,
     cart_id: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
     body: Result<Json<CheckoutBody>, AppError>,
 ) -> Result<Response, AppError> {
     let cart_id = path(cart_id)?;
     check_cart_id(&cart_id)?;
+    let key = idempotency::key_from(&headers)?;
     let Json(body) = body?;
     validate::range("user_id", body.user_id, 1, MAX_ID)?;
-    let cart = state.store.get(&cart_id).await?;
-    if cart.lines.is_empty() {
-        return Err(AppError::unprocessable("empty_cart", "the cart is empty"));
-    }
-    let key = idempotency_key(&cart_id, &cart);
-    match state
-        .upstream
-        .create_order(body.user_id, &cart.lines, &key)
-        .await?
-    {
-        OrderOutcome::Created(order) => {
-            // The order exists; only now may the cart be emptied. If Redis fails
-            // here the client gets a 503 and retries: the same contents and
-            // generation give the same key, so orders replays this order and the
-            // retry empties the cart.
-            if !state.store.empty_after_checkout(&cart_id, &cart).await? {
-                tracing::info!(%cart_id, "cart was already emptied by a concurrent checkout");
-            }
-            Ok((StatusCode::CREATED, axum::Json(order)).into_response())
-        }
-        OrderOutcome::Rejected(err) => Err(err),
-    }
+    // A caller that hangs up (a mesh per-try timeout, a closed tab) drops this
+    // handler; the checkout runs in its own task so that an order once made is
+    // always followed by emptying the cart and storing the answer.
+    let task = tokio::spawn(async move {
+        checkout::checkout(&state, &cart_id, body.user_id, key.as_deref()).await
+    });
+    task.await.map_err(AppError::internal)?
 }
 
 #[cfg(test)]

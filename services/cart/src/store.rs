@@ -10,6 +10,13 @@
 //!
 //! Every write and every read sets the key's TTL to the idle time, so a cart
 //! expires after that long without use.
+//!
+//! A checkout that carries the caller's `Idempotency-Key` keeps a record at
+//! `{prefix}checkout:{key}`, a hash with `state` (`pending` while its owner
+//! works, `done` after), `request` (cart id and user id), and once done the
+//! ordered `lines` and the `response`. Cart ids cannot contain `:`, so records
+//! never collide with carts. A pending record lapses after the lease (its owner
+//! died); a done one after the key TTL.
 
 use std::time::Duration;
 
@@ -47,20 +54,65 @@ return redis.call('HGETALL', key)
 /// Empties the cart after its checkout made an order, but only if no other
 /// checkout of this generation got there first, and only the lines that were
 /// ordered with the quantity that was ordered: a line changed meanwhile stays.
+/// With a second key (the caller's `Idempotency-Key` record) it stores the
+/// answer in the same step, so no retry can ever find the cart emptied without
+/// the answer that explains it.
 ///
-/// KEYS[1] cart; ARGV: expected generation, new generation, TTL seconds, then
-/// line field / quantity pairs. Returns 1 when it emptied, 0 otherwise.
-const EMPTY_AFTER_CHECKOUT: &str = r"
+/// KEYS[1] cart, KEYS[2] (optional) key record; ARGV: expected generation, new
+/// generation, cart TTL seconds, record TTL seconds, record request, record
+/// lines, record response, then line field / quantity pairs.
+/// Returns 1 when it emptied, 0 otherwise.
+const FINISH_CHECKOUT: &str = r"
 local key = KEYS[1]
-if (redis.call('HGET', key, 'gen') or '') ~= ARGV[1] then return 0 end
-for i = 4, #ARGV, 2 do
-  if redis.call('HGET', key, ARGV[i]) == ARGV[i + 1] then
-    redis.call('HDEL', key, ARGV[i])
+local emptied = 0
+if (redis.call('HGET', key, 'gen') or '') == ARGV[1] then
+  for i = 8, #ARGV, 2 do
+    if redis.call('HGET', key, ARGV[i]) == ARGV[i + 1] then
+      redis.call('HDEL', key, ARGV[i])
+    end
   end
+  redis.call('HSET', key, 'gen', ARGV[2])
+  redis.call('EXPIRE', key, ARGV[3])
+  emptied = 1
 end
-redis.call('HSET', key, 'gen', ARGV[2])
-redis.call('EXPIRE', key, ARGV[3])
-return 1
+local rec = KEYS[2]
+if rec and redis.call('HGET', rec, 'state') ~= 'done' then
+  redis.call('DEL', rec)
+  redis.call('HSET', rec, 'state', 'done', 'request', ARGV[5], 'lines', ARGV[6], 'response', ARGV[7])
+  redis.call('EXPIRE', rec, ARGV[4])
+end
+return emptied
+";
+
+/// Claims an `Idempotency-Key` for one checkout, or says who has it.
+///
+/// KEYS[1] key record; ARGV: owner token, request, lease milliseconds.
+/// Returns `{'owned'}` (claimed; the claim lapses after the lease), `{'reused'}`
+/// (the key belongs to another request), `{'pending'}` (its owner is still at
+/// work) or `{'done', lines, response}`.
+const CLAIM_KEY: &str = r"
+local rec = KEYS[1]
+local state = redis.call('HGET', rec, 'state')
+if not state then
+  redis.call('DEL', rec)
+  redis.call('HSET', rec, 'state', 'pending', 'owner', ARGV[1], 'request', ARGV[2])
+  redis.call('PEXPIRE', rec, ARGV[3])
+  return {'owned'}
+end
+if redis.call('HGET', rec, 'request') ~= ARGV[2] then return {'reused'} end
+if state ~= 'done' then return {'pending'} end
+return {'done', redis.call('HGET', rec, 'lines') or '', redis.call('HGET', rec, 'response') or ''}
+";
+
+/// Gives up a claim that did not succeed, so the key is free for a retry.
+///
+/// KEYS[1] key record; ARGV: owner token.
+const RELEASE_KEY: &str = r"
+if redis.call('HGET', KEYS[1], 'state') == 'pending'
+   and redis.call('HGET', KEYS[1], 'owner') == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+end
+return 0
 ";
 
 /// A failure to talk to Redis (the caller answers 503).
@@ -95,6 +147,48 @@ pub enum SetLine {
     CartFull,
 }
 
+/// What [`Store::claim_key`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyClaim {
+    /// The key was free: this request owns it, proven by the token.
+    Owned(String),
+    /// The key belongs to a checkout of another cart or for another user.
+    Reused,
+    /// The key's first checkout is still running.
+    Pending,
+    /// The key's checkout succeeded: what it ordered ([`lines_text`]) and its
+    /// answer.
+    Done {
+        /// The ordered lines.
+        lines: String,
+        /// The 201 body.
+        response: String,
+    },
+}
+
+/// The answer to store with a keyed checkout.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyRecord<'a> {
+    /// The caller's `Idempotency-Key`.
+    pub key: &'a str,
+    /// The request the key is bound to ([`request_text`]).
+    pub request: &'a str,
+    /// The 201 body.
+    pub response: &'a str,
+}
+
+/// How long `Idempotency-Key` records live.
+#[derive(Debug, Clone, Copy)]
+pub struct KeySettings {
+    /// How long a successful checkout's answer is kept for replays.
+    pub ttl: Duration,
+    /// How long a claim holds without an answer before it counts as abandoned.
+    pub lease: Duration,
+    /// How long a repeat waits for the first request before 409
+    /// `request_in_progress`.
+    pub wait: Duration,
+}
+
 /// Settings of the cart store.
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
@@ -106,6 +200,8 @@ pub struct StoreConfig {
     pub max_lines: usize,
     /// Time allowed to connect and to answer one command.
     pub timeout: Duration,
+    /// `Idempotency-Key` records.
+    pub keys: KeySettings,
 }
 
 /// The cart store. Cheap to share behind an `Arc`.
@@ -114,7 +210,9 @@ pub struct Store {
     conn: OnceCell<ConnectionManager>,
     config: StoreConfig,
     set_line: Script,
-    empty_after_checkout: Script,
+    finish_checkout: Script,
+    claim_key: Script,
+    release_key: Script,
 }
 
 impl Store {
@@ -126,7 +224,9 @@ impl Store {
             conn: OnceCell::new(),
             config,
             set_line: Script::new(SET_LINE),
-            empty_after_checkout: Script::new(EMPTY_AFTER_CHECKOUT),
+            finish_checkout: Script::new(FINISH_CHECKOUT),
+            claim_key: Script::new(CLAIM_KEY),
+            release_key: Script::new(RELEASE_KEY),
         }
     }
 
@@ -156,6 +256,11 @@ impl Store {
     /// The Redis key of a cart.
     pub fn key_of(&self, cart_id: &str) -> String {
         format!("{}{cart_id}", self.config.key_prefix)
+    }
+
+    /// The Redis key of an `Idempotency-Key` record.
+    pub fn record_of(&self, idempotency_key: &str) -> String {
+        format!("{}checkout:{idempotency_key}", self.config.key_prefix)
     }
 
     fn ttl_seconds(&self) -> u64 {
@@ -220,19 +325,32 @@ impl Store {
     }
 
     /// Empties the lines of `ordered` (the cart as it was read for the checkout)
-    /// and starts a new generation. Returns false when another checkout of the
-    /// same generation already did.
-    pub async fn empty_after_checkout(
+    /// and starts a new generation; with `record`, stores the checkout's answer
+    /// under its key in the same atomic step. Returns false when another
+    /// checkout of the same generation already emptied the cart.
+    pub async fn finish_checkout(
         &self,
         cart_id: &str,
         ordered: &Cart,
+        record: Option<KeyRecord<'_>>,
     ) -> Result<bool, StoreError> {
         let mut conn = self.conn().await?;
-        let mut invocation = self.empty_after_checkout.key(self.key_of(cart_id));
+        let mut invocation = self.finish_checkout.key(self.key_of(cart_id));
+        let (request, response) = match record {
+            Some(record) => {
+                invocation.key(self.record_of(record.key));
+                (record.request, record.response)
+            }
+            None => ("", ""),
+        };
         invocation
             .arg(&ordered.generation)
             .arg(new_generation())
-            .arg(self.ttl_seconds());
+            .arg(self.ttl_seconds())
+            .arg(self.config.keys.ttl.as_secs().max(1))
+            .arg(request)
+            .arg(lines_text(&ordered.lines))
+            .arg(response);
         for line in &ordered.lines {
             invocation
                 .arg(line_field(line.product_id))
@@ -242,16 +360,81 @@ impl Store {
         Ok(emptied == 1)
     }
 
+    /// Claims `idempotency_key` for `request` ([`request_text`]), or reports
+    /// who holds it.
+    pub async fn claim_key(
+        &self,
+        idempotency_key: &str,
+        request: &str,
+    ) -> Result<KeyClaim, StoreError> {
+        let mut conn = self.conn().await?;
+        let token = new_generation();
+        let lease_ms = u64::try_from(self.config.keys.lease.as_millis()).unwrap_or(u64::MAX);
+        let answer: Vec<String> = self
+            .claim_key
+            .key(self.record_of(idempotency_key))
+            .arg(&token)
+            .arg(request)
+            .arg(lease_ms.max(1))
+            .invoke_async(&mut conn)
+            .await?;
+        let mut parts = answer.into_iter();
+        Ok(
+            match (parts.next().as_deref(), parts.next(), parts.next()) {
+                (Some("owned"), _, _) => KeyClaim::Owned(token),
+                (Some("reused"), _, _) => KeyClaim::Reused,
+                (Some("done"), Some(lines), Some(response)) => KeyClaim::Done { lines, response },
+                _ => KeyClaim::Pending,
+            },
+        )
+    }
+
+    /// Frees a claim whose checkout failed, if `token` still owns it.
+    pub async fn release_key(&self, idempotency_key: &str, token: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        self.release_key
+            .key(self.record_of(idempotency_key))
+            .arg(token)
+            .invoke_async::<i64>(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    /// The remaining time to live of an `Idempotency-Key` record, for tests and
+    /// diagnostics; `None` when there is none.
+    pub async fn key_ttl(&self, idempotency_key: &str) -> Result<Option<Duration>, StoreError> {
+        self.pttl(&self.record_of(idempotency_key)).await
+    }
+
     /// The remaining time to live of a cart's key, for tests and diagnostics;
     /// `None` when the key does not exist or has no TTL.
     pub async fn ttl(&self, cart_id: &str) -> Result<Option<Duration>, StoreError> {
+        self.pttl(&self.key_of(cart_id)).await
+    }
+
+    async fn pttl(&self, redis_key: &str) -> Result<Option<Duration>, StoreError> {
         let mut conn = self.conn().await?;
         let ms: i64 = redis::cmd("PTTL")
-            .arg(self.key_of(cart_id))
+            .arg(redis_key)
             .query_async(&mut conn)
             .await?;
         Ok(u64::try_from(ms).ok().map(Duration::from_millis))
     }
+}
+
+/// Lines in the canonical text a key record keeps: `1x2,3x4`, in product order.
+pub fn lines_text(lines: &[Line]) -> String {
+    let parts: Vec<String> = lines
+        .iter()
+        .map(|l| format!("{}x{}", l.product_id, l.quantity))
+        .collect();
+    parts.join(",")
+}
+
+/// The request a key is bound to: the cart and the buyer. Newline-separated;
+/// neither part can contain one.
+pub fn request_text(cart_id: &str, user_id: i64) -> String {
+    format!("{cart_id}\n{user_id}")
 }
 
 fn line_field(product_id: u64) -> String {

@@ -15,6 +15,8 @@ fn cart() -> Command {
             "LISTEN_ADDR",
             "REDIS_URL",
             "CART_IDLE_TTL",
+            "IDEMPOTENCY_KEY_TTL",
+            "IDEMPOTENCY_WAIT",
             "DRAIN_SECONDS",
             "RUST_LOG",
         ],
@@ -48,6 +50,9 @@ fn malformed_variables_stop_it_at_start_up() {
     for (name, value) in [
         ("CART_IDLE_TTL", "7w"),
         ("CART_IDLE_TTL", "0"),
+        ("IDEMPOTENCY_KEY_TTL", "0"),
+        ("IDEMPOTENCY_KEY_TTL", "1.5h"),
+        ("IDEMPOTENCY_WAIT", "soon"),
         ("LISTEN_ADDR", "nowhere"),
         ("REDIS_URL", "http://not-redis"),
         ("PRODUCTS_URL", "products:8082"),

@@ -1,7 +1,8 @@
 //! What every KubeStore service shares, so that the five services behave alike on
 //! the wire: configuration ([`config`]), the JSON error type ([`error`]), request
 //! extractors with the contract's rejection rules ([`extract`]), keyset pagination
-//! ([`pagination`]), input validation helpers ([`validate`]), `/healthz` + `/readyz`
+//! ([`pagination`]), input validation helpers ([`validate`]), the `Idempotency-Key`
+//! header ([`idempotency`]), `/healthz` + `/readyz`
 //! ([`health`]), Prometheus metrics ([`metrics`]), the router wrapper and graceful
 //! shutdown ([`server`]), the outgoing HTTP client ([`client`]), logging
 //! ([`telemetry`]) and time formatting ([`time`]).
@@ -27,6 +28,7 @@ pub mod db;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod idempotency;
 pub mod metrics;
 pub mod pagination;
 pub mod server;

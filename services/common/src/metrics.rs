@@ -5,12 +5,15 @@
 //!
 //! `route` is the axum route template (`/v1/products/{id}`); requests that match no
 //! route share the single label [`UNMATCHED_ROUTE`], so a scan of random paths cannot
-//! blow up the series count.
+//! blow up the series count. The names and buckets come from `kubestore-core`, where
+//! the SLO rules and `slo-check` read them too.
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use kubestore_core::metrics as names;
+use kubestore_core::model::slo::APP_BUCKETS_MS;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -20,10 +23,11 @@ use prometheus_client::registry::Registry;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Histogram buckets in seconds: every latency threshold the SLOs use.
-pub const DURATION_BUCKETS: [f64; 11] = [
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-];
+/// Histogram buckets in seconds: every latency threshold an SLO may name, as the SLO
+/// model defines them.
+pub fn duration_buckets() -> impl Iterator<Item = f64> {
+    APP_BUCKETS_MS.iter().map(|&ms| ms as f64 / 1000.0)
+}
 
 /// The `route` label of requests that matched no route.
 pub const UNMATCHED_ROUTE: &str = "unmatched";
@@ -58,7 +62,7 @@ struct BuildLabels {
 }
 
 fn new_histogram() -> Histogram {
-    Histogram::new(DURATION_BUCKETS)
+    Histogram::new(duration_buckets())
 }
 
 /// The registry and the request metrics of one service.
@@ -76,18 +80,18 @@ impl Metrics {
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
         // prometheus-client appends `_total` to counters itself.
-        registry.register("http_requests", "HTTP requests handled", requests.clone());
+        registry.register(names::REQUESTS, "HTTP requests handled", requests.clone());
         let duration = Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(
             new_histogram,
         );
         registry.register(
-            "http_request_duration_seconds",
+            names::REQUEST_DURATION,
             "HTTP request latency in seconds",
             duration.clone(),
         );
         let in_flight_family = Family::<ServiceLabels, Gauge>::default();
         registry.register(
-            "http_requests_in_flight",
+            names::REQUESTS_IN_FLIGHT,
             "HTTP requests being served",
             in_flight_family.clone(),
         );
@@ -95,7 +99,7 @@ impl Metrics {
             .get_or_create(&ServiceLabels { service })
             .clone();
         let build_info = Family::<BuildLabels, Gauge>::default();
-        registry.register("build_info", "Build information", build_info.clone());
+        registry.register(names::BUILD_INFO, "Build information", build_info.clone());
         build_info
             .get_or_create(&BuildLabels { service, version })
             .set(1);

@@ -7,6 +7,9 @@ use axum::http::{Request, StatusCode};
 use axum::routing::{get, post};
 use kubestore_common::server::{self, ServiceContext};
 use kubestore_common::{AppError, BODY_LIMIT, Health, Json, Metrics, PathId, ReadinessCheck};
+use kubestore_core::model::Duration;
+use kubestore_core::model::slo::{APP_BUCKETS_MS, SliSource};
+use kubestore_core::sli;
 use serde::Deserialize;
 use serde_json::Value;
 use tower::ServiceExt;
@@ -209,6 +212,14 @@ async fn metrics_use_route_templates_and_slo_buckets() {
             r#"http_request_duration_seconds_bucket{{le="{le}",service="test",method="GET",route="/v1/things/{{id}}"}}"#
         );
         assert!(text.contains(&needle), "missing bucket {le}: {text}");
+    }
+    // The SLO rules select buckets by the `le` the SLO model spells for each threshold.
+    for &ms in APP_BUCKETS_MS {
+        let le = sli::le(SliSource::App, Duration::from_millis(ms));
+        assert!(
+            text.contains(&format!(r#"le="{le}""#)),
+            "rules expect le={le}: {text}"
+        );
     }
     assert!(text.contains(r#"http_requests_in_flight{service="test"} 1"#));
     assert!(text.contains(r#"build_info{service="test",version="0.0.1"} 1"#));

@@ -5,10 +5,10 @@
 
 use std::time::Duration;
 
-use axum::http::{Method, StatusCode};
-use kubestore_common::AppError;
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use kubestore_common::client::{ClientError, Upstream, UpstreamRequest, UpstreamResponse};
 use kubestore_common::config::UpstreamArgs;
+use kubestore_common::{AppError, idempotency};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -191,13 +191,16 @@ impl Backends {
         answer(&self.cart, send(&self.cart, request).await?, StatusCode::OK)
     }
 
-    /// Checks a cart out for `user_id`.
-    pub async fn checkout(&self, cart_id: &str, user_id: i64) -> Answer<Order> {
+    /// Checks a cart out for `user_id` under the checkout form's `key` (valid
+    /// per [`kubestore_common::idempotency::is_valid`]).
+    pub async fn checkout(&self, cart_id: &str, user_id: i64, key: &str) -> Answer<Order> {
+        let key = HeaderValue::from_str(key).map_err(|_| Down("cart"))?;
         let request = UpstreamRequest::new(Method::POST, format!("/v1/carts/{cart_id}/checkout"))
             .json(&serde_json::json!({ "user_id": user_id }))
             .map_err(|_| Down("cart"))?
-            // The cart derives an idempotency key from its contents, so asking
-            // again cannot make a second order.
+            .header(HeaderName::from_static(idempotency::HEADER), key)
+            // With the key, asking again returns the first order, even once
+            // the cart is empty.
             .idempotent(true);
         answer(
             &self.checkout,
@@ -215,11 +218,15 @@ impl Backends {
         expect(&self.orders, response, StatusCode::OK).map(Some)
     }
 
-    /// Creates a customer account.
-    pub async fn create_user(&self, email: &str, name: &str) -> Answer<User> {
+    /// Creates a customer account under the checkout form's `key`, so that the
+    /// form sent again gets the same account instead of 409 `email_taken`.
+    pub async fn create_user(&self, email: &str, name: &str, key: &str) -> Answer<User> {
+        let key = HeaderValue::from_str(key).map_err(|_| Down("users"))?;
         let request = UpstreamRequest::new(Method::POST, "/v1/users")
             .json(&serde_json::json!({ "email": email, "name": name }))
-            .map_err(|_| Down("users"))?;
+            .map_err(|_| Down("users"))?
+            .header(HeaderName::from_static(idempotency::HEADER), key)
+            .idempotent(true);
         answer(
             &self.users,
             send(&self.users, request).await?,

@@ -40,6 +40,12 @@ pub fn is_cart_id(id: &str) -> bool {
 /// A new cart id: 128 random bits from the OS, hex-encoded. Whoever knows a
 /// cart id can change that cart, so it must not be guessable.
 pub fn new_cart_id() -> String {
+    unguessable_id()
+}
+
+/// 128 random bits in hex: cart ids, and the key of a checkout form, which only
+/// the shopper's own form should be able to replay.
+pub fn unguessable_id() -> String {
     let mut bytes = [0u8; 16];
     if getrandom::fill(&mut bytes).is_err() {
         // No OS randomness is a broken host; fall back rather than fail the

@@ -14,6 +14,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use kubestore_common::extract::parse_id;
+use kubestore_common::idempotency;
 use minijinja::value::Serde;
 use minijinja::{Value, context};
 use serde::Deserialize;
@@ -536,6 +537,25 @@ struct CheckoutForm {
     user_id: Option<String>,
     email: Option<String>,
     name: Option<String>,
+    /// The form's `Idempotency-Key`: one per rendered form, kept when the form
+    /// comes back with an error, so that submitting it twice, or again after
+    /// an answer that never arrived, shows the one order it made.
+    checkout_key: Option<String>,
+}
+
+impl CheckoutForm {
+    /// The form's key, or a fresh one when it has none (or a malformed one).
+    fn key(&self) -> String {
+        self.checkout_key
+            .as_deref()
+            .filter(|k| idempotency::is_valid(k))
+            .map_or_else(new_checkout_key, str::to_owned)
+    }
+}
+
+/// A fresh checkout form key.
+fn new_checkout_key() -> String {
+    format!("checkout-{}", cookies::unguessable_id())
 }
 
 /// The checkout form, filled with what the shopper typed; `summary` is the
@@ -545,6 +565,7 @@ fn checkout_form(form: &CheckoutForm, user_id: Option<&str>, summary: Option<&Ca
         "checkout.html",
         "Checkout",
         context! {
+            checkout_key => form.key(),
             user_id => user_id.or(form.user_id.as_deref()),
             email => form.email.as_deref(),
             name => form.name.as_deref(),
@@ -615,6 +636,9 @@ async fn checkout(
             .map(str::to_owned)
     };
     let (user_id, email, name) = (typed(&form.user_id), typed(&form.email), typed(&form.name));
+    // One key for the account and the order of this form (each service keeps
+    // its own keys).
+    let key = form.key();
     let user_id = match (user_id, email, name) {
         (Some(raw), _, _) => match parse_id(&raw) {
             Some(id) => id,
@@ -627,30 +651,46 @@ async fn checkout(
                     .render(&state);
             }
         },
-        (None, Some(email), Some(name)) => match state.backends.create_user(&email, &name).await {
-            Ok(Ok(user)) => user.id,
-            Ok(Err(refusal)) if refusal.code == "email_taken" => {
-                return checkout_form(&form, None, None)
+        (None, Some(email), Some(name)) => {
+            match state.backends.create_user(&email, &name, &key).await {
+                Ok(Ok(user)) => user.id,
+                Ok(Err(refusal)) if refusal.code == "email_taken" => {
+                    return checkout_form(&form, None, None)
                     .failed(
                         StatusCode::CONFLICT,
                         "An account with this email already exists. Enter your customer number instead (it is shown on your earlier orders).",
                     )
                     .render(&state);
-            }
-            Ok(Err(refusal)) => {
-                return checkout_form(&form, None, None)
-                    .failed(StatusCode::UNPROCESSABLE_ENTITY, shopper_message(&refusal))
-                    .render(&state);
-            }
-            Err(down) => {
-                return checkout_form(&form, None, None)
+                }
+                Ok(Err(refusal)) if refusal.code == "idempotency_key_reused" => {
+                    // This form already made an account, with other details; a fresh
+                    // form key lets the shopper go on with a new one.
+                    let form = CheckoutForm {
+                        checkout_key: None,
+                        ..form
+                    };
+                    return checkout_form(&form, None, None)
                     .failed(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        down_message(down, "Creating an account"),
+                        StatusCode::CONFLICT,
+                        "This form already created an account with other details. Enter that customer number, or submit again to create another account.",
                     )
                     .render(&state);
+                }
+                Ok(Err(refusal)) => {
+                    return checkout_form(&form, None, None)
+                        .failed(StatusCode::UNPROCESSABLE_ENTITY, shopper_message(&refusal))
+                        .render(&state);
+                }
+                Err(down) => {
+                    return checkout_form(&form, None, None)
+                        .failed(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            down_message(down, "Creating an account"),
+                        )
+                        .render(&state);
+                }
             }
-        },
+        }
         _ => {
             return checkout_form(&form, None, None)
                 .failed(
@@ -661,13 +701,31 @@ async fn checkout(
         }
     };
     let user_id_text = user_id.to_string();
-    let mut response = match state.backends.checkout(cart_id, user_id).await {
+    let mut response = match state.backends.checkout(cart_id, user_id, &key).await {
         Ok(Ok(order)) => see_other(&format!("/orders/{}", order.id)),
         Ok(Err(refusal)) => {
             let message = match refusal.code.as_str() {
                 "empty_cart" => "Your cart is empty.".to_owned(),
                 "unknown_user" => format!("There is no customer with number {user_id}."),
+                "request_in_progress" => {
+                    "Your order is still being placed. Wait a moment and place it again: it will not be ordered twice.".to_owned()
+                }
+                "idempotency_key_reused" => {
+                    "This form was already used for an earlier order, and your cart has changed since. Check your cart and place the order again.".to_owned()
+                }
                 _ => shopper_message(&refusal),
+            };
+            // A form whose key is spent on another purchase gets a new one.
+            let form = if refusal.code == "idempotency_key_reused" {
+                CheckoutForm {
+                    checkout_key: None,
+                    ..form
+                }
+            } else {
+                CheckoutForm {
+                    checkout_key: Some(key),
+                    ..form
+                }
             };
             let status = if refusal.status == StatusCode::CONFLICT {
                 StatusCode::CONFLICT
@@ -678,12 +736,22 @@ async fn checkout(
                 .failed(status, message)
                 .render(&state)
         }
-        Err(down) => checkout_form(&form, Some(&user_id_text), None)
-            .failed(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("{} Your cart was kept.", down_message(down, "Checkout")),
-            )
-            .render(&state),
+        Err(down) => checkout_form(
+            &CheckoutForm {
+                checkout_key: Some(key),
+                ..form
+            },
+            Some(&user_id_text),
+            None,
+        )
+        .failed(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "{} Place the order again when you are ready: it is never ordered twice.",
+                down_message(down, "Checkout")
+            ),
+        )
+        .render(&state),
     };
     // Remember the customer number (a new account's included) for next time.
     set_cookie(

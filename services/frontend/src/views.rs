@@ -117,7 +117,7 @@ mod tests {
             ),
             (
                 "checkout.html",
-                context! { title => "Checkout", message => "Oops <b>", notice => None::<String>, user_id => None::<u64>, email => "a@b.c", name => "",
+                context! { title => "Checkout", message => "Oops <b>", notice => None::<String>, user_id => None::<u64>, email => "a@b.c", name => "", checkout_key => "checkout-0a1b",
                 summary => true, total_cents => 2500,
                 lines => vec![context! { product_id => 7, name => "<b>", quantity => 2, price_cents => 1250, total_cents => 2500 }] },
             ),

@@ -1,12 +1,14 @@
 //! The shop end to end in a real headless Chromium: browse the catalogue, open
 //! a product, add it to the cart, check out as a new customer and read the
-//! order page; and the catalogue's message and 503 while products is down.
+//! order page; a checkout form submitted twice shows one order; and the
+//! catalogue's message and 503 while products is down.
 
 mod support;
 
 use std::time::Duration;
 
 use fantoccini::{Client, Locator};
+use kubestore_testkit::proxy::Relay;
 use serde_json::Value;
 use support::*;
 use tokio::net::TcpListener;
@@ -184,6 +186,108 @@ async fn a_shopper_buys_a_product_in_the_browser() {
     // The cart is empty now.
     click(c, Locator::Id("cart-link")).await;
     wait_for_text(&browser, "#empty-cart", "Your cart is empty.").await;
+
+    browser.close().await;
+}
+
+/// The address of a base URL `http://127.0.0.1:<port>`.
+fn addr_of(url: &str) -> std::net::SocketAddr {
+    url.trim_start_matches("http://").parse().unwrap()
+}
+
+/// A new customer clicks "Place order", and again after the first has made the
+/// account and the order but before its answer reached the browser (a slow
+/// network): the browser sends both, and shows the one order they made, without
+/// an error (without the form's key the second would find the email taken and
+/// the cart empty). Reloading the order page keeps it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_double_submitted_checkout_shows_one_order() {
+    let users = serve_fresh(users_router().await).await;
+    let products = serve_fresh(products_router().await).await;
+    let orders = serve_fresh(orders_router(&users, &products).await).await;
+    let cart = serve_fresh(cart_router(&products, &orders)).await;
+    let frontend = serve_fresh(frontend_router(&products, &cart, &orders, &users)).await;
+    // The browser's answers come late, and the relay counts what it really sent.
+    let shop = Relay::start(
+        addr_of(&frontend),
+        Duration::ZERO,
+        Duration::from_millis(1500),
+    )
+    .await;
+    let mug = create_product(&products, "MUG-2", "Green Mug", 900, 10).await;
+
+    let browser = Browser::start().await;
+    let c = &browser.client;
+    c.goto(&format!("{}/products/{mug}", shop.url))
+        .await
+        .unwrap();
+    click(c, Locator::Css("#add-to-cart button")).await;
+    wait_for_path(&browser, "/cart").await;
+    click(c, Locator::Id("checkout-link")).await;
+    wait_for_path(&browser, "/checkout").await;
+    // A new customer: the form also creates the account, which must not be
+    // refused as taken the second time.
+    type_into(c, Locator::Css("input[name=email]"), "twice@example.com").await;
+    type_into(c, Locator::Css("input[name=name]"), "Two Clicks").await;
+
+    // Two submissions of the same form, 700 ms apart, in the page itself (a
+    // WebDriver click would wait for the first navigation to finish). The
+    // first order is made in far less time; its answer is still on the way.
+    c.execute(
+        "const form = document.getElementById('checkout');
+         form.requestSubmit();
+         setTimeout(() => form.requestSubmit(), 700);",
+        vec![],
+    )
+    .await
+    .unwrap();
+    let path = wait_for_path(&browser, "/orders/").await;
+    wait_for_text(&browser, "#order-status", "confirmed").await;
+    assert!(browser.client.find(Locator::Id("message")).await.is_err());
+    assert_eq!(
+        shop.requests_starting("POST /checkout "),
+        2,
+        "the browser sent both submissions"
+    );
+    // One account was made for both.
+    let accounts: Value = http()
+        .get(format!("{users}/v1/users"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let accounts = accounts["items"].as_array().unwrap();
+    assert_eq!(accounts.len(), 1, "{accounts:?}");
+    let user_id = accounts[0]["id"].as_i64().unwrap();
+
+    let orders_of_user: Value = http()
+        .get(format!("{orders}/v1/orders?user_id={user_id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let list = orders_of_user["items"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{orders_of_user}");
+    assert_eq!(format!("/orders/{}", list[0]["id"]), path);
+    let product: Value = http()
+        .get(format!("{products}/v1/products/{mug}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(product["stock"], 9);
+
+    // Reloading shows the same order and orders nothing.
+    c.refresh().await.unwrap();
+    wait_for_text(&browser, "#order-status", "confirmed").await;
+    assert_eq!(c.current_url().await.unwrap().path(), path);
+    assert_eq!(shop.requests_starting("POST /checkout "), 2);
 
     browser.close().await;
 }

@@ -34,6 +34,122 @@ async fn store_with(down: &[&str]) -> StoreUrls {
 }
 
 /// Status, body and `Set-Cookie` values of a page.
+/// The pages the mesh retries (the GETs of the generator's catalogue) give the
+/// same page to a repeat of a request that succeeded.
+#[tokio::test]
+async fn the_retried_pages_answer_a_repeat_alike() {
+    let store = store_with(&[]).await;
+    let product = create_product(&store.products, "P-1", "Plate", 800, 5).await;
+    let f = &store.frontend;
+    let cookie = cart_with(&store, product).await;
+    let (_, body, _) = page(
+        http()
+            .get(format!("{f}/checkout"))
+            .header("cookie", &cookie),
+    )
+    .await;
+    let key = checkout_key(&body);
+    let (status, _, _) = page(form(
+        format!("{f}/checkout"),
+        &[
+            ("email", "pages@example.com"),
+            ("name", "Pages"),
+            ("checkout_key", &key),
+        ],
+        Some(&cookie),
+    ))
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let cookie = cart_with(&store, product).await;
+    for path in [
+        "/".to_owned(),
+        format!("/products/{product}"),
+        "/cart".to_owned(),
+        "/orders/1".to_owned(),
+    ] {
+        let get = || page(http().get(format!("{f}{path}")).header("cookie", &cookie));
+        let (status, first, _) = get().await;
+        assert_eq!(status, StatusCode::OK, "{path}: {first}");
+        let (repeat_status, repeat, _) = get().await;
+        assert_eq!((repeat_status, repeat), (status, first), "{path}");
+    }
+}
+
+/// The checkout form's key in a page.
+fn checkout_key(body: &str) -> String {
+    let marker = "name=\"checkout_key\" value=\"";
+    let start = body
+        .find(marker)
+        .unwrap_or_else(|| panic!("no checkout key in {body}"))
+        + marker.len();
+    body[start..].split('"').next().unwrap().to_owned()
+}
+
+/// A checkout form sent again (a refresh of the page it answered, a second
+/// click, a retry after an answer that never came) shows the same order.
+#[tokio::test]
+async fn a_checkout_form_sent_twice_shows_its_one_order() {
+    let store = store_with(&[]).await;
+    let product = create_product(&store.products, "P-1", "Plate", 800, 5).await;
+    let f = &store.frontend;
+    let user: serde_json::Value = http()
+        .post(format!("{}/v1/users", store.users))
+        .json(&json!({"email": "twice@example.com", "name": "Twice"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let user = user["id"].to_string();
+    let cookie = cart_with(&store, product).await;
+
+    // Every rendering of the form has its own key.
+    let checkout_page = || {
+        page(
+            http()
+                .get(format!("{f}/checkout"))
+                .header("cookie", &cookie),
+        )
+    };
+    let (_, first_page, _) = checkout_page().await;
+    let (_, second_page, _) = checkout_page().await;
+    let key = checkout_key(&first_page);
+    assert!(key.starts_with("checkout-") && key.len() > 20, "{key}");
+    assert_ne!(key, checkout_key(&second_page));
+
+    let fields = [("user_id", user.as_str()), ("checkout_key", key.as_str())];
+    let mut locations = Vec::new();
+    for _ in 0..2 {
+        let response = form(format!("{f}/checkout"), &fields, Some(&cookie))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        locations.push(response.headers()["location"].to_str().unwrap().to_owned());
+    }
+    assert!(locations[0].starts_with("/orders/"), "{locations:?}");
+    assert_eq!(locations[0], locations[1]);
+    let orders: serde_json::Value = http()
+        .get(format!("{}/v1/orders?user_id={user}", store.orders))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(orders["items"].as_array().unwrap().len(), 1, "{orders}");
+    let stock: serde_json::Value = http()
+        .get(format!("{}/v1/products/{product}", store.products))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stock["stock"], 3);
+}
+
 async fn page(request: reqwest::RequestBuilder) -> (StatusCode, String, Vec<String>) {
     let response = request.send().await.unwrap();
     let status = response.status();
@@ -319,7 +435,7 @@ async fn a_backend_down_gives_the_page_a_message_and_503() {
     ))
     .await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert!(body.contains("Your cart was kept"), "{body}");
+    assert!(body.contains("never ordered twice"), "{body}");
     let (status, body, _) = page(http().get(format!("{f}/cart")).header("cookie", &cookie)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains("Plate"));

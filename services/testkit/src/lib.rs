@@ -6,9 +6,11 @@
 //! - [`mysql`]: a router on a fresh MariaDB database per test, dropped afterwards.
 //! - [`serve`]: serving a router on `127.0.0.1:0`, and ports that refuse.
 //! - [`binary`]: running a service binary: isolated environment, readiness, SIGTERM.
+//! - [`proxy`]: proxies that lose answers, or relay late and count requests.
 
 pub mod binary;
 pub mod mysql;
+pub mod proxy;
 pub mod router;
 pub mod serve;
 

@@ -53,6 +53,32 @@ pub async fn send(
     raw(router, builder.body(body).expect("request")).await
 }
 
+/// Sends the identical request twice in a row and asserts that the first
+/// succeeded (2xx) and that the repeat got the very same answer, status and
+/// body: what a route must do for the mesh to retry it (a retry is a repeat of
+/// a request whose answer was lost). Returns that answer.
+pub async fn send_twice(
+    router: &Router,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let first = send(router, method.clone(), path, headers, body.clone()).await;
+    assert!(
+        first.0.is_success(),
+        "{method} {path} did not succeed: {} {}",
+        first.0,
+        first.1
+    );
+    let repeat = send(router, method.clone(), path, headers, body).await;
+    assert_eq!(
+        repeat, first,
+        "{method} {path}: the repeat of a success got another answer"
+    );
+    first
+}
+
 /// A router plus the calls the tests make on it; cheap to clone into tasks.
 #[derive(Clone)]
 pub struct Client {
@@ -79,6 +105,16 @@ impl Client {
         body: Option<Value>,
     ) -> (StatusCode, Value) {
         send(&self.router, method, path, &[], body).await
+    }
+
+    /// See [`send_twice`].
+    pub async fn twice(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        send_twice(&self.router, method, path, &[], body).await
     }
 
     /// `GET path`.

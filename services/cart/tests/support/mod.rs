@@ -7,6 +7,8 @@
 
 #![allow(dead_code)] // each test file uses a different part of the harness
 
+pub mod real;
+
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -18,7 +20,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use kubestore_cart::config::parse_idle_ttl;
-use kubestore_cart::store::{Store, StoreConfig};
+use kubestore_cart::store::{KeySettings, Store, StoreConfig};
 use kubestore_cart::upstream::{Services, UpstreamConfig};
 use kubestore_cart::{AppState, MAX_LINES, service};
 use kubestore_common::config::UpstreamArgs;
@@ -214,6 +216,7 @@ pub struct CartOptions {
     pub redis_url: String,
     pub idle_ttl: Duration,
     pub checkout_timeout: Duration,
+    pub keys: KeySettings,
 }
 
 impl CartOptions {
@@ -226,6 +229,11 @@ impl CartOptions {
             // Short, so what tests leave in Redis goes away soon.
             idle_ttl: parse_idle_ttl("1h").unwrap(),
             checkout_timeout: Duration::from_secs(5),
+            keys: KeySettings {
+                ttl: Duration::from_secs(3600),
+                lease: Duration::from_secs(30),
+                wait: Duration::from_secs(10),
+            },
         }
     }
 }
@@ -239,6 +247,7 @@ pub async fn start_cart(options: CartOptions) -> Cart {
             idle_ttl: options.idle_ttl,
             max_lines: MAX_LINES,
             timeout: Duration::from_millis(500),
+            keys: options.keys,
         },
     ));
     let upstream = Services::new(&UpstreamConfig {
@@ -312,6 +321,59 @@ impl Cart {
             .await
             .unwrap();
         into_parts(response).await
+    }
+
+    /// `POST /v1/carts/{cart}/checkout` with `{"user_id": user_id}` and the
+    /// `Idempotency-Key` `key`: status and the exact body text.
+    pub async fn checkout_keyed(
+        &self,
+        cart: &str,
+        user_id: Value,
+        key: &str,
+    ) -> (StatusCode, String) {
+        let response = self
+            .http
+            .post(format!("{}/v1/carts/{cart}/checkout", self.url))
+            .header("idempotency-key", key)
+            .json(&json!({ "user_id": user_id }))
+            .send()
+            .await
+            .unwrap();
+        let status = StatusCode::from_u16(response.status().as_u16()).unwrap();
+        (status, response.text().await.unwrap())
+    }
+
+    /// Sends the identical request twice and asserts that the first succeeded
+    /// and the repeat got the same status and body (what the mesh relies on
+    /// to retry a route); returns that answer.
+    pub async fn twice(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let send = || {
+            let mut request = self
+                .http
+                .request(method.clone(), format!("{}{path}", self.url));
+            if let Some(body) = &body {
+                request = request.json(body);
+            }
+            async move { into_parts(request.send().await.unwrap()).await }
+        };
+        let first = send().await;
+        assert!(
+            first.0.is_success(),
+            "{method} {path}: {} {}",
+            first.0,
+            first.1
+        );
+        let repeat = send().await;
+        assert_eq!(
+            repeat, first,
+            "{method} {path}: the repeat got another answer"
+        );
+        first
     }
 
     /// The items of a cart as `[(product_id, quantity)]`.

@@ -58,7 +58,7 @@ pub fn upstream_args() -> UpstreamArgs {
 
 /// The cart service on the real Redis, under a key prefix of its own.
 pub fn cart_router(products_url: &str, orders_url: &str) -> Router {
-    use kubestore_cart::store::{Store, StoreConfig};
+    use kubestore_cart::store::{KeySettings, Store, StoreConfig};
     use kubestore_cart::upstream::{Services, UpstreamConfig};
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -71,6 +71,11 @@ pub fn cart_router(products_url: &str, orders_url: &str) -> Router {
             idle_ttl: Duration::from_secs(3600),
             max_lines: kubestore_cart::MAX_LINES,
             timeout: Duration::from_secs(1),
+            keys: KeySettings {
+                ttl: Duration::from_secs(3600),
+                lease: Duration::from_secs(30),
+                wait: Duration::from_secs(10),
+            },
         },
     );
     let upstream = Services::new(&UpstreamConfig {

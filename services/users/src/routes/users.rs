@@ -2,13 +2,24 @@
 
 use crate::AppState;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDateTime;
 use kubestore_common::db::is_unique_violation;
+use kubestore_common::idempotency::{self, mysql as keys};
 use kubestore_common::validate::char_len;
 use kubestore_common::{AppError, Json, Keyed, Page, PageRequest, PathId};
 use serde::{Deserialize, Serialize};
+use sqlx::MySql;
+use std::time::Duration;
+
+/// How a repeat of a keyed creation waits for the first. Creating a user is one
+/// insert, so the first is done long before the wait ends; and no committed
+/// claim is ever left without its answer, so the lease is only a backstop.
+const KEYS: keys::Settings = keys::Settings {
+    wait: Duration::from_secs(5),
+    lease: Duration::from_secs(30),
+};
 
 /// A user as stored and as answered.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -53,9 +64,13 @@ pub fn looks_like_email(email: &str) -> bool {
         && domain.split('.').all(|label| !label.is_empty())
 }
 
-/// `POST /v1/users`.
+/// `POST /v1/users`, with an optional `Idempotency-Key`: a repeat of a keyed
+/// creation (a double-submitted sign-up, a retry after a lost answer) gets the
+/// first 201 instead of 409 `email_taken`; the same key with another email or
+/// name is 422 `idempotency_key_reused`.
 pub async fn create(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Json(body): Json<NewUser>,
 ) -> Result<Response, AppError> {
     char_len("email", &body.email, 3, 254)?;
@@ -66,12 +81,47 @@ pub async fn create(
     let email = body.email.to_lowercase();
     // Lower-casing can lengthen some characters; the column holds 254.
     char_len("email", &email, 3, 254)?;
+    let Some(key) = idempotency::key_from(&headers)? else {
+        let user = insert(&state.pool, email, body.name).await?;
+        return answer(&user);
+    };
+    // Detached from the connection, like orders: a caller that hangs up must
+    // not leave the claim to its lease.
+    let task = tokio::spawn(async move {
+        let fingerprint = format!("{email}\n{}", body.name);
+        match keys::claim(&state.pool, KEYS, &key, &fingerprint).await? {
+            keys::Claim::Replay(text) => {
+                let id = serde_json::from_str::<serde_json::Value>(&text)
+                    .ok()
+                    .and_then(|v| v["id"].as_i64())
+                    .unwrap_or_default();
+                Ok(created(id, text))
+            }
+            keys::Claim::Owned(mut owner) => {
+                // On failure (email_taken) the owner is dropped: rolled back,
+                // the key free again.
+                let user = insert(&mut *owner.tx, email, body.name).await?;
+                let text = serde_json::to_string(&user).map_err(AppError::internal)?;
+                keys::store(&mut owner, "user_id", user.id, &text).await?;
+                owner.tx.commit().await?;
+                Ok(created(user.id, text))
+            }
+        }
+    });
+    task.await.map_err(AppError::internal)?
+}
+
+async fn insert<'e>(
+    db: impl sqlx::Executor<'e, Database = MySql>,
+    email: String,
+    name: String,
+) -> Result<User, AppError> {
     let now = kubestore_common::time::now();
     let result = sqlx::query("INSERT INTO users (email, name, created_at) VALUES (?, ?, ?)")
         .bind(&email)
-        .bind(&body.name)
+        .bind(&name)
         .bind(now)
-        .execute(&state.pool)
+        .execute(db)
         .await
         .map_err(|e| {
             if is_unique_violation(&e) {
@@ -82,18 +132,35 @@ pub async fn create(
             }
         })?;
     let id = i64::try_from(result.last_insert_id()).map_err(AppError::internal)?;
-    let user = User {
+    Ok(User {
         id,
         email,
-        name: body.name,
+        name,
         created_at: now,
-    };
-    Ok((
+    })
+}
+
+fn answer(user: &User) -> Result<Response, AppError> {
+    let text = serde_json::to_string(user).map_err(AppError::internal)?;
+    Ok(created(user.id, text))
+}
+
+/// The 201 of a creation, the same bytes for the first answer and a replay.
+fn created(id: i64, mut body: String) -> Response {
+    // Same framing as every other JSON answer (see `kubestore_common::Json`).
+    if !body.ends_with('\n') {
+        body.push('\n');
+    }
+    let mut response = (
         StatusCode::CREATED,
-        [(header::LOCATION, format!("/v1/users/{id}"))],
-        Json(user),
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
     )
-        .into_response())
+        .into_response();
+    if let Ok(location) = HeaderValue::from_str(&format!("/v1/users/{id}")) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
 }
 
 /// `GET /v1/users/{id}`.

@@ -15,7 +15,9 @@ pub enum Datastore {
 /// Whether repeating a request is harmless, which decides if the mesh may retry it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Idempotency {
-    /// Safe to repeat (GET, PUT, DELETE, and POSTs keyed by the caller).
+    /// Safe to repeat: a repeat of a request that succeeded gets the same success
+    /// (GET, PUT, DELETE, and POSTs keyed by a field of their body). Every route
+    /// marked so has a test in its service that sends it twice.
     Always,
     /// Safe only when the request carries this header (an idempotency key).
     WithHeader(&'static str),
@@ -93,7 +95,8 @@ pub const SERVICES: &[ServiceDef] = &[
         calls: &[],
         datastore: Some(Datastore::Mysql),
         routes: &[
-            route("POST", "/v1/users", Never),
+            // A repeat with the caller's key is the first 201; without, 409 email_taken.
+            route("POST", "/v1/users", WithHeader("idempotency-key")),
             route("GET", "/v1/users", Always),
             route("GET", "/v1/users/{id}", Always),
         ],
@@ -137,8 +140,13 @@ pub const SERVICES: &[ServiceDef] = &[
             route("GET", "/v1/carts/{cart_id}", Always),
             route("PUT", "/v1/carts/{cart_id}/items/{product_id}", Always),
             route("DELETE", "/v1/carts/{cart_id}", Always),
-            // The checkout derives its idempotency key from the cart's contents.
-            route("POST", "/v1/carts/{cart_id}/checkout", Always),
+            // Without the caller's key, a repeat after success finds the cart
+            // emptied and answers 422 `empty_cart`; with it, the first 201 again.
+            route(
+                "POST",
+                "/v1/carts/{cart_id}/checkout",
+                WithHeader("idempotency-key"),
+            ),
         ],
     },
 ];

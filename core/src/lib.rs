@@ -1,0 +1,21 @@
+//! `kubestore-core`: what every KubeStore program must agree on, and nothing that renders.
+//!
+//! - [`spec`]: the environment file as users write it (serde types, the loader with its
+//!   line-and-key errors);
+//! - [`model`]: the validated environment, SLO maths included, built only through every
+//!   check;
+//! - [`catalog`]: the bundled services, their ports, call graph and routes;
+//! - [`metrics`] and [`sli`]: the services' metric names, and the series, labels and
+//!   PromQL every SLO is measured with;
+//! - [`defaults`] and [`conventions`]: built-in values and shared names.
+//!
+//! The generator renders from this crate; `slo-check` evaluates from it. Keeping it free of
+//! Kubernetes types and templates keeps both programs on one definition of each SLO.
+
+pub mod catalog;
+pub mod conventions;
+pub mod defaults;
+pub mod metrics;
+pub mod model;
+pub mod sli;
+pub mod spec;
