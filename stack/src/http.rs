@@ -36,8 +36,7 @@ pub fn request(
     if let Some((_, text)) = body {
         stream.write_all(text.as_bytes())?;
     }
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw)?;
+    let raw = read_answer(&mut stream)?;
     let text = String::from_utf8_lossy(&raw);
     let (head, rest) = text
         .split_once("\r\n\r\n")
@@ -77,4 +76,34 @@ fn dechunk(mut rest: &str) -> String {
         rest = tail[n..].trim_start_matches("\r\n");
     }
     out
+}
+
+/// Reads one answer: up to its Content-Length, the end of its chunks, or EOF. Some local
+/// replies keep the connection open despite `Connection: close`.
+fn read_answer(stream: &mut TcpStream) -> std::io::Result<Vec<u8>> {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        if let Some(i) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&raw[..i]).to_ascii_lowercase();
+            let length = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok());
+            let chunked = head.contains("transfer-encoding: chunked");
+            let complete = match length {
+                Some(n) => raw.len() >= i + 4 + n,
+                None if chunked => raw.ends_with(b"0\r\n\r\n"),
+                None => false,
+            };
+            if complete {
+                return Ok(raw);
+            }
+        }
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            return Ok(raw);
+        }
+        raw.extend_from_slice(&buf[..n]);
+    }
 }

@@ -48,6 +48,7 @@ fn main() -> ExitCode {
         ("failover", failover),
         ("circuit_breaker", circuit_breaker),
         ("zero_downtime_rollout", zero_downtime_rollout),
+        ("retries_are_safe", retries_are_safe),
         // Last: the SLO-window rules are evaluated every 5 minutes, so the first values
         // come up to 5 minutes after Prometheus started.
         ("steady_state", steady_state),
@@ -720,4 +721,281 @@ fn zero_downtime_rollout(w: &mut World) {
         failed.len()
     );
     assert!(failed.is_empty(), "failed during the rollout: {failed:?}");
+}
+
+/// One HTTP/1.1 message (head and Content-Length body) from `stream`, or None at EOF.
+fn read_message(stream: &mut std::net::TcpStream) -> Option<Vec<u8>> {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        if let Some(i) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&raw[..i]).to_ascii_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            while raw.len() < i + 4 + length {
+                let n = stream.read(&mut buf).ok()?;
+                if n == 0 {
+                    return None;
+                }
+                raw.extend_from_slice(&buf[..n]);
+            }
+            return Some(raw);
+        }
+        let n = stream.read(&mut buf).ok()?;
+        if n == 0 {
+            return None;
+        }
+        raw.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// A relay in front of a cart replica that lets the first checkout reach the replica and
+/// then cuts the caller's connection instead of passing the answer on: the order exists,
+/// the cart is emptied, and the caller never heard. Returns the answer it swallowed.
+fn checkout_cutter(
+    listen: TcpListener,
+    upstream: u16,
+    stop: Arc<AtomicBool>,
+) -> Arc<Mutex<Option<String>>> {
+    let swallowed = Arc::new(Mutex::new(None::<String>));
+    let record = swallowed.clone();
+    thread::spawn(move || {
+        for downstream in listen.incoming().flatten() {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            let record = record.clone();
+            thread::spawn(move || {
+                let mut downstream = downstream;
+                let Ok(mut up) = std::net::TcpStream::connect(("127.0.0.1", upstream)) else {
+                    return;
+                };
+                while let Some(request) = read_message(&mut downstream) {
+                    if up.write_all(&request).is_err() {
+                        return;
+                    }
+                    let Some(answer) = read_message(&mut up) else {
+                        return;
+                    };
+                    let checkout = String::from_utf8_lossy(&request[..request.len().min(200)])
+                        .contains("/checkout");
+                    let mut seen = record.lock().expect("lock");
+                    if checkout && seen.is_none() {
+                        *seen = Some(String::from_utf8_lossy(&answer).into_owned());
+                        // Close without a word: the caller gets no answer at all.
+                        let _ = downstream.shutdown(std::net::Shutdown::Both);
+                        return;
+                    }
+                    drop(seen);
+                    if downstream.write_all(&answer).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    swallowed
+}
+
+fn json_body(answer: &str) -> Value {
+    let body = answer.split_once("\r\n\r\n").map_or(answer, |(_, b)| b);
+    serde_json::from_str(body).unwrap_or(Value::Null)
+}
+
+/// Test 4: retries are safe. (a) An abort fault on half of products' catalogue calls:
+/// Istio does not retry a fault its own sidecar injected (it is a local reply ahead of
+/// the router), but the ingress retries the idempotent page, so pages still come through
+/// far more often than the calls behind them. (b) A checkout whose answer is lost after
+/// the order was made and the cart emptied: the mesh retries the keyed checkout and the
+/// customer gets that same order; no second order exists.
+fn retries_are_safe(w: &mut World) {
+    let t0 = Instant::now();
+    let step = |what: &str| eprintln!("  [{:.1} s] {what}", t0.elapsed().as_secs_f64());
+    // (a)
+    set_experiments(
+        w,
+        "  experiments:\n    - {name: flaky-catalogue, service: products, route: /v1/products, abort: {status: 503, percent: 50}}\n",
+    );
+    let frontend = catalog::service("frontend").expect("frontend");
+    let direct = w.stack.plan.ports.outbound(frontend, 0, "products");
+    let mut aborted = 0;
+    for _ in 0..200 {
+        let a = http::get(direct, "/v1/products?limit=5").expect("the sidecar answers");
+        if a.status == 503 {
+            aborted += 1;
+        }
+    }
+    step("direct calls done");
+    let report = load_in_background(w, 10).join().expect("load");
+    restore_environment(w);
+    step("fault removed");
+    let gets: Vec<_> = report
+        .samples
+        .iter()
+        .filter(|s| s.what == "GET /")
+        .collect();
+    let failed = gets.iter().filter(|s| s.failed()).count();
+    let share = failed as f64 / gets.len().max(1) as f64;
+    eprintln!(
+        "  calls to products aborted by the fault: {aborted} of 200; catalogue pages through the ingress failed: {failed} of {} ({:.1}%)",
+        gets.len(),
+        100.0 * share
+    );
+    assert!(
+        (60..=140).contains(&aborted),
+        "the fault hits about half: {aborted}"
+    );
+    // Three attempts at 50% each: 12.5% expected.
+    assert!(
+        share < 0.25,
+        "page retries did not recover: {:.1}% failed",
+        100.0 * share
+    );
+
+    // (b)
+    let cart = catalog::service("cart").expect("cart");
+    let users = catalog::service("users").expect("users");
+    let cart_port = w.stack.plan.ports.app(cart, 0);
+    let victim = w
+        .stack
+        .process(&plan::app_name("cart", 0))
+        .expect("cart-0")
+        .clone();
+    victim.stop(Duration::from_secs(15));
+    step("cart-0 stopped");
+    let behind = TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let behind_port = behind.local_addr().expect("addr").port();
+    drop(behind);
+    let mut spec = w.stack.plan.app_spec("cart", 0);
+    spec.name = "cart-0-behind-cutter".into();
+    spec.env.retain(|(k, _)| k != "LISTEN_ADDR");
+    spec.env
+        .push(("LISTEN_ADDR".into(), format!("127.0.0.1:{behind_port}")));
+    spec.probe.port = behind_port;
+    let hidden = kubestore_stack::procs::spawn(&spec).expect("cart behind the cutter");
+    let stop = Arc::new(AtomicBool::new(false));
+    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        hidden.wait_ready(Duration::from_secs(30)).expect("ready");
+        let listen = TcpListener::bind(("127.0.0.1", cart_port)).expect("cart-0's port");
+        let swallowed = checkout_cutter(listen, behind_port, stop.clone());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !w.stack.healthy_in_callers("cart", 0) {
+            assert!(
+                Instant::now() < deadline,
+                "cart-0 behind the cutter never became healthy"
+            );
+            thread::sleep(Duration::from_millis(100));
+        }
+        let email = format!("cut-{}@example.com", std::process::id());
+        let user = http::request(
+            w.stack.plan.ports.app(users, 0),
+            "POST",
+            "/v1/users",
+            Some((
+                "application/json",
+                &format!(r#"{{"email":"{email}","name":"Cut"}}"#),
+            )),
+        )
+        .expect("user");
+        let user_id = serde_json::from_str::<Value>(&user.body).unwrap_or_default()["id"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no user: {}", user.body));
+        let product = first_product(w);
+        let via = w.stack.plan.ports.outbound(frontend, 0, "cart");
+        // The balancer picks either replica: check out fresh carts until one checkout
+        // went through the cutter.
+        let mut checkouts = 0u64;
+        let mut cut = None;
+        for attempt in 0..20 {
+            let id = format!("cut-{}-{attempt}", std::process::id());
+            let put = http::request(
+                via,
+                "PUT",
+                &format!("/v1/carts/{id}/items/{product}"),
+                Some(("application/json", r#"{"quantity":1}"#)),
+            )
+            .expect("item added");
+            assert_eq!(put.status, 200, "{}", put.body);
+            let (status, body) = request_with_key(
+                via,
+                &format!("/v1/carts/{id}/checkout"),
+                &format!("key-{id}"),
+                &format!(r#"{{"user_id":{user_id}}}"#),
+            );
+            checkouts += 1;
+            assert_eq!(
+                status, 201,
+                "the customer was told the checkout failed: {body}"
+            );
+            if let Some(lost) = swallowed.lock().expect("lock").clone() {
+                let answered: Value = serde_json::from_str(&body).unwrap_or_default();
+                cut = Some((json_body(&lost)["id"].clone(), answered["id"].clone(), id));
+                break;
+            }
+        }
+        let (lost_id, answered_id, id) = cut.expect("no checkout went through the cutter");
+        eprintln!(
+            "  the lost answer held order {lost_id}; the mesh's retry answered order {answered_id}"
+        );
+        assert!(lost_id.is_u64(), "the cut checkout made no order");
+        assert_eq!(lost_id, answered_id, "the retry made another order");
+        let cart_now = http::get(via, &format!("/v1/carts/{id}")).expect("cart");
+        assert!(
+            cart_now.body.contains(r#""items":[]"#),
+            "the cart was not emptied: {}",
+            cart_now.body
+        );
+        let orders = mysql_count(
+            "kst_stack_e2e_orders",
+            &format!("SELECT COUNT(*) FROM orders WHERE user_id = {user_id}"),
+        );
+        assert_eq!(
+            orders, checkouts,
+            "one order per checkout, the cut one included"
+        );
+    }));
+    step("checkouts done");
+    stop.store(true, Ordering::Relaxed);
+    let _ = std::net::TcpStream::connect(("127.0.0.1", cart_port));
+    hidden.stop(Duration::from_secs(15));
+    step("hidden cart stopped");
+    thread::sleep(Duration::from_millis(200));
+    w.stack
+        .revive(&plan::app_name("cart", 0))
+        .expect("cart-0 back");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !w.stack.healthy_in_callers("cart", 0) {
+        assert!(Instant::now() < deadline, "cart-0 did not come back");
+        thread::sleep(Duration::from_millis(100));
+    }
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// `POST path` with an Idempotency-Key and a JSON body: (status, body).
+fn request_with_key(port: u16, path: &str, key: &str, body: &str) -> (u16, String) {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nIdempotency-Key: {key}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).expect("sent");
+    let mut raw = String::new();
+    let _ = s.read_to_string(&mut raw);
+    let status = raw
+        .split(' ')
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let body = raw
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
 }
