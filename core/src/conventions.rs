@@ -23,6 +23,10 @@ pub const REDIS_SECRET: &str = "redis-credentials";
 pub const REDIS_SECRET_KEY: &str = "password";
 /// Name of the SLO checker's image, hook Job and NetworkPolicy; `images.digests` may pin it.
 pub const SLO_CHECK: &str = "slo-check";
+/// Name of an environment's Argo CD Application.
+pub fn application_name(environment: &str) -> String {
+    format!("{PART_OF}-{environment}")
+}
 /// Name of the HTTP port of every service.
 pub const HTTP_PORT_NAME: &str = "http";
 /// UID and GID the containers run as (the distroless `nonroot` user).

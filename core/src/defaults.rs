@@ -103,6 +103,9 @@ pub const GIT_REPO: &str = "https://github.com/example/kubestore.git";
 pub const GIT_REVISION: &str = "main";
 /// Folder of the rendered tree in the repository.
 pub const GIT_PATH: &str = "gitops";
+/// Image tag of the base, which no environment deploys as it is: every overlay sets its
+/// own `images.tag`, which has no default.
+pub const BASE_IMAGE_TAG: &str = "base";
 /// Image registry and prefix.
 pub const REGISTRY: &str = "ghcr.io/example/kubestore";
 /// Namespace Prometheus scrapes from.

@@ -11,7 +11,7 @@ fn environments_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../environments")
 }
 
-/// A folder of `count` copies of prod, each with its own name and namespace.
+/// A folder of `count` copies of prod, each with its own name, namespace and host.
 fn fleet(count: usize) -> (tempfile::TempDir, Vec<String>) {
     let dir = tempfile::tempdir().expect("temp dir");
     let prod = std::fs::read_to_string(environments_dir().join("prod.yaml")).expect("prod.yaml");
@@ -20,7 +20,11 @@ fn fleet(count: usize) -> (tempfile::TempDir, Vec<String>) {
         let name = format!("shop-{i:03}");
         let text = prod
             .replace("name: prod", &format!("name: {name}"))
-            .replace("namespace: kubestore-prod", &format!("namespace: {name}"));
+            .replace("namespace: kubestore-prod", &format!("namespace: {name}"))
+            .replace(
+                "host: shop.example.com",
+                &format!("host: {name}.example.com"),
+            );
         std::fs::write(dir.path().join(format!("{name}.yaml")), text).expect("write");
         names.push(name);
     }

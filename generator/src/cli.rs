@@ -11,7 +11,7 @@ const EXIT_CODES: &str = "Exit codes:\n  0  success\n  1  an environment file is
 #[derive(Debug, Parser)]
 #[command(name = "kubestore-gen", version, after_help = EXIT_CODES)]
 pub struct Cli {
-    /// Folder holding the environment files (`<env>.yaml`).
+    /// Folder holding the environment files (`<env>.yaml`, at most 1 MiB each).
     #[arg(
         long,
         global = true,

@@ -16,21 +16,26 @@ pub const BASE: &str = "base";
 
 /// The environment whose rendering is the base: every setting at its default.
 pub fn baseline() -> Environment {
-    // Secrets are rendered per environment only; the base still needs a valid provider.
-    let source = concat!(
-        "name: base\n",
-        "namespace: kubestore\n",
-        "secrets:\n",
-        "  provider: external-secrets\n",
-        "  store: kubestore\n",
-        "  keys:\n",
-        "    mysql-root-password: kubestore/mysql#root-password\n",
-        "    redis-password: kubestore/redis#password\n",
+    let source = format!(
+        "name: base\nnamespace: kubestore\nimages: {{tag: {}}}\n{}",
+        crate::defaults::BASE_IMAGE_TAG,
+        BASE_SECRETS
     );
-    let loaded = crate::spec::load_str(std::path::Path::new("base.yaml"), source)
+    let loaded = crate::spec::load_str(std::path::Path::new("base.yaml"), &source)
         .expect("the baseline parses");
     Environment::from_loaded(&loaded).expect("the built-in defaults are valid")
 }
+
+/// The baseline's credentials: secrets are rendered per environment only, but the base
+/// still needs a valid provider.
+const BASE_SECRETS: &str = concat!(
+    "secrets:\n",
+    "  provider: external-secrets\n",
+    "  store: kubestore\n",
+    "  keys:\n",
+    "    mysql-root-password: kubestore/mysql#root-password\n",
+    "    redis-password: kubestore/redis#password\n",
+);
 
 /// A rendered file: a YAML document (or a list of patch operations) and its origin.
 #[derive(Debug, Clone, PartialEq)]

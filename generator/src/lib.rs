@@ -70,6 +70,13 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Render(args) => render_command(&cli.environments, &args),
         Command::Validate(selection) => validate_command(&cli.environments, &selection),
         Command::Explain(args) => {
+            // The same names as `validate` and `render`: a file of the folder, never a path.
+            let selection = Selection {
+                envs: vec![args.env.clone()],
+                all: false,
+                format: Format::Text,
+            };
+            selected(&cli.environments, &selection)?;
             let env = load_environment(&cli.environments, &args.env)?;
             let text = match args.format {
                 ExplainFormat::Yaml => serde_saphyr::to_string(&env).expect("the model serializes"),
@@ -166,24 +173,19 @@ pub fn available_environments(dir: &Path) -> Result<Vec<String>, Error> {
     Ok(names)
 }
 
-/// Loads and validates one environment.
+/// Loads and validates one environment, checked against the others in `dir`.
 pub fn load_environment(dir: &Path, name: &str) -> Result<Environment, Error> {
-    let path = dir.join(format!("{name}.yaml"));
-    let loaded = spec::load(&path)
-        .map_err(io_error(&path))?
-        .map_err(|e| Error::Invalid(vec![e]))?;
-    Environment::from_loaded(&loaded).map_err(|e| Error::Invalid(vec![e]))
+    load_environments(dir, &[name.to_owned()]).map(|mut envs| envs.remove(0))
 }
 
 /// Loads every named environment, reporting the problems of all of them together.
 pub fn load_environments(dir: &Path, names: &[String]) -> Result<Vec<Environment>, Error> {
     let mut envs = Vec::new();
     let mut invalid = Vec::new();
-    for name in names {
-        match load_environment(dir, name) {
+    for (_, result) in check_environments(dir, names)? {
+        match result {
             Ok(env) => envs.push(env),
-            Err(Error::Invalid(mut errors)) => invalid.append(&mut errors),
-            Err(other) => return Err(other),
+            Err(errors) => invalid.push(errors),
         }
     }
     if invalid.is_empty() {
@@ -191,6 +193,68 @@ pub fn load_environments(dir: &Path, names: &[String]) -> Result<Vec<Environment
     } else {
         Err(Error::Invalid(invalid))
     }
+}
+
+/// An environment's name and its validation result.
+pub type Checked = (String, Result<Environment, ConfigErrors>);
+
+/// Loads and validates the environments `names`, each one also checked against every
+/// other environment file in `dir` (a namespace, host or Application two of them claim).
+/// One result per name, in order; only IO errors of the named files stop it.
+pub fn check_environments(dir: &Path, names: &[String]) -> Result<Vec<Checked>, Error> {
+    let mut all = available_environments(dir)?;
+    all.extend(
+        names
+            .iter()
+            .filter(|n| !all.contains(n))
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
+    let mut loaded = Vec::new();
+    for name in &all {
+        let path = dir.join(format!("{name}.yaml"));
+        match spec::load(&path) {
+            Ok(result) => loaded.push((name.clone(), path, result)),
+            Err(source) if names.contains(name) => return Err(Error::Io { path, source }),
+            // Another environment's file: its own validation reports it.
+            Err(_) => {}
+        }
+    }
+    let readable: Vec<&spec::Loaded> = loaded
+        .iter()
+        .filter_map(|(_, _, r)| r.as_ref().ok())
+        .collect();
+    let conflicts = model::conflicts(&readable);
+    let mut out = Vec::new();
+    for name in names {
+        let Some((_, path, result)) = loaded.iter().find(|(n, _, _)| n == name) else {
+            continue;
+        };
+        let clashes: Vec<_> = conflicts
+            .iter()
+            .filter(|e| &e.file == path)
+            .cloned()
+            .collect();
+        let result = match result {
+            Err(errors) => Err(errors.clone()),
+            Ok(loaded) => Environment::from_loaded(loaded),
+        };
+        let result = match (result, clashes.is_empty()) {
+            (result, true) => result,
+            (Ok(_), false) => {
+                let mut errors = clashes;
+                spec::sort_errors(&mut errors);
+                Err(ConfigErrors(errors))
+            }
+            (Err(ConfigErrors(mut errors)), false) => {
+                errors.extend(clashes);
+                spec::sort_errors(&mut errors);
+                Err(ConfigErrors(errors))
+            }
+        };
+        out.push((name.clone(), result));
+    }
+    Ok(out)
 }
 
 /// Renders environments into files, keyed by path relative to the tree's root. Pure: no
@@ -388,17 +452,17 @@ fn validate_command(dir: &Path, selection: &Selection) -> Result<(), Error> {
     let names = selected(dir, selection)?;
     let mut reports = Vec::new();
     let mut invalid = Vec::new();
-    for name in &names {
-        match load_environment(dir, name) {
+    for (name, result) in check_environments(dir, &names)? {
+        match result {
             Ok(env) => {
                 print_warnings(std::slice::from_ref(&env));
                 let warnings: Vec<_> = env.warnings().iter().map(ToString::to_string).collect();
                 reports.push(serde_json::json!({"environment": name, "valid": true, "errors": [], "warnings": warnings}))
             }
-            Err(Error::Invalid(errors)) => {
+            Err(errors) => {
                 let list: Vec<_> = errors
+                    .0
                     .iter()
-                    .flat_map(|e| e.0.iter())
                     .map(|e| {
                         serde_json::json!({
                             "file": e.file.to_string_lossy(),
@@ -411,9 +475,8 @@ fn validate_command(dir: &Path, selection: &Selection) -> Result<(), Error> {
                     .collect();
                 reports
                     .push(serde_json::json!({"environment": name, "valid": false, "errors": list}));
-                invalid.extend(errors);
+                invalid.push(errors);
             }
-            Err(other) => return Err(other),
         }
     }
     match selection.format {

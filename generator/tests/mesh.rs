@@ -201,7 +201,8 @@ fn first_attempts(vs: &Value, method: &str, service: &str) -> u64 {
     attempts(route)
 }
 
-const SECRETS: &str = "secrets:
+const SECRETS: &str = "images: {tag: \"1.4.2\"}
+secrets:
   provider: external-secrets
   store: vault
   keys:
@@ -275,7 +276,9 @@ fn prod_refuses_fault_injection() {
     let expected = format!("environments/prod.yaml:{}:", chaos_line + 3);
     assert!(
         errors.contains(&expected)
-            && errors.contains(": chaos.experiments[0]: fault injection is not allowed in prod"),
+            && errors.contains(
+                ": chaos.experiments[0]: prod never runs fault injection: move `flaky-users` to staging"
+            ),
         "{errors}"
     );
 }
@@ -407,7 +410,7 @@ fn retries_that_do_not_fit_the_timeout_blame_the_value_the_file_sets() {
     .unwrap_err();
     assert!(
         errors.contains(
-            "tight.yaml:12:7: services.orders.resilience.timeout: 2 retries of 500ms each (1s) do not fit in the route timeout of 800ms"
+            "tight.yaml:13:7: services.orders.resilience.timeout: the first try and 2 retries of 500ms each (1500ms) do not fit in the route timeout of 800ms"
         ),
         "{errors}"
     );
@@ -418,13 +421,22 @@ fn retries_that_do_not_fit_the_timeout_blame_the_value_the_file_sets() {
     .unwrap_err();
     assert!(
         errors.contains(
-            "many.yaml:14:28: services.users.resilience.retries.attempts: 3 retries of 1s each (3s)"
+            "many.yaml:15:28: services.users.resilience.retries.attempts: the first try and 3 retries of 1s each (4s)"
         ),
+        "{errors}"
+    );
+    // The first try counts: two retries of 500ms and the first try take 1500ms.
+    let errors = environment(&format!(
+        "name: first\nnamespace: first\n{SECRETS}services:\n  users:\n    resilience: {{timeout: 1s, retries: {{attempts: 2, per_try_timeout: 500ms}}}}\n"
+    ))
+    .unwrap_err();
+    assert!(
+        errors.contains("(1500ms) do not fit in the route timeout of 1s"),
         "{errors}"
     );
     // Within the timeout: accepted.
     environment(&format!(
-        "name: fits\nnamespace: fits\n{SECRETS}services:\n  users:\n    resilience: {{timeout: 1s, retries: {{attempts: 2, per_try_timeout: 500ms}}}}\n"
+        "name: fits\nnamespace: fits\n{SECRETS}services:\n  users:\n    resilience: {{timeout: 1s, retries: {{attempts: 1, per_try_timeout: 500ms}}}}\n"
     ))
     .unwrap();
 }

@@ -8,7 +8,8 @@ use kubestore_gen::model::Environment;
 use kubestore_gen::spec::{ConfigError, load_str};
 
 fn validate(source: &str) -> Result<Environment, Vec<ConfigError>> {
-    // Every environment names its secrets provider; appended so line numbers stay put.
+    // Every environment names its secrets provider and image tag; appended so line numbers
+    // stay put.
     let source = format!("{source}{SECRETS}");
     let loaded = load_str(Path::new("environments/t.yaml"), &source).map_err(|e| e.0)?;
     Environment::from_loaded(&loaded).map_err(|e| e.0)
@@ -23,7 +24,8 @@ fn errors(source: &str) -> Vec<String> {
 
 const HEAD: &str = "name: t\nnamespace: t\n";
 const SECRETS: &str = "secrets: {provider: external-secrets, store: vault, keys: \
-                       {mysql-root-password: t/mysql#root-password, redis-password: t/redis#password}}\n";
+                       {mysql-root-password: t/mysql#root-password, redis-password: t/redis#password}}\n\
+                       images: {tag: \"1.4.2\"}\n";
 
 #[test]
 fn every_bad_slo_value_is_reported_with_line_and_key() {
@@ -144,7 +146,7 @@ fn render_and_validate_print_warnings_to_stderr_and_still_succeed() {
         envs.join("t.yaml"),
         "name: t\nnamespace: t\nslos:\n  services:\n    orders: {availability: 99.99%}\nsecrets:\n  \
          provider: external-secrets\n  store: vault\n  keys: {mysql-root-password: t/m#p, \
-         redis-password: t/r#p}\n",
+         redis-password: t/r#p}\nimages: {tag: \"1.4.2\"}\n",
     )
     .unwrap();
     for args in [

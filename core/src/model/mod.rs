@@ -3,6 +3,7 @@
 //! so renderers never meet a bad value. Fields are public for reading; the private marker
 //! keeps anyone outside this module from assembling an unchecked value.
 
+mod across;
 pub mod secrets;
 mod service;
 pub mod slo;
@@ -11,6 +12,7 @@ mod validate;
 
 use serde::Serialize;
 
+pub use across::conflicts;
 pub use service::{Disruption, Image, Replicas, Resilience, Resources, Retries, Service};
 pub use units::{CountOrPercent, Duration, Percent, Quantity};
 pub use validate::DNS_LABEL_MAX;

@@ -213,7 +213,7 @@ impl Percent {
     /// Parses `50%`, `99.9%` or a bare `50`.
     pub fn parse(text: &str) -> Result<Self, String> {
         let bad = || format!("`{text}` is not a percentage: expected e.g. `50%` or `99.9%`");
-        let number = text.trim_end_matches('%');
+        let number = text.strip_suffix('%').unwrap_or(text);
         let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
         if whole.is_empty()
             || !whole.bytes().all(|b| b.is_ascii_digit())
@@ -240,6 +240,11 @@ impl Percent {
         Self {
             micro: value * 1_000_000,
         }
+    }
+
+    /// True for a whole percentage such as `50%`.
+    pub fn is_whole(self) -> bool {
+        self.micro % 1_000_000 == 0
     }
 
     /// Millionths of a percent.
@@ -349,7 +354,7 @@ mod tests {
         assert_eq!(Percent::parse("99.9%").unwrap().micro(), 99_900_000);
         assert_eq!(Percent::parse("50").unwrap().to_string(), "50%");
         assert_eq!(Percent::parse("99.95%").unwrap().to_string(), "99.95%");
-        for bad in ["101%", "abc", "-1%", "%", "99.9999999%"] {
+        for bad in ["101%", "abc", "-1%", "%", "99.9999999%", "50%%"] {
             assert!(Percent::parse(bad).is_err(), "{bad} should be refused");
         }
     }

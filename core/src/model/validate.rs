@@ -152,8 +152,52 @@ pub(super) fn environment(loaded: &Loaded) -> Result<Environment, ConfigErrors> 
         );
     }
 
-    if !c.errors.is_empty() {
-        let mut errors = c.errors;
+    let cluster = spec
+        .cluster
+        .clone()
+        .unwrap_or_else(|| defaults::CLUSTER.into());
+    if !is_api_server_url(&cluster) {
+        c.error(
+            "cluster",
+            format!(
+                "{} is not an API server URL: expected e.g. `{}`",
+                shown_text(&cluster),
+                defaults::CLUSTER
+            ),
+        );
+    }
+    git_source(&mut c, &git);
+    // The default host is made from a valid name (or the name is reported already).
+    let host = ingress_host(spec);
+    if ingress.host.is_some() && !is_dns_subdomain(&host) {
+        c.error(
+            "ingress.host",
+            format!(
+                "{} is not a host name: use lower-case letters, digits, '-' and '.' (RFC 1123)",
+                shown_text(&host)
+            ),
+        );
+    }
+    if let Some(credential) = &ingress.tls_credential
+        && !is_dns_subdomain(credential)
+    {
+        c.error(
+            "ingress.tls_credential",
+            format!(
+                "{} cannot be a Secret name: use lower-case letters, digits, '-' and '.' (RFC 1123)",
+                shown_text(credential)
+            ),
+        );
+    }
+
+    if !c.errors.is_empty() || !loaded.problems.is_empty() {
+        // A check of a placeholder would only repeat the problem the reader found.
+        let mut errors: Vec<ConfigError> = c
+            .errors
+            .into_iter()
+            .filter(|e| !loaded.is_placeholder(&e.key))
+            .collect();
+        errors.extend(loaded.problems.iter().cloned());
         crate::spec::sort_errors(&mut errors);
         return Err(ConfigErrors(errors));
     }
@@ -172,10 +216,7 @@ pub(super) fn environment(loaded: &Loaded) -> Result<Environment, ConfigErrors> 
     Ok(Environment {
         name: spec.name.clone(),
         namespace: spec.namespace.clone(),
-        cluster: spec
-            .cluster
-            .clone()
-            .unwrap_or_else(|| defaults::CLUSTER.into()),
+        cluster,
         git: Git {
             repo: git.repo.unwrap_or_else(|| defaults::GIT_REPO.into()),
             revision: git
@@ -185,9 +226,7 @@ pub(super) fn environment(loaded: &Loaded) -> Result<Environment, ConfigErrors> 
         },
         automated_sync: spec.sync.as_ref().and_then(|s| s.automated).unwrap_or(true),
         ingress: Ingress {
-            host: ingress
-                .host
-                .unwrap_or_else(|| format!("{}.shop.example.com", spec.name)),
+            host,
             tls_credential: ingress
                 .tls_credential
                 .unwrap_or_else(|| format!("{}-tls", spec.namespace)),
@@ -228,6 +267,75 @@ pub(crate) fn is_dns_label(s: &str) -> bool {
         && !s.ends_with('-')
 }
 
+/// The host the frontend answers on: the file's, or one made from the environment's name.
+pub(crate) fn ingress_host(spec: &EnvironmentSpec) -> String {
+    spec.ingress
+        .as_ref()
+        .and_then(|i| i.host.clone())
+        .unwrap_or_else(|| format!("{}.shop.example.com", spec.name))
+}
+
+/// A value in a message, empty text included.
+fn shown_text(value: &str) -> String {
+    if value.is_empty() {
+        "an empty value".to_owned()
+    } else {
+        format!("`{value}`")
+    }
+}
+
+/// Argo CD's destination: an `https://` (or `http://`) URL with a host and no spaces.
+fn is_api_server_url(url: &str) -> bool {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    rest.is_some_and(|r| {
+        !r.is_empty()
+            && !r.starts_with('/')
+            && !r.chars().any(|ch| ch.is_whitespace() || ch.is_control())
+    })
+}
+
+/// Where Argo CD reads the rendered tree: a repository, a revision, a relative folder.
+fn git_source(c: &mut Check, git: &crate::spec::GitSpec) {
+    let blank = |v: &str| v.is_empty() || v.chars().any(|ch| ch.is_whitespace() || ch.is_control());
+    if let Some(repo) = &git.repo
+        && blank(repo)
+    {
+        c.error(
+            "git.repo",
+            format!(
+                "{} is not a repository URL: expected e.g. `{}`",
+                shown_text(repo),
+                defaults::GIT_REPO
+            ),
+        );
+    }
+    if let Some(revision) = &git.revision
+        && blank(revision)
+    {
+        c.error(
+            "git.revision",
+            format!("{} is not a branch, tag or commit", shown_text(revision)),
+        );
+    }
+    if let Some(path) = &git.path
+        && (blank(path) || path.starts_with('/') || path.split('/').any(|part| part == ".."))
+    {
+        c.error(
+            "git.path",
+            format!(
+                "{} is not a folder inside the repository: expected a relative path such as `{}`",
+                shown_text(path),
+                defaults::GIT_PATH
+            ),
+        );
+    }
+}
+
+/// Names of production environments, which never run fault injection.
+pub const PRODUCTION: [&str; 2] = ["prod", "production"];
+
 fn unknown_service(name: &str) -> String {
     let names = catalog::names();
     match crate::spec::did_you_mean(name, &names) {
@@ -241,55 +349,84 @@ fn unknown_service(name: &str) -> String {
 
 type ImageSettings = (String, String, std::collections::BTreeMap<String, String>);
 
+/// Longest image tag the distribution spec allows.
+const TAG_MAX: usize = 128;
+/// Longest repository name (registry and path) the distribution spec allows.
+const REPOSITORY_MAX: usize = 255;
+
 fn images(c: &mut Check, spec: &EnvironmentSpec) -> Option<ImageSettings> {
     let images = spec.images.clone().unwrap_or_default();
     let registry = images.registry.unwrap_or_else(|| defaults::REGISTRY.into());
-    let tag = images
-        .tag
-        .unwrap_or_else(|| env!("CARGO_PKG_VERSION").into());
     let digests = images.digests.unwrap_or_default();
     let mut ok = true;
-    if registry.is_empty() || registry.contains(char::is_whitespace) || registry.ends_with('/') {
-        c.error(
-            "images.registry",
-            format!("`{registry}` is not an image registry path"),
-        );
+    if let Some(problem) = registry_problem(&registry) {
+        c.error("images.registry", problem);
         ok = false;
     }
-    let mutable = tag.is_empty() || tag == "latest";
-    if mutable && !images.allow_mutable_tag.unwrap_or(false) {
-        let shown = if tag.is_empty() {
-            "an empty tag"
-        } else {
-            "`latest`"
-        };
+    // An absent tag has no default: output must not change with the generator's version,
+    // and any fixed tag would silently run code nobody chose.
+    let tag = match images.tag {
+        Some(tag) => tag,
+        None => {
+            c.error(
+                "images.tag",
+                "is required: the version every service runs, e.g. `tag: \"1.4.2\"`",
+            );
+            ok = false;
+            String::new()
+        }
+    };
+    if tag.is_empty() {
+        if spec.images.as_ref().is_some_and(|i| i.tag.is_some()) {
+            c.error(
+                "images.tag",
+                "an empty tag is not a version: give the version every service runs",
+            );
+            ok = false;
+        }
+    } else if tag == "latest" && !images.allow_mutable_tag.unwrap_or(false) {
+        c.error(
+            "images.tag",
+            "`latest` is mutable, so a rollback or a new node could run different code; \
+             use a version tag, or set images.allow_mutable_tag: true",
+        );
+        ok = false;
+    } else if tag.len() > TAG_MAX {
         c.error(
             "images.tag",
             format!(
-                "{shown} is mutable, so a rollback or a new node could run different code; \
-                 use a version tag, or set images.allow_mutable_tag: true"
+                "is {} characters long: an image tag has at most {TAG_MAX}",
+                tag.len()
             ),
         );
         ok = false;
-    } else if !tag.is_empty()
-        && !tag
-            .chars()
-            .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '.' | '_' | '-'))
-    {
-        c.error("images.tag", format!("`{tag}` is not a valid image tag"));
+    } else if !is_tag(&tag) {
+        c.error(
+            "images.tag",
+            format!(
+                "`{tag}` is not a valid image tag: use letters, digits, '_', '.' and '-', \
+                 starting with a letter, digit or '_'"
+            ),
+        );
         ok = false;
     }
+    let mut names = catalog::names();
+    names.extend([
+        catalog::MYSQL,
+        catalog::REDIS,
+        crate::conventions::SLO_CHECK,
+    ]);
     for (name, digest) in &digests {
         let key = format!("images.digests.{name}");
-        if catalog::service(name).is_none()
-            && ![
-                catalog::MYSQL,
-                catalog::REDIS,
-                crate::conventions::SLO_CHECK,
-            ]
-            .contains(&name.as_str())
-        {
-            c.error(&key, unknown_service(name));
+        if !names.contains(&name.as_str()) {
+            let message = match crate::spec::did_you_mean(name, &names) {
+                Some(best) => format!("unknown image `{name}`, did you mean `{best}`?"),
+                None => format!(
+                    "unknown image `{name}`, expected one of: {}",
+                    names.join(", ")
+                ),
+            };
+            c.error(&key, message);
             ok = false;
         } else if !is_digest(digest) {
             c.error(
@@ -300,6 +437,103 @@ fn images(c: &mut Check, spec: &EnvironmentSpec) -> Option<ImageSettings> {
         }
     }
     ok.then_some((registry, tag, digests))
+}
+
+/// An image tag as the distribution spec defines it: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
+fn is_tag(tag: &str) -> bool {
+    tag.len() <= TAG_MAX
+        && tag
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && tag
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
+/// What is wrong with a registry path, which every image name starts with:
+/// `[host[:port]/]path` as the distribution spec defines a repository name.
+fn registry_problem(registry: &str) -> Option<String> {
+    let expected =
+        "expected a registry host and lower-case path such as `ghcr.io/example/kubestore`";
+    if let Some((scheme, _)) = registry.split_once("://") {
+        return Some(format!(
+            "`{registry}` starts with `{scheme}://`: an image name has no scheme; {expected}"
+        ));
+    }
+    // The longest service name must still fit in a repository name.
+    let longest = catalog::names()
+        .into_iter()
+        .chain([
+            catalog::MYSQL,
+            catalog::REDIS,
+            crate::conventions::SLO_CHECK,
+        ])
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
+    if registry.len() + 1 + longest > REPOSITORY_MAX {
+        return Some(format!(
+            "is too long: image names are at most {REPOSITORY_MAX} characters"
+        ));
+    }
+    let mut parts = registry.split('/');
+    let first = parts.next().unwrap_or_default();
+    let is_host = first.contains(['.', ':']) || first == "localhost";
+    let valid = if is_host {
+        is_registry_host(first) && parts.all(is_path_component)
+    } else {
+        is_path_component(first) && parts.all(is_path_component)
+    };
+    (!valid).then(|| {
+        format!(
+            "{} is not a registry path: {expected}",
+            shown_text(registry)
+        )
+    })
+}
+
+/// `host[:port]`: dot-separated labels of letters, digits and inner '-'.
+fn is_registry_host(host: &str) -> bool {
+    let (name, port) = match host.rsplit_once(':') {
+        Some((name, port)) => (name, Some(port)),
+        None => (host, None),
+    };
+    let label = |l: &str| {
+        !l.is_empty()
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    name.split('.').all(label)
+        && port
+            .is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`.
+fn is_path_component(part: &str) -> bool {
+    let bytes = part.as_bytes();
+    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    if bytes.is_empty() || !alnum(bytes[0]) || !alnum(bytes[bytes.len() - 1]) {
+        return false;
+    }
+    let mut i = 0;
+    while i < bytes.len() {
+        if alnum(bytes[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && !alnum(bytes[i]) {
+            i += 1;
+        }
+        match &part[start..i] {
+            "." | "_" | "__" => {}
+            sep if sep.bytes().all(|b| b == b'-') => {}
+            _ => return false,
+        }
+    }
+    true
 }
 
 fn is_digest(s: &str) -> bool {
@@ -375,6 +609,12 @@ fn service(
     let cpu_target = c.parse(&cpu_target, Percent::parse).and_then(|p| {
         if p.micro() == 0 {
             c.error(&cpu_target.1, "must be above 0%");
+            None
+        } else if !p.is_whole() {
+            c.error(
+                &cpu_target.1,
+                format!("{p} is not a whole percentage: the autoscaler takes whole percents"),
+            );
             None
         } else {
             Some(p)
@@ -470,6 +710,12 @@ fn resources(c: &mut Check, get: &FieldLookup, owner: &str) -> Option<Resources>
         r.limits.as_ref()?.ephemeral_storage.as_ref()
     });
 
+    for (quantity, key) in [&memory, &ephemeral, &memory_limit, &ephemeral_limit]
+        .into_iter()
+        .flatten()
+    {
+        whole_bytes(c, quantity, key);
+    }
     if c.errors.len() > before {
         return None;
     }
@@ -571,7 +817,7 @@ fn resilience(c: &mut Check, layers: &Layers) -> Option<Resilience> {
     }
     let timeout = layers.must("resilience.timeout", |s| r(s)?.timeout.as_ref());
     let timeout_key = timeout.1.clone();
-    let timeout = c.parse(&timeout, Duration::parse);
+    let timeout = positive(c, &timeout);
     let (attempts, attempts_key) = layers.must("resilience.retries.attempts", |s| {
         r(s)?.retries.as_ref()?.attempts.as_ref()
     });
@@ -579,18 +825,24 @@ fn resilience(c: &mut Check, layers: &Layers) -> Option<Resilience> {
         r(s)?.retries.as_ref()?.per_try_timeout.as_ref()
     });
     let per_try_key = per_try.1.clone();
-    let per_try = c.parse(&per_try, Duration::parse);
-    let (retry_on, _) = layers.must("resilience.retries.retry_on", |s| {
+    let per_try = positive(c, &per_try);
+    let (retry_on, retry_on_key) = layers.must("resilience.retries.retry_on", |s| {
         r(s)?.retries.as_ref()?.retry_on.as_ref()
     });
+    if let Some(problem) = retry_on_problem(&retry_on) {
+        c.error(&retry_on_key, problem);
+    }
     if attempts > 10 {
         c.error(
             &attempts_key,
             "must be at most 10: every retry multiplies the load on a struggling service",
         );
     }
-    if let (Some(timeout), Some(per_try)) = (timeout, per_try) {
-        let total = per_try.millis().saturating_mul(u64::from(attempts));
+    if let (Some(timeout), Some(per_try)) = (timeout, per_try)
+        && attempts > 0
+    {
+        // `attempts` counts retries: the first try comes on top.
+        let total = per_try.millis().saturating_mul(u64::from(attempts) + 1);
         if total > timeout.millis() {
             // Blame the most specific of the three values the file sets (a service's own
             // before `defaults`, before the built-in defaults, which have no line), so the
@@ -613,13 +865,11 @@ fn resilience(c: &mut Check, layers: &Layers) -> Option<Resilience> {
             c.error(
                 &key,
                 format!(
-                    "{attempts} retries of {per_try} each ({}) do not fit in the route timeout of {timeout}",
+                    "the first try and {attempts} retries of {per_try} each ({}) do not fit in \
+                     the route timeout of {timeout}",
                     Duration::from_millis(total)
                 ),
             );
-        }
-        if per_try.millis() == 0 {
-            c.error(&per_try_key, "must be above 0");
         }
     }
     let (consecutive_5xx, key_5xx) = layers
@@ -632,15 +882,25 @@ fn resilience(c: &mut Check, layers: &Layers) -> Option<Resilience> {
     let interval = layers.must("resilience.circuit_breaker.interval", |s| {
         cb(s)?.interval.as_ref()
     });
-    let interval = c.parse(&interval, Duration::parse);
+    let interval = positive(c, &interval);
     let ejection = layers.must("resilience.circuit_breaker.ejection", |s| {
         cb(s)?.ejection.as_ref()
     });
-    let ejection = c.parse(&ejection, Duration::parse);
+    let ejection = positive(c, &ejection);
     let max_ejected = layers.must("resilience.circuit_breaker.max_ejected", |s| {
         cb(s)?.max_ejected.as_ref()
     });
-    let max_ejected = c.parse(&max_ejected, Percent::parse);
+    let max_ejected = c.parse(&max_ejected, Percent::parse).and_then(|p| {
+        if p.is_whole() {
+            Some(p)
+        } else {
+            c.error(
+                &max_ejected.1,
+                format!("{p} is not a whole percentage: Istio takes whole percents"),
+            );
+            None
+        }
+    });
     let (max_connections, key_conn) = layers
         .must("resilience.connection_pool.max_connections", |s| {
             pool(s)?.max_connections.as_ref()
@@ -673,6 +933,73 @@ fn resilience(c: &mut Check, layers: &Layers) -> Option<Resilience> {
         max_pending,
         max_requests_per_connection,
     })
+}
+
+/// A duration Istio accepts: at least 1ms (durations here are whole milliseconds).
+fn positive(c: &mut Check, value: &(String, String)) -> Option<Duration> {
+    let duration = c.parse(value, Duration::parse)?;
+    if duration.millis() == 0 {
+        c.error(
+            &value.1,
+            "must be above 0: Istio refuses durations under 1ms",
+        );
+        return None;
+    }
+    Some(duration)
+}
+
+/// Retry conditions Istio accepts in `retryOn`: Envoy's HTTP and gRPC conditions, or an
+/// HTTP status code.
+const RETRY_CONDITIONS: [&str; 16] = [
+    "5xx",
+    "gateway-error",
+    "reset",
+    "reset-before-request",
+    "connect-failure",
+    "envoy-ratelimited",
+    "retriable-4xx",
+    "refused-stream",
+    "retriable-status-codes",
+    "retriable-headers",
+    "http3-post-connect-failure",
+    "cancelled",
+    "deadline-exceeded",
+    "internal",
+    "resource-exhausted",
+    "unavailable",
+];
+
+fn retry_on_problem(retry_on: &str) -> Option<String> {
+    if retry_on.is_empty() {
+        return Some(format!(
+            "must name at least one condition, e.g. `{}`",
+            defaults::RETRY_ON
+        ));
+    }
+    for condition in retry_on.split(',') {
+        let status = condition
+            .parse::<u16>()
+            .is_ok_and(|code| (100..=599).contains(&code));
+        if condition.trim() != condition {
+            return Some(format!(
+                "`{condition}` has a space: conditions are separated by ',' alone, e.g. `{}`",
+                defaults::RETRY_ON
+            ));
+        }
+        if !status && !RETRY_CONDITIONS.contains(&condition) {
+            let hint = match crate::spec::did_you_mean(condition, &RETRY_CONDITIONS) {
+                Some(best) => format!(", did you mean `{best}`?"),
+                None => format!(
+                    ": expected {}, or an HTTP status code",
+                    RETRY_CONDITIONS.join(", ")
+                ),
+            };
+            return Some(format!(
+                "`{condition}` is not a retry condition Istio knows{hint}"
+            ));
+        }
+    }
+    None
 }
 
 fn mesh(c: &mut Check, spec: &EnvironmentSpec) -> Option<Mesh> {
@@ -714,7 +1041,17 @@ fn store(
 ) -> Option<Store> {
     let spec = spec.cloned().unwrap_or_default();
     let storage = spec.storage.unwrap_or_else(|| default_storage.into());
-    let storage = c.parse(&(storage, format!("{key}.storage")), Quantity::parse);
+    let storage_key = format!("{key}.storage");
+    let storage = c
+        .parse(&(storage, storage_key.clone()), Quantity::parse)
+        .and_then(|q| {
+            let before = c.errors.len();
+            whole_bytes(c, &q, &storage_key);
+            if q.is_zero() {
+                c.error(&storage_key, "must be above 0: a volume needs a size");
+            }
+            (c.errors.len() == before).then_some(q)
+        });
     // The stores get a fixed, modest footprint unless the environment says otherwise.
     let base = ResourcesSpec {
         cpu: Some("250m".into()),
@@ -747,6 +1084,21 @@ fn store(
     })
 }
 
+/// Refuses a byte count with a fraction: `384m` is 0.384 bytes, surely not what was meant.
+fn whole_bytes(c: &mut Check, quantity: &Quantity, key: &str) {
+    if quantity.milli() % 1000 != 0 {
+        let text = quantity.as_str();
+        let hint = match text.strip_suffix('m') {
+            Some(number) => format!("; did you mean `{number}Mi`?"),
+            None => String::new(),
+        };
+        c.error(
+            key,
+            format!("`{text}` is a fraction of a byte: sizes are whole bytes{hint}"),
+        );
+    }
+}
+
 fn is_dns_subdomain(s: &str) -> bool {
     s.len() <= 253 && s.split('.').all(is_dns_label)
 }
@@ -763,6 +1115,19 @@ fn shown(p: f64) -> String {
 fn experiments(c: &mut Check, spec: &EnvironmentSpec) -> Vec<Experiment> {
     let chaos = spec.chaos.clone().unwrap_or_default();
     let allowed = chaos.allowed.unwrap_or(false);
+    // Production never injects faults; staging, which pages like production, is where
+    // experiments run.
+    let production = PRODUCTION.contains(&spec.name.as_str());
+    if production && allowed {
+        c.error(
+            "chaos.allowed",
+            format!(
+                "{} never allows fault injection: run experiments in staging, or set \
+                 chaos.allowed: false",
+                spec.name
+            ),
+        );
+    }
     let mut names = BTreeSet::new();
     let mut out = Vec::new();
     for (i, e) in chaos
@@ -773,7 +1138,15 @@ fn experiments(c: &mut Check, spec: &EnvironmentSpec) -> Vec<Experiment> {
     {
         let key = format!("chaos.experiments[{i}]");
         let before = c.errors.len();
-        if !allowed {
+        if production {
+            c.error(
+                &key,
+                format!(
+                    "{} never runs fault injection: move `{}` to staging",
+                    spec.name, e.name
+                ),
+            );
+        } else if !allowed {
             c.error(
                 &key,
                 format!(
@@ -824,10 +1197,7 @@ fn experiments(c: &mut Check, spec: &EnvironmentSpec) -> Vec<Experiment> {
             }
         };
         let delay = e.delay.as_ref().and_then(|d| {
-            let fixed = c.parse(
-                &(d.fixed.clone(), format!("{key}.delay.fixed")),
-                Duration::parse,
-            );
+            let fixed = positive(c, &(d.fixed.clone(), format!("{key}.delay.fixed")));
             let p = percent(c, d.percent, format!("{key}.delay.percent"));
             Some((fixed?, p?))
         });

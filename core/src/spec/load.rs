@@ -1,12 +1,13 @@
-//! Reading an environment file: YAML syntax, shape and unknown keys, each error with
-//! file, line, column and key path. Semantic checks come later, in [`crate::model`].
+//! Reading an environment file: size, UTF-8, YAML syntax, then its shape (unknown,
+//! repeated and missing keys, wrong types), each error with file, line, column and key
+//! path. Semantic checks come later, in [`crate::model`], which reports both together.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use super::EnvironmentSpec;
-use super::fields::fields_at;
 use super::locate::KeyIndex;
+use super::{de, document};
 
 /// One problem in an environment file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,37 +31,37 @@ impl fmt::Display for ConfigError {
         if !self.key.is_empty() {
             write!(f, ": {}", self.key)?;
         }
-        write!(f, ": {}", self.message)
+        // One error, one line: a value with a line break in it is shown escaped.
+        write!(
+            f,
+            ": {}",
+            self.message.replace('\r', "\\r").replace('\n', "\\n")
+        )
     }
 }
+
+impl std::error::Error for ConfigError {}
 
 /// Every problem found in one environment file, in file order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
 pub struct ConfigErrors(pub Vec<ConfigError>);
-
-impl fmt::Display for ConfigErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, error) in self.0.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
-            }
-            write!(f, "{error}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for ConfigErrors {}
 
 /// A parsed environment file, with what is needed to point back into it.
 #[derive(Debug, Clone)]
 pub struct Loaded {
     /// The file, as the user named it.
     pub file: PathBuf,
-    /// The parsed content.
+    /// The parsed content. Where [`Loaded::problems`] name a key, it holds a placeholder.
     pub spec: EnvironmentSpec,
     /// Positions of its keys.
     pub index: KeyIndex,
+    /// What is wrong with the file's shape: unknown, repeated or missing keys and values
+    /// of the wrong type. [`crate::model::Environment::from_loaded`] reports them together
+    /// with the model's own checks.
+    pub problems: Vec<ConfigError>,
+    /// Keys whose value in `spec` is a placeholder for a bad one.
+    placeholders: Vec<String>,
 }
 
 impl Loaded {
@@ -73,83 +74,139 @@ impl Loaded {
             message: message.into(),
         }
     }
+
+    /// Whether `key` is, or is inside, a value already reported as malformed, so that a
+    /// check of its placeholder would only repeat that problem.
+    pub fn is_placeholder(&self, key: &str) -> bool {
+        self.placeholders.iter().any(|p| {
+            p.is_empty()
+                || key == p
+                || key
+                    .strip_prefix(p.as_str())
+                    .is_some_and(|rest| rest.starts_with(['.', '[']))
+        })
+    }
 }
+
+/// The largest environment file read, in bytes. Real ones are a few kilobytes; the limit
+/// keeps a wrong file (a log, a dump) from being parsed at all.
+pub const MAX_FILE_BYTES: usize = 1024 * 1024;
 
 /// Reads and parses `file`. IO errors are returned as they are; everything wrong with the
 /// content comes back as [`ConfigErrors`].
 pub fn load(file: &Path) -> std::io::Result<Result<Loaded, ConfigErrors>> {
-    let source = std::fs::read_to_string(file)?;
-    Ok(load_str(file, &source))
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    // One byte past the limit is enough to know the file is too large.
+    std::fs::File::open(file)?
+        .take(MAX_FILE_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)?;
+    Ok(load_bytes(file, &bytes))
 }
 
-/// Parses `source`, reported as coming from `file`.
-pub fn load_str(file: &Path, source: &str) -> Result<Loaded, ConfigErrors> {
-    let index = KeyIndex::build(source);
-    let mut unknown = Vec::new();
-    let options = serde_saphyr::options! {
-        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::Error,
+/// Parses the bytes of an environment file, reported as coming from `file`.
+pub fn load_bytes(file: &Path, bytes: &[u8]) -> Result<Loaded, ConfigErrors> {
+    let fatal = |position, key: String, message: String| {
+        Err(ConfigErrors(vec![ConfigError {
+            file: file.to_owned(),
+            position,
+            key,
+            message,
+        }]))
     };
-    // Where a shape error happened; the error itself (with its position) is returned
-    // through the parser so that it does not go on to complain about the unread rest.
-    let mut failed_at = None;
-    let parsed = serde_saphyr::with_deserializer_from_str_with_options(source, options, |de| {
-        let mut record = |path: serde_ignored::Path<'_>| unknown.push(segments(&path));
-        let ignoring = serde_ignored::Deserializer::new(de, &mut record);
-        serde_path_to_error::deserialize::<_, EnvironmentSpec>(ignoring).map_err(|e| {
-            let key = e.path().to_string();
-            // `?` stands for a map key serde had not read yet (a duplicate key).
-            let key = key.trim_end_matches(".?").trim_end_matches('?');
-            failed_at = Some(if key == "." {
-                String::new()
-            } else {
-                key.to_owned()
-            });
-            e.into_inner()
-        })
-    });
-    let error_at = |key: String, position: Option<(u64, u64)>, message: String| ConfigError {
+    if bytes.len() > MAX_FILE_BYTES {
+        return fatal(None, String::new(), too_large());
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(source) => load_str(file, source),
+        Err(error) => {
+            let valid = &bytes[..error.valid_up_to()];
+            let valid = std::str::from_utf8(valid).expect("valid up to here");
+            let (line, column) = document::position_of(valid, valid.len());
+            let key = document::enclosing_key(valid, line);
+            let byte = bytes[error.valid_up_to()];
+            fatal(
+                Some((line, column)),
+                key,
+                format!("byte 0x{byte:02X} is not UTF-8 text: save the file as UTF-8"),
+            )
+        }
+    }
+}
+
+fn too_large() -> String {
+    format!(
+        "the file is larger than {} KiB, the limit for an environment file",
+        MAX_FILE_BYTES / 1024
+    )
+}
+
+/// Parses `source`, reported as coming from `file`. A syntax error is returned alone
+/// (nothing after it can be trusted); every other problem is kept in [`Loaded::problems`].
+pub fn load_str(file: &Path, source: &str) -> Result<Loaded, ConfigErrors> {
+    let error = |position, key: String, message: String| ConfigError {
         file: file.to_owned(),
-        position: position.or_else(|| index.locate(&key)),
+        position,
         key,
         message,
     };
-    let mut errors = Vec::new();
-    let spec = match parsed {
-        Err(error) => {
-            let key = failed_at.take().unwrap_or_default();
-            errors.push(error_at(key, position(&error), message(&error)));
-            None
+    if source.len() > MAX_FILE_BYTES {
+        return Err(ConfigErrors(vec![error(None, String::new(), too_large())]));
+    }
+    let root = match document::parse(source) {
+        Ok(root) => root,
+        Err(syntax) => {
+            let key = syntax
+                .at
+                .map(|(line, _)| document::enclosing_key(source, line))
+                .unwrap_or_default();
+            return Err(ConfigErrors(vec![error(syntax.at, key, syntax.message)]));
         }
-        Ok(spec) => Some(spec),
     };
-    for path in &unknown {
-        let (name, parent) = path.split_last().expect("an ignored key has a name");
-        let key = display_path(path);
-        let mut message = format!("unknown key `{name}`");
-        let expected = fields_at::<EnvironmentSpec>(parent);
-        if let Some(best) = did_you_mean(name, expected) {
-            message.push_str(&format!(", did you mean `{best}`?"));
-        } else if !expected.is_empty() {
-            message.push_str(&format!(", expected one of: {}", expected.join(", ")));
+    match root.value {
+        document::Value::Null => {
+            return Err(ConfigErrors(vec![error(
+                None,
+                String::new(),
+                "the file ends before `name` and `namespace` are set".into(),
+            )]));
         }
-        errors.push(error_at(key, None, message));
-    }
-    match spec {
-        Some(spec) if errors.is_empty() => Ok(Loaded {
-            file: file.to_owned(),
-            spec,
-            index,
-        }),
+        document::Value::Map(_) => {}
         _ => {
-            sort_by_position(&mut errors);
-            Err(ConfigErrors(errors))
+            return Err(ConfigErrors(vec![error(
+                Some(root.at),
+                String::new(),
+                "expected a mapping of keys to values here".into(),
+            )]));
         }
     }
+    let index = KeyIndex::of(&root);
+    let (spec, found) = de::read::<EnvironmentSpec>(&root);
+    let placeholders = found
+        .iter()
+        .filter(|p| p.placeholder)
+        .map(|p| p.key.clone())
+        .collect();
+    let mut problems: Vec<ConfigError> = found
+        .into_iter()
+        .map(|p| {
+            let position = p.at.or_else(|| index.locate(&p.key));
+            error(position, p.key, p.message)
+        })
+        .collect();
+    sort_by_position(&mut problems);
+    Ok(Loaded {
+        file: file.to_owned(),
+        spec: spec.unwrap_or_default(),
+        index,
+        problems,
+        placeholders,
+    })
 }
 
 /// Sorts errors into file order, keeping the order of errors on the same line.
 /// Drops exact repeats: a bad value in `defaults` is found once per service.
-pub(crate) fn sort_by_position(errors: &mut Vec<ConfigError>) {
+pub fn sort_by_position(errors: &mut Vec<ConfigError>) {
     errors.sort_by_key(|e| e.position.unwrap_or((u64::MAX, 0)));
     let mut seen = std::collections::HashSet::new();
     errors.retain(|e| seen.insert(e.to_string()));
@@ -163,74 +220,4 @@ pub(crate) fn did_you_mean<'a>(name: &str, candidates: &[&'a str]) -> Option<&'a
         .filter(|(score, _)| *score > 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c)
-}
-
-fn segments(path: &serde_ignored::Path<'_>) -> Vec<String> {
-    use serde_ignored::Path;
-    match path {
-        Path::Root => Vec::new(),
-        Path::Seq { parent, index } => {
-            let mut out = segments(parent);
-            out.push(index.to_string());
-            out
-        }
-        Path::Map { parent, key } => {
-            let mut out = segments(parent);
-            out.push(key.clone());
-            out
-        }
-        Path::Some { parent }
-        | Path::NewtypeStruct { parent }
-        | Path::NewtypeVariant { parent } => segments(parent),
-    }
-}
-
-/// `["chaos", "experiments", "0", "dely"]` as `chaos.experiments[0].dely`.
-fn display_path(segments: &[String]) -> String {
-    let mut out = String::new();
-    for segment in segments {
-        if segment.parse::<usize>().is_ok() {
-            out.push_str(&format!("[{segment}]"));
-        } else {
-            if !out.is_empty() {
-                out.push('.');
-            }
-            out.push_str(segment);
-        }
-    }
-    out
-}
-
-fn position(error: &serde_saphyr::Error) -> Option<(u64, u64)> {
-    error
-        .location()
-        .map(|l| (l.line(), l.column()))
-        .filter(|&(line, _)| line > 0)
-}
-
-/// The error's message without the source snippet and position the crate adds.
-fn message(error: &serde_saphyr::Error) -> String {
-    let rendered = error.without_snippet().to_string();
-    let first = rendered.lines().next().unwrap_or_default().trim();
-    // Positions are reported in our own `file:line:column:` prefix.
-    let first = match first.find(" at line ") {
-        Some(cut) => &first[..cut],
-        None => first,
-    };
-    let first = first.trim_end_matches('.');
-    // Say what is wanted in the words of the file, not of the Rust type behind it.
-    if let Some(rest) = first.strip_prefix("duplicate mapping key: ") {
-        let key = rest.split(',').next().unwrap_or(rest);
-        return format!("duplicate key `{key}`: each key may appear once");
-    }
-    if first.starts_with("invalid u") || first.starts_with("invalid i") {
-        return "must be a whole number".to_owned();
-    }
-    if first == "expected mapping start" {
-        return "expected a mapping of keys to values here".to_owned();
-    }
-    if first == "unexpected end of input" {
-        return "the file ends before `name` and `namespace` are set".to_owned();
-    }
-    first.to_owned()
 }

@@ -6,12 +6,14 @@
 //! held them, by [`crate::model`], so that one bad value never hides the next one.
 #![warn(missing_docs)]
 
-mod fields;
+mod de;
+mod document;
 mod load;
 mod locate;
 
-pub use load::{ConfigError, ConfigErrors, Loaded, load, load_str};
-pub(crate) use load::{did_you_mean, sort_by_position as sort_errors};
+pub(crate) use load::did_you_mean;
+pub use load::sort_by_position as sort_errors;
+pub use load::{ConfigError, ConfigErrors, Loaded, MAX_FILE_BYTES, load, load_bytes, load_str};
 pub use locate::KeyIndex;
 
 use std::collections::BTreeMap;
@@ -78,8 +80,8 @@ pub struct SyncSpec {
 pub struct ImagesSpec {
     /// Registry and path prefix. Default: `ghcr.io/example/kubestore`.
     pub registry: Option<String>,
-    /// Image tag of every service; `latest` or an empty tag is refused unless
-    /// `allow_mutable_tag` is set.
+    /// Image tag of every service, required (no default: what runs must never depend on
+    /// the generator's version). `latest` is refused unless `allow_mutable_tag` is set.
     pub tag: Option<String>,
     /// `sha256:` digests per service, and for the `mysql`, `redis` and `slo-check` images;
     /// a pinned image ignores the tag.
@@ -91,9 +93,9 @@ pub struct ImagesSpec {
 /// Public entry point.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 pub struct IngressSpec {
-    /// Host name the frontend answers on.
+    /// Host name the frontend answers on. Default: `<name>.shop.example.com`.
     pub host: Option<String>,
-    /// Name of the TLS Secret the ingress gateway serves.
+    /// Name of the TLS Secret the ingress gateway serves. Default: `<namespace>-tls`.
     pub tls_credential: Option<String>,
 }
 
@@ -210,7 +212,8 @@ pub struct ResilienceSpec {
 pub struct RetriesSpec {
     /// Retries after the first attempt; `0` turns retries off.
     pub attempts: Option<u32>,
-    /// Timeout of each attempt; attempts x per_try_timeout must fit in the route timeout.
+    /// Timeout of each try; the first try and its retries, (attempts + 1) x
+    /// per_try_timeout, must fit in the route timeout.
     pub per_try_timeout: Option<String>,
     /// Envoy retry conditions. Default:
     /// `connect-failure,refused-stream,unavailable,cancelled,5xx`.
@@ -355,7 +358,8 @@ pub struct PostSyncCheckSpec {
 /// Fault injection.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 pub struct ChaosSpec {
-    /// Whether this environment accepts fault injection at all. Default: `false`.
+    /// Whether this environment accepts fault injection at all. Default: `false`;
+    /// `prod` (and `production`) never do.
     pub allowed: Option<bool>,
     /// The experiments.
     pub experiments: Option<Vec<ExperimentSpec>>,

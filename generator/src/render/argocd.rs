@@ -122,7 +122,7 @@ fn folder(git_path: &str, rest: &str) -> String {
 /// The Application of one environment: its overlay, synced automatically (prune and
 /// self-heal) or by hand.
 pub fn application(env: &Environment) -> Object {
-    let mut metadata = meta(&format!("{PROJECT}-{}", env.name), Some(0));
+    let mut metadata = meta(&crate::conventions::application_name(&env.name), Some(0));
     metadata.finalizers = Some(vec![RESOURCES_FINALIZER.to_owned()]);
     let ignore_differences = env
         .services
