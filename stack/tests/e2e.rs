@@ -488,52 +488,57 @@ fn failover(w: &mut World) {
     let load_started = Instant::now() - Duration::from_secs(5);
     victim.kill();
     let killed_at = Instant::now();
-    let deadline = killed_at + Duration::from_secs(15);
-    let eject_time = loop {
-        if ejected(w) > 0 {
-            break killed_at.elapsed().as_secs_f64();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no caller ejected the dead replica within 15 s"
+    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        let deadline = killed_at + Duration::from_secs(15);
+        let eject_time = loop {
+            if ejected(w) > 0 {
+                break killed_at.elapsed().as_secs_f64();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no caller ejected the dead replica within 15 s"
+            );
+            thread::sleep(Duration::from_millis(20));
+        };
+        let report = background.join().expect("load");
+        let kill_offset = killed_at.duration_since(load_started).as_secs_f64();
+        let during: Vec<_> = report
+            .samples
+            .iter()
+            .filter(|s| s.at >= kill_offset)
+            .collect();
+        let failed: Vec<_> = during.iter().filter(|s| s.failed()).collect();
+        let last_failure = failed
+            .iter()
+            .map(|s| s.at - kill_offset)
+            .fold(0.0, f64::max);
+        eprintln!(
+            "  FIGURE time to eject the dead replica: {:.3} s (first caller)",
+            eject_time
         );
-        thread::sleep(Duration::from_millis(20));
-    };
-    let report = background.join().expect("load");
-    let kill_offset = killed_at.duration_since(load_started).as_secs_f64();
-    let during: Vec<_> = report
-        .samples
-        .iter()
-        .filter(|s| s.at >= kill_offset)
-        .collect();
-    let failed: Vec<_> = during.iter().filter(|s| s.failed()).collect();
-    let last_failure = failed
-        .iter()
-        .map(|s| s.at - kill_offset)
-        .fold(0.0, f64::max);
-    eprintln!(
-        "  FIGURE time to eject the dead replica: {:.3} s (first caller)",
-        eject_time
-    );
-    eprintln!(
-        "  FIGURE failed during the event: {} of {} ({:.2}%), none failed after {:.2} s",
-        failed.len(),
-        during.len(),
-        100.0 * failed.len() as f64 / during.len().max(1) as f64,
-        last_failure
-    );
-    let failed_gets: Vec<_> = failed
-        .iter()
-        .filter(|s| s.what.starts_with("GET"))
-        .collect();
-    assert!(
-        failed_gets.is_empty(),
-        "GETs failed although they are retried: {failed_gets:?}"
-    );
-
+        eprintln!(
+            "  FIGURE failed during the event: {} of {} ({:.2}%), none failed after {:.2} s",
+            failed.len(),
+            during.len(),
+            100.0 * failed.len() as f64 / during.len().max(1) as f64,
+            last_failure
+        );
+        let failed_gets: Vec<_> = failed
+            .iter()
+            .filter(|s| s.what.starts_with("GET"))
+            .collect();
+        assert!(
+            failed_gets.is_empty(),
+            "GETs failed although they are retried: {failed_gets:?}"
+        );
+    }));
+    // Whatever happened, the replica comes back for the scenarios after this one.
     w.stack
         .revive(&plan::app_name("products", 0))
         .expect("restarted");
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
     // Back in rotation: healthy, no longer ejected (base ejection time 30 s), and serving.
     let deadline = Instant::now() + Duration::from_secs(90);
     while ejected(w) > 0 || !w.stack.healthy_in_callers("products", 0) {

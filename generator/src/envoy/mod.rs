@@ -104,7 +104,7 @@ fn readiness_check(host: &str) -> Value {
         "timeout": "1s",
         "interval": "1s",
         "no_traffic_interval": "1s",
-        "unhealthy_threshold": 2,
+        "unhealthy_threshold": 3,
         "healthy_threshold": 1,
         // The cluster's name, Envoy's default Host, is not a valid host name.
         "http_health_check": {"path": "/readyz", "host": host},
