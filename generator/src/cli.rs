@@ -37,6 +37,27 @@ pub enum Command {
     /// Print an environment's effective configuration, every default filled in.
     #[command(after_help = EXIT_CODES)]
     Explain(ExplainArgs),
+    /// Write the Envoy bootstraps of an environment's one-machine stack (one per sidecar,
+    /// two replicas per service, and the ingress gateway), translated from the Istio
+    /// objects `render` writes.
+    #[command(after_help = EXIT_CODES)]
+    Envoy(EnvoyArgs),
+}
+
+/// Arguments of `envoy`.
+#[derive(Debug, Args)]
+pub struct EnvoyArgs {
+    /// Environment name.
+    pub env: String,
+
+    /// Folder the `<service>-<replica>.yaml` and `ingress.yaml` files are written to.
+    #[arg(long)]
+    pub out: PathBuf,
+
+    /// First port of the stack's port plan (everything listens on 127.0.0.1, from here to
+    /// here + 999).
+    #[arg(long, default_value_t = 20000)]
+    pub port_base: u16,
 }
 
 /// Which environments.

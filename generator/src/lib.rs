@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod crds;
+pub mod envoy;
 pub mod layout;
 pub mod output;
 pub mod render;
@@ -13,7 +14,7 @@ pub use kubestore_core::{catalog, conventions, defaults, metrics, model, sli, sl
 
 use std::path::{Path, PathBuf};
 
-use cli::{Cli, Command, ExplainFormat, Format, RenderArgs, Selection};
+use cli::{Cli, Command, EnvoyArgs, ExplainFormat, Format, RenderArgs, Selection};
 use model::Environment;
 use output::{Difference, Owned, Tree};
 use spec::ConfigErrors;
@@ -86,7 +87,48 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             print!("{text}");
             Ok(())
         }
+        Command::Envoy(args) => envoy_command(&cli.environments, &args),
     }
+}
+
+/// Writes each Envoy configuration next to its final name and renames it into place, so a
+/// reader never sees half a file.
+pub fn write_envoy_configs(
+    env: &Environment,
+    ports: envoy::ports::LocalPorts,
+    out: &Path,
+) -> Result<Vec<PathBuf>, Error> {
+    std::fs::create_dir_all(out).map_err(io_error(out))?;
+    let mut written = Vec::new();
+    for config in envoy::render_local(env, ports) {
+        let path = out.join(&config.file);
+        let text = serde_saphyr::to_string(&config.bootstrap).expect("JSON values serialize");
+        let mut tmp = tempfile::NamedTempFile::new_in(out).map_err(io_error(out))?;
+        std::io::Write::write_all(&mut tmp, text.as_bytes()).map_err(io_error(&path))?;
+        tmp.persist(&path)
+            .map_err(|e| e.error)
+            .map_err(io_error(&path))?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+fn envoy_command(dir: &Path, args: &EnvoyArgs) -> Result<(), Error> {
+    let env = load_environment(dir, &args.env)?;
+    let ports = envoy::ports::LocalPorts {
+        base: args.port_base,
+    };
+    if ports.base.checked_add(999).is_none() || ports.base < 1024 {
+        return Err(Error::Usage(format!(
+            "--port-base {} leaves no room for the stack: use 1024 to 64536",
+            args.port_base
+        )));
+    }
+    let written = write_envoy_configs(&env, ports, &args.out)?;
+    for path in &written {
+        println!("{}", path.display());
+    }
+    Ok(())
 }
 
 /// Names of the environments a selection means, checked to exist.

@@ -210,6 +210,9 @@ pub struct HttpRetry {
     /// Envoy retry conditions.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_on: Option<String>,
+    /// Retry on another endpoint than the ones tried; absent means true.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_ignore_previous_hosts: Option<bool>,
 }
 
 impl HttpRetry {
@@ -219,6 +222,7 @@ impl HttpRetry {
             attempts: 0,
             per_try_timeout: None,
             retry_on: None,
+            retry_ignore_previous_hosts: None,
         }
     }
 }

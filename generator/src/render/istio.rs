@@ -132,7 +132,7 @@ fn gateway(env: &Environment) -> Custom<GatewaySpec> {
 
 /// The public host, bound to the Gateway, routed to the frontend only; the routes are the
 /// frontend's own, so retries and faults apply to traffic from the internet as well.
-fn ingress_route(env: &Environment) -> Custom<VirtualServiceSpec> {
+pub(super) fn ingress_route(env: &Environment) -> Custom<VirtualServiceSpec> {
     let http = env
         .service(catalog::ENTRY_POINT.name)
         .map(|entry| http_routes(env, entry))
@@ -147,7 +147,7 @@ fn ingress_route(env: &Environment) -> Custom<VirtualServiceSpec> {
     )
 }
 
-fn virtual_service(env: &Environment, service: &Service) -> Custom<VirtualServiceSpec> {
+pub(super) fn virtual_service(env: &Environment, service: &Service) -> Custom<VirtualServiceSpec> {
     let name = service.name();
     Custom::new(
         meta(name, COMPONENT),
@@ -233,6 +233,7 @@ fn retry_policy(env: &Environment, service: &Service) -> HttpRetry {
         attempts: retries.attempts,
         per_try_timeout: Some(retries.per_try_timeout.to_string()),
         retry_on: Some(retries.retry_on.clone()),
+        retry_ignore_previous_hosts: None,
     }
 }
 
@@ -326,7 +327,7 @@ pub fn uri_match(template: &str) -> StringMatch {
     StringMatch::regex(regex)
 }
 
-fn destination_rule(service: &Service) -> Custom<DestinationRuleSpec> {
+pub(super) fn destination_rule(service: &Service) -> Custom<DestinationRuleSpec> {
     let r = &service.resilience;
     let name = service.name();
     Custom::new(

@@ -15,8 +15,12 @@ mod secrets;
 pub mod slo_rules;
 mod workloads;
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 use serde_json::Value;
+
+use crate::crds::istio::{DestinationRuleSpec, VirtualServiceSpec};
 
 use crate::model::Environment;
 
@@ -130,4 +134,34 @@ pub fn render_namespace(env: &Environment) -> Object {
 /// the base, as sealed values are bound to one namespace.
 pub fn render_secrets(env: &Environment) -> Vec<Object> {
     secrets::render_secrets(env)
+}
+
+/// The typed Istio traffic policy of an environment, as [`render_all`] writes it: what
+/// [`crate::envoy`] translates into Envoy configuration.
+#[derive(Debug, Clone)]
+pub struct MeshPolicy {
+    /// VirtualServices of the sidecars, keyed by host (the service name).
+    pub virtual_services: BTreeMap<String, VirtualServiceSpec>,
+    /// DestinationRules, keyed by host.
+    pub destination_rules: BTreeMap<String, DestinationRuleSpec>,
+    /// The VirtualService bound to the ingress Gateway.
+    pub ingress: VirtualServiceSpec,
+}
+
+/// The Istio objects of `env` that shape traffic, built by the same functions as the
+/// rendered tree.
+pub fn mesh_policy(env: &Environment) -> MeshPolicy {
+    MeshPolicy {
+        virtual_services: env
+            .services
+            .iter()
+            .map(|s| (s.name().to_owned(), istio::virtual_service(env, s).spec))
+            .collect(),
+        destination_rules: env
+            .services
+            .iter()
+            .map(|s| (s.name().to_owned(), istio::destination_rule(s).spec))
+            .collect(),
+        ingress: istio::ingress_route(env).spec,
+    }
 }

@@ -434,9 +434,15 @@ fn deployment(service: &Service) -> Deployment {
                     annotations: Some(BTreeMap::from([
                         // The app calls its dependencies as soon as it starts: the sidecar
                         // must be up first, or the first calls fail.
+                        // The stats inclusions: without them Istio drops the cluster
+                        // stats the resilience dashboard and alerts read.
                         (
                             "proxy.istio.io/config".to_owned(),
-                            r#"{"holdApplicationUntilProxyStarts":true}"#.to_owned(),
+                            serde_json::json!({
+                                "holdApplicationUntilProxyStarts": true,
+                                "proxyStatsMatcher": crate::envoy::stats::proxy_stats_matcher(),
+                            })
+                            .to_string(),
                         ),
                     ])),
                     ..Default::default()

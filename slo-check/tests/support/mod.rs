@@ -591,7 +591,6 @@ pub fn proxy(upstream: &str) -> Proxy {
         }
         (StatusCode::from_u16(status).unwrap(), axum::Json(json)).into_response()
     }
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
