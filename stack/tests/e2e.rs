@@ -116,8 +116,8 @@ struct Verdict {
     report: Value,
 }
 
-/// Runs slo-check against this stack's Prometheus with `args` (after the connection flags).
-fn slo_check(w: &World, prometheus: &str, args: &[&str]) -> Verdict {
+/// Runs slo-check against `prometheus` with `args` (after the connection flags).
+fn slo_check(prometheus: &str, args: &[String]) -> Verdict {
     let out = std::process::Command::new(bin_dir().join(SLO_CHECK))
         .args([
             "--prometheus",
@@ -141,24 +141,24 @@ fn slo_check(w: &World, prometheus: &str, args: &[&str]) -> Verdict {
             .last()
             .unwrap_or_default()
     );
-    let _ = w;
     Verdict { code, report }
 }
 
-/// slo-check's flags that select this stack's environment, judged since `since`.
-fn env_args(w: &World, since: &str) -> Vec<String> {
+/// slo-check's flags that select this stack's environment, judged over `span`
+/// (`["--since", TIME]` or `["--window", D]`).
+fn env_args(w: &World, span: [&str; 2]) -> Vec<String> {
     let dir = w.env_file.parent().expect("the environments folder");
-    vec![
+    let mut args: Vec<String> = vec![
         "--env".into(),
         "e2e".into(),
         "--environments".into(),
         dir.display().to_string(),
-        "--since".into(),
-        since.into(),
         // The scenarios' load is small; each SLO still sees more than this.
         "--min-events".into(),
         "20".into(),
-    ]
+    ];
+    args.extend(span.map(String::from));
+    args
 }
 
 fn unix_now() -> String {
@@ -422,9 +422,10 @@ fn chaos_to_page(w: &mut World) {
     };
     let to_page = paged.duration_since(fault_at).as_secs_f64();
     eprintln!("  FIGURE time from fault to page: {to_page:.1} s");
-    let args = env_args(w, &fault_since);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let verdict = slo_check(w, &w.stack.plan.prometheus_url(), &args);
+    let verdict = slo_check(
+        &w.stack.plan.prometheus_url(),
+        &env_args(w, ["--since", &fault_since]),
+    );
     assert_eq!(
         verdict.code, 1,
         "slo-check during the outage: {}",
@@ -487,9 +488,10 @@ fn steady_state(w: &mut World) {
     let since = unix_now();
     let background = load_in_background(w, 25);
     thread::sleep(Duration::from_secs(20));
-    let args = env_args(w, &since);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let verdict = slo_check(w, &w.stack.plan.prometheus_url(), &args);
+    let verdict = slo_check(
+        &w.stack.plan.prometheus_url(),
+        &env_args(w, ["--since", &since]),
+    );
     assert_eq!(
         verdict.code, 0,
         "slo-check under steady load: {}",
@@ -1154,7 +1156,8 @@ fn slo_check_hard_cases(w: &mut World) {
     std::fs::write(&slo, NO_TRAFFIC_SLO).expect("written");
     let prometheus = w.stack.plan.prometheus_url();
     let slo_arg = slo.display().to_string();
-    let verdict = slo_check(w, &prometheus, &["--slos", &slo_arg, "--window", "5m"]);
+    let args = ["--slos", &slo_arg, "--window", "5m"].map(String::from);
+    let verdict = slo_check(&prometheus, &args);
     assert_eq!(verdict.code, 4, "no traffic: {}", verdict.report);
     assert_eq!(verdict.report["slos"][0]["verdict"], "no_data");
 
@@ -1162,16 +1165,6 @@ fn slo_check_hard_cases(w: &mut World) {
         .process(plan::PROMETHEUS)
         .expect("prometheus runs")
         .stop(Duration::from_secs(10));
-    let dir = w
-        .env_file
-        .parent()
-        .expect("the environments folder")
-        .display()
-        .to_string();
-    let verdict = slo_check(
-        w,
-        &prometheus,
-        &["--env", "e2e", "--environments", &dir, "--window", "1m"],
-    );
+    let verdict = slo_check(&prometheus, &env_args(w, ["--window", "1m"]));
     assert_eq!(verdict.code, 3, "Prometheus stopped: {}", verdict.report);
 }
