@@ -264,40 +264,67 @@ fn the_stats_inclusions_are_exactly_what_dashboards_and_alerts_read() {
     );
 }
 
-/// A port plan no other test of this run uses.
-fn private_ports() -> LocalPorts {
-    LocalPorts {
-        base: 30000 + (std::process::id() % 30) as u16 * 1000,
-    }
+/// A port plan whose orders sidecar (replica 0) finds its ten ports free. The plans sit
+/// below the kernel's ephemeral range (32768 and up on Linux), so that no outgoing
+/// connection of a parallel test can hold one of their ports, and clear of the stack's
+/// own plans at 20000 and 24000. Envoy exits at once when a listener cannot bind.
+fn free_ports() -> LocalPorts {
+    let orders = catalog::service("orders").expect("orders");
+    let first = std::process::id() % 10;
+    (0..10)
+        .map(|k| LocalPorts {
+            base: 10000 + ((first + k) % 10) as u16 * 1000,
+        })
+        .find(|plan| {
+            let start = plan.app(orders, 0);
+            (start..start + 10).all(|port| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok())
+        })
+        .expect("a free port plan between 10000 and 19999")
 }
 
 #[test]
 fn a_running_sidecar_exports_istio_style_cluster_stats() {
     let env = env_named("dev");
-    let ports = private_ports();
+    let ports = free_ports();
     let dir = tempfile::tempdir().expect("temp dir");
     kubestore_gen::write_envoy_configs(&env, ports, dir.path()).expect("written");
+    let log_path = dir.path().join("envoy.log");
+    let log = std::fs::File::create(&log_path).expect("log file");
     let mut child = Command::new(envoy_binary())
         .args([
             "--disable-hot-restart",
             "--concurrency",
             "1",
             "-l",
-            "error",
+            "warning",
             "-c",
         ])
         .arg(dir.path().join("orders-0.yaml"))
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .expect("envoy starts");
     let admin = ports.sidecar_admin(catalog::service("orders").expect("orders"), 0);
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let envoy_log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(60);
     let stats = loop {
         if let Ok(text) = http_get(admin, "/stats/prometheus") {
             break text;
         }
-        assert!(Instant::now() < deadline, "envoy's admin never answered");
+        if let Some(status) = child.try_wait().expect("envoy's status") {
+            panic!(
+                "envoy exited ({status}) before its admin answered:\n{}",
+                envoy_log()
+            );
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "envoy's admin on port {admin} never answered:\n{}",
+                envoy_log()
+            );
+        }
         std::thread::sleep(Duration::from_millis(100));
     };
     child.kill().expect("stopped");
