@@ -1,4 +1,5 @@
-//! Grafana dashboards from the minijinja templates in `dashboards/`, rendered per
+//! Grafana dashboards from the minijinja templates in `generator/dashboards/` (inside the
+//! crate, so it builds and packages on its own), rendered per
 //! environment and shipped as ConfigMaps the Grafana sidecar picks up (label
 //! `grafana_dashboard: "1"`, folder annotation `grafana_folder`).
 //!
@@ -26,26 +27,23 @@ use crate::sli::{
 
 /// The templates, by name.
 const TEMPLATES: &[(&str, &str)] = &[
-    ("_macros.j2", include_str!("../../../dashboards/_macros.j2")),
+    ("_macros.j2", include_str!("../../dashboards/_macros.j2")),
     (
         "overview.json.j2",
-        include_str!("../../../dashboards/overview.json.j2"),
+        include_str!("../../dashboards/overview.json.j2"),
     ),
     (
         "service.json.j2",
-        include_str!("../../../dashboards/service.json.j2"),
+        include_str!("../../dashboards/service.json.j2"),
     ),
-    (
-        "slo.json.j2",
-        include_str!("../../../dashboards/slo.json.j2"),
-    ),
+    ("slo.json.j2", include_str!("../../dashboards/slo.json.j2")),
     (
         "capacity.json.j2",
-        include_str!("../../../dashboards/capacity.json.j2"),
+        include_str!("../../dashboards/capacity.json.j2"),
     ),
     (
         "resilience.json.j2",
-        include_str!("../../../dashboards/resilience.json.j2"),
+        include_str!("../../dashboards/resilience.json.j2"),
     ),
 ];
 
