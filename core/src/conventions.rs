@@ -27,6 +27,11 @@ pub const SLO_CHECK: &str = "slo-check";
 pub fn application_name(environment: &str) -> String {
     format!("{PART_OF}-{environment}")
 }
+/// `app.kubernetes.io/component` of the service the internet reaches (the catalogue's
+/// entry point): the shop's front tier, whatever the service is called.
+pub const PUBLIC_COMPONENT: &str = "frontend";
+/// `app.kubernetes.io/component` of the services only other services call.
+pub const INTERNAL_COMPONENT: &str = "backend";
 /// Name of the HTTP port of every service.
 pub const HTTP_PORT_NAME: &str = "http";
 /// UID and GID the containers run as (the distroless `nonroot` user).

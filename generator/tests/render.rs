@@ -272,19 +272,6 @@ fn kustomize_builds_every_environment() {
     }
 }
 
-fn is_dns_subdomain(name: &str) -> bool {
-    name.len() <= 253
-        && name.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-        })
-}
-
 #[test]
 fn every_rendered_file_parses_back_and_names_are_valid() {
     let dir = tempfile::tempdir().unwrap();
@@ -298,7 +285,7 @@ fn every_rendered_file_parses_back_and_names_are_valid() {
             .unwrap_or_else(|e| panic!("{path} does not parse back: {e}"));
         if let Some(name) = value.pointer("/metadata/name").and_then(|n| n.as_str()) {
             assert!(
-                is_dns_subdomain(name),
+                kubestore_gen::model::dns::is_subdomain(name),
                 "{path}: `{name}` is not a valid object name"
             );
         }

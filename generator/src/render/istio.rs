@@ -30,8 +30,10 @@ use crate::model::{Environment, Experiment, Percent, RetryLayer, Service};
 
 /// Name of the store's Gateway.
 pub const GATEWAY: &str = "kubestore";
-/// Name of the VirtualService that binds the public host to the frontend.
-pub const INGRESS_ROUTE: &str = "frontend-ingress";
+/// Name of the VirtualService that binds the public host to the entry point.
+pub fn ingress_route_name() -> String {
+    format!("{}-ingress", catalog::ENTRY_POINT.name)
+}
 /// Service account of Istio's default ingress gateway.
 pub const INGRESS_GATEWAY_SA: &str = "istio-ingressgateway-service-account";
 /// The mesh's trust domain, the first segment of every workload principal.
@@ -45,7 +47,7 @@ const COMPONENT: &str = "mesh";
 pub(super) fn render_mesh(env: &Environment) -> Vec<Object> {
     let mut out = vec![
         Object::new(GATEWAY, "gateway", &gateway(env)),
-        Object::new(INGRESS_ROUTE, "virtualservice", &ingress_route(env)),
+        Object::new(&ingress_route_name(), "virtualservice", &ingress_route(env)),
         Object::new("default", "peerauthentication", &peer_authentication(env)),
         Object::new(
             "mysql",
@@ -138,7 +140,7 @@ pub(super) fn ingress_route(env: &Environment) -> Custom<VirtualServiceSpec> {
         .map(|entry| http_routes(env, entry))
         .unwrap_or_default();
     Custom::new(
-        meta(INGRESS_ROUTE, COMPONENT),
+        meta(&ingress_route_name(), COMPONENT),
         VirtualServiceSpec {
             hosts: vec![env.ingress.host.clone()],
             gateways: Some(vec![GATEWAY.to_owned()]),

@@ -92,9 +92,9 @@ pub(super) fn service_account(name: &str, component: &str) -> ServiceAccount {
 
 fn component(service: &Service) -> &'static str {
     if service.def.public {
-        "frontend"
+        crate::conventions::PUBLIC_COMPONENT
     } else {
-        "backend"
+        crate::conventions::INTERNAL_COMPONENT
     }
 }
 
