@@ -9,33 +9,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::model::Environment;
-use crate::render::{self, Object};
-
-/// Path of the base inside the rendered tree.
-pub const BASE: &str = "base";
-
-/// The environment whose rendering is the base: every setting at its default.
-pub fn baseline() -> Environment {
-    let source = format!(
-        "name: base\nnamespace: kubestore\nimages: {{tag: {}}}\n{}",
-        crate::defaults::BASE_IMAGE_TAG,
-        BASE_SECRETS
-    );
-    let loaded = crate::spec::load_str(std::path::Path::new("base.yaml"), &source)
-        .expect("the baseline parses");
-    Environment::from_loaded(&loaded).expect("the built-in defaults are valid")
-}
-
-/// The baseline's credentials: secrets are rendered per environment only, but the base
-/// still needs a valid provider.
-const BASE_SECRETS: &str = concat!(
-    "secrets:\n",
-    "  provider: external-secrets\n",
-    "  store: kubestore\n",
-    "  keys:\n",
-    "    mysql-root-password: kubestore/mysql#root-password\n",
-    "    redis-password: kubestore/redis#password\n",
-);
+use crate::render::Object;
+use crate::tree::{self, EnvTree};
 
 /// A rendered file: a YAML document (or a list of patch operations) and its origin.
 #[derive(Debug, Clone, PartialEq)]
@@ -106,12 +81,12 @@ pub fn base(objects: &[Object]) -> Vec<File> {
     let mut files: Vec<File> = objects
         .iter()
         .map(|o| File {
-            path: format!("{BASE}/{}.yaml", o.file),
+            path: tree::base_file(&o.file),
             content: o.value.clone(),
         })
         .collect();
     files.push(File {
-        path: format!("{BASE}/kustomization.yaml"),
+        path: tree::base_file("kustomization"),
         content: kustomization(&Kustomization {
             api_version: "kustomize.config.k8s.io/v1beta1",
             kind: "Kustomization",
@@ -130,9 +105,10 @@ pub fn overlay(
     env_objects: &[Object],
     extra: &[Object],
 ) -> Vec<File> {
-    let dir = format!("overlays/{}", env.name);
+    let places = EnvTree::of(env);
+    let dir = places.overlay();
     let mut files = Vec::new();
-    let mut resources = vec![format!("../../{BASE}")];
+    let mut resources = vec![places.base_from_overlay()];
     let mut patches = Vec::new();
     let by_identity: BTreeMap<_, _> = base_objects.iter().map(|o| (o.identity(), o)).collect();
     let env_identities: std::collections::BTreeSet<_> =
@@ -298,18 +274,6 @@ fn diff(from: &Value, to: &Value, path: &mut String, ops: &mut Vec<Value>) {
 fn push_segment(path: &mut String, key: &str) {
     path.push('/');
     path.push_str(&key.replace('~', "~0").replace('/', "~1"));
-}
-
-/// Every file of one environment's overlay plus the base, ready to write.
-pub fn environment_files(env: &Environment, base_objects: &[Object]) -> Vec<File> {
-    let env_objects = render::render_all(env);
-    let mut extra = vec![render::render_namespace(env)];
-    extra.extend(render::render_monitoring(env));
-    extra.extend(render::render_secrets(env));
-    for object in &mut extra {
-        render::argocd::annotate_sync_wave(object);
-    }
-    overlay(env, base_objects, &env_objects, &extra)
 }
 
 #[cfg(test)]

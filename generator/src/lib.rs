@@ -1,14 +1,17 @@
 //! `kubestore-gen`: environment files in, a Kustomize + Argo CD tree out.
 //!
 //! The data flows one way: [`spec`] (load the YAML) -> [`model`] (validate) ->
-//! [`render`] (objects) -> [`layout`] (base and overlays) -> [`output`] (bytes on disk).
+//! [`render`] (objects) -> [`layout`] (base and overlays) -> [`output`] (bytes on disk),
+//! with the paths of the tree in [`tree`].
 
+pub mod baseline;
 pub mod cli;
 pub mod crds;
 pub mod envoy;
 pub mod layout;
 pub mod output;
 pub mod render;
+pub mod tree;
 
 pub use kubestore_core::{catalog, conventions, defaults, metrics, model, sli, slo_check, spec};
 
@@ -270,10 +273,10 @@ pub fn render_selected(
     everyone: &[Environment],
     environments_dir: &Path,
 ) -> Tree {
-    let base_objects = render::render_all(&layout::baseline());
+    let base_objects = render::render_all(&baseline::baseline());
     let mut tree = Tree::new();
     for file in layout::base(&base_objects) {
-        let text = output::to_text(&file, "the built-in defaults");
+        let text = output::to_text(&file, baseline::ORIGIN);
         tree.insert(file.path, text);
     }
     // Environments render independently: spread them over the cores. The tree is a
@@ -315,7 +318,14 @@ fn environment_tree(
     let mut tree = Tree::new();
     let source = environments_dir.join(format!("{}.yaml", env.name));
     let source = source.to_string_lossy().replace('\\', "/");
-    for file in layout::environment_files(env, base_objects) {
+    let env_objects = render::render_all(env);
+    let mut extra = vec![render::render_namespace(env)];
+    extra.extend(render::render_monitoring(env));
+    extra.extend(render::render_secrets(env));
+    for object in &mut extra {
+        render::argocd::annotate_sync_wave(object);
+    }
+    for file in layout::overlay(env, base_objects, &env_objects, &extra) {
         let text = output::to_text(&file, &source);
         tree.insert(file.path, text);
     }
@@ -351,7 +361,7 @@ fn argocd_shared(envs: &[Environment]) -> Tree {
 
 fn insert_argocd(tree: &mut Tree, object: render::Object, source: &str) {
     let file = layout::File {
-        path: format!("{}/{}.yaml", render::argocd::FOLDER, object.file),
+        path: crate::tree::argocd_file(&object.file),
         content: object.value,
     };
     let text = output::to_text(&file, source);
@@ -363,14 +373,11 @@ fn owned(envs: &[Environment], all: bool) -> Owned {
     if all {
         return Owned::All;
     }
-    let mut prefixes = vec![format!("{}/", layout::BASE)];
-    prefixes.extend(envs.iter().map(|e| format!("overlays/{}/", e.name)));
-    // Plain files, outside the Kustomize tree.
-    for env in envs {
-        prefixes.push(format!("{}/", render::monitors::prometheus_dir(env)));
-        prefixes.push(render::slo_rules::runbook_path(env));
-        prefixes.push(format!("{}/", render::openslo::openslo_dir(env)));
-    }
+    let mut prefixes = vec![format!("{}/", crate::tree::BASE)];
+    prefixes.extend(
+        envs.iter()
+            .flat_map(|e| crate::tree::EnvTree::of(e).owned()),
+    );
     Owned::Prefixes(prefixes)
 }
 

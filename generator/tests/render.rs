@@ -309,3 +309,41 @@ fn every_command_documents_its_exit_codes() {
         );
     }
 }
+
+/// A render of one environment replaces and prunes only what that environment owns, so
+/// every file it writes outside the shared `base/` and `argocd/` must lie in a place
+/// `tree::EnvTree::owned` lists: a new folder left out there would never be pruned.
+#[test]
+fn every_file_of_an_environment_lies_in_a_place_it_owns() {
+    use kubestore_gen::tree::{self, EnvTree};
+    let dir = repo().join("environments");
+    let names = kubestore_gen::available_environments(&dir).unwrap();
+    let everyone = kubestore_gen::load_environments(&dir, &names).unwrap();
+    for env in &everyone {
+        let owned = EnvTree::of(env).owned();
+        let rendered = kubestore_gen::render_selected(std::slice::from_ref(env), &everyone, &dir);
+        for path in rendered.keys() {
+            let shared = [tree::BASE, tree::ARGOCD]
+                .iter()
+                .any(|folder| path.starts_with(&format!("{folder}/")));
+            assert!(
+                shared || owned.iter().any(|place| path.starts_with(place.as_str())),
+                "{}: {path} lies outside {owned:?}",
+                env.name
+            );
+        }
+        // No other environment claims any of it.
+        for other in everyone.iter().filter(|o| o.name != env.name) {
+            for place in EnvTree::of(other).owned() {
+                assert!(
+                    !owned
+                        .iter()
+                        .any(|mine| mine.starts_with(&place) || place.starts_with(mine.as_str())),
+                    "{} and {} both own {place}",
+                    env.name,
+                    other.name
+                );
+            }
+        }
+    }
+}

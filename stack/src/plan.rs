@@ -232,7 +232,10 @@ impl Plan {
             name: PROMETHEUS.into(),
             program: self.tools.prometheus.clone(),
             args: vec![
-                format!("--config.file={}", dir.join("prometheus.yml").display()),
+                format!(
+                    "--config.file={}",
+                    dir.join(kubestore_gen::tree::PROMETHEUS_CONFIG).display()
+                ),
                 format!("--storage.tsdb.path={}", dir.join("data").display()),
                 format!("--web.listen-address=127.0.0.1:{}", self.ports.prometheus()),
                 "--web.enable-lifecycle".into(),
@@ -332,7 +335,7 @@ impl Plan {
         }));
         json!({
             "global": {"scrape_interval": SCRAPE_INTERVAL, "evaluation_interval": SCRAPE_INTERVAL},
-            "rule_files": [render::monitors::RULES_FILE],
+            "rule_files": [kubestore_gen::tree::RULES_FILE],
             "alerting": {"alertmanagers": [{"static_configs": [{
                 "targets": [format!("127.0.0.1:{}", self.ports.alertmanager())]}]}]},
             "scrape_configs": jobs,
@@ -376,9 +379,12 @@ impl Plan {
             .map(|(name, _)| name.clone())
             .collect();
         let prom = self.run_dir.join("prometheus");
-        write_yaml(&prom.join("prometheus.yml"), &self.prometheus_config())?;
         write_yaml(
-            &prom.join(render::monitors::RULES_FILE),
+            &prom.join(kubestore_gen::tree::PROMETHEUS_CONFIG),
+            &self.prometheus_config(),
+        )?;
+        write_yaml(
+            &prom.join(kubestore_gen::tree::RULES_FILE),
             &render::slo_rules::rules_file(&self.env),
         )?;
         write_yaml(

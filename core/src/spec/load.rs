@@ -65,6 +65,19 @@ pub struct Loaded {
 }
 
 impl Loaded {
+    /// A spec built in code rather than read from a file, such as the environment the
+    /// rendered base is made of: it has no positions and no problems. `file` is the
+    /// name its errors give, and the name the model checks `name` against.
+    pub fn built_in(file: &str, spec: EnvironmentSpec) -> Self {
+        Self {
+            file: PathBuf::from(file),
+            spec,
+            index: KeyIndex::default(),
+            problems: Vec::new(),
+            placeholders: Vec::new(),
+        }
+    }
+
     /// An error about `key`, located in the file.
     pub fn error(&self, key: &str, message: impl Into<String>) -> ConfigError {
         ConfigError {

@@ -36,8 +36,6 @@ pub const ARGOCD_NAMESPACE: &str = "argocd";
 pub const PROJECT: &str = "kubestore";
 /// The root Application.
 pub const ROOT: &str = "kubestore";
-/// Folder of the Argo CD manifests inside the rendered tree.
-pub const FOLDER: &str = "argocd";
 /// Deletes an Application's resources with it (set on child Applications only: deleting
 /// the root must never take the environments down with it).
 pub const RESOURCES_FINALIZER: &str = "resources-finalizer.argocd.argoproj.io";
@@ -140,7 +138,7 @@ pub fn application(env: &Environment) -> Object {
         source: Source {
             repo_url: env.git.repo.clone(),
             target_revision: env.git.revision.clone(),
-            path: folder(&env.git.path, &format!("overlays/{}", env.name)),
+            path: folder(&env.git.path, &crate::tree::EnvTree::of(env).overlay()),
         },
         destination: Destination {
             server: env.cluster.clone(),
@@ -226,7 +224,7 @@ pub fn root(envs: &[Environment]) -> Object {
         source: Source {
             repo_url: repo,
             target_revision: revision,
-            path: folder(&path, FOLDER),
+            path: folder(&path, crate::tree::ARGOCD),
         },
         destination: Destination {
             server: defaults::CLUSTER.into(),

@@ -187,10 +187,9 @@ fn migration(service: &Service) -> Job {
 fn slo_definitions(env: &Environment) -> ConfigMap {
     let data = render_openslo(env)
         .into_iter()
-        .map(|(path, document)| {
-            let key = path.rsplit('/').next().unwrap_or(&path).to_owned();
+        .map(|(file, document)| {
             let text = serde_saphyr::to_string(&document).expect("OpenSLO documents serialize");
-            (key, text)
+            (file, text)
         })
         .collect();
     ConfigMap {

@@ -101,26 +101,25 @@ pub enum Plain {
 /// The plain files of `env`, keyed by path relative to the tree's root: the one-machine
 /// Prometheus configuration and rules, and the runbook the alerts link to.
 pub fn render_plain(env: &Environment) -> Vec<(String, Plain)> {
-    let prometheus = monitors::prometheus_dir(env);
+    let places = crate::tree::EnvTree::of(env);
+    let prometheus = places.prometheus();
+    let openslo = places.openslo();
     vec![
         (
-            format!("{prometheus}/prometheus.yml"),
+            format!("{prometheus}/{}", crate::tree::PROMETHEUS_CONFIG),
             Plain::Yaml(monitors::prometheus_config(env)),
         ),
         (
-            format!("{prometheus}/{}", monitors::RULES_FILE),
+            format!("{prometheus}/{}", crate::tree::RULES_FILE),
             Plain::Yaml(slo_rules::rules_file(env)),
         ),
-        (
-            slo_rules::runbook_path(env),
-            Plain::Markdown(slo_rules::runbook(env)),
-        ),
+        (places.runbook(), Plain::Markdown(slo_rules::runbook(env))),
     ]
     .into_iter()
     .chain(
         openslo::render_openslo(env)
             .into_iter()
-            .map(|(path, document)| (path, Plain::Yaml(document))),
+            .map(|(file, document)| (format!("{openslo}/{file}"), Plain::Yaml(document))),
     )
     .collect()
 }

@@ -17,8 +17,6 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 pub const METRICS_PATH: &str = "/metrics";
 /// Scrape interval: four samples in the shortest (1m) `$__rate_interval` Grafana uses.
 pub const SCRAPE_INTERVAL: &str = "15s";
-/// Name of the plain rules file, next to `prometheus.yml`.
-pub const RULES_FILE: &str = "rules.yaml";
 
 /// One ServiceMonitor per service. The Prometheus Operator names the job after the
 /// Service (`job="orders"`) and adds `namespace`, as the plain configuration does.
@@ -79,11 +77,6 @@ pub fn render_pod_monitor() -> Object {
     Object::new(name, "podmonitor", &monitor)
 }
 
-/// Where the one-machine Prometheus files of `env` go.
-pub fn prometheus_dir(env: &Environment) -> String {
-    format!("prometheus/{}", env.name)
-}
-
 /// `prometheus.yml` for one machine: every service on 127.0.0.1 at its catalogue port,
 /// the rules file beside it. Start it from that folder:
 /// `prometheus --config.file=prometheus.yml --storage.tsdb.retention.time=30d`.
@@ -107,7 +100,7 @@ pub fn prometheus_config(env: &Environment) -> Value {
             "scrape_interval": SCRAPE_INTERVAL,
             "evaluation_interval": SCRAPE_INTERVAL,
         },
-        "rule_files": [RULES_FILE],
+        "rule_files": [crate::tree::RULES_FILE],
         "scrape_configs": jobs,
     })
 }

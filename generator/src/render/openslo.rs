@@ -25,21 +25,14 @@ use crate::sli::{
 };
 use crate::slo_check::annotations as a;
 
-/// Where the OpenSLO files of `env` go.
-pub fn openslo_dir(env: &Environment) -> String {
-    format!("slo/{}", env.name)
-}
-
-/// `(path, document)` per SLO of `env`.
+/// `(file name, document)` per SLO of `env`; [`crate::tree::EnvTree::openslo`] is the
+/// folder they go to.
 pub fn render_openslo(env: &Environment) -> Vec<(String, Value)> {
     let mut out = Vec::new();
     for service in &env.slos.services {
         for slo in &service.slos {
             let name = slo_name(service, slo);
-            out.push((
-                format!("{}/{name}.yaml", openslo_dir(env)),
-                document(env, service, slo, &name),
-            ));
+            out.push((format!("{name}.yaml"), document(env, service, slo, &name)));
         }
     }
     out

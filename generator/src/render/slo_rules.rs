@@ -26,11 +26,6 @@ use crate::sli::{
     error_ratio_series, requests_expr, requests_series, selector, sli_metrics, slo_labels,
 };
 
-/// Where the runbook of `env` lives in the rendered tree.
-pub fn runbook_path(env: &Environment) -> String {
-    format!("runbooks/{}.md", env.name)
-}
-
 /// Link to the runbook section of `alert`, in the repository Argo CD reads.
 pub fn runbook_url(env: &Environment, alert: &str) -> String {
     let repo = env.git.repo.trim_end_matches(".git");
@@ -38,7 +33,7 @@ pub fn runbook_url(env: &Environment, alert: &str) -> String {
         "{repo}/blob/{}/{}/{}#{}",
         env.git.revision,
         env.git.path.trim_matches('/'),
-        runbook_path(env),
+        crate::tree::EnvTree::of(env).runbook(),
         alert.to_ascii_lowercase()
     )
 }
