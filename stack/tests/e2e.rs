@@ -571,8 +571,7 @@ fn failover(w: &mut World) {
     let ns = w.stack.plan.env.namespace.clone();
     let products = cluster("products", &ns);
     let admins = w.stack.caller_admins("products");
-    let ejected = |w: &World| -> u64 {
-        let _ = w;
+    let ejected = || -> u64 {
         admins
             .iter()
             .map(|a| {
@@ -583,7 +582,7 @@ fn failover(w: &mut World) {
             })
             .sum()
     };
-    assert_eq!(ejected(w), 0, "nothing is ejected before the crash");
+    assert_eq!(ejected(), 0, "nothing is ejected before the crash");
     // Outlier detection needs 5 consecutive failures in one caller before the readiness
     // health check (3 failed probes, 1 s apart) takes the dead host out of rotation:
     // at the steady rate a caller can see fewer than 5 requests to it in that time.
@@ -600,7 +599,7 @@ fn failover(w: &mut World) {
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
         let deadline = killed_at + Duration::from_secs(15);
         let eject_time = loop {
-            if ejected(w) > 0 {
+            if ejected() > 0 {
                 break killed_at.elapsed().as_secs_f64();
             }
             assert!(
@@ -650,7 +649,7 @@ fn failover(w: &mut World) {
     }
     // Back in rotation: healthy, no longer ejected (base ejection time 30 s), and serving.
     let deadline = Instant::now() + Duration::from_secs(90);
-    while ejected(w) > 0 || !w.stack.healthy_in_callers("products", 0) {
+    while ejected() > 0 || !w.stack.healthy_in_callers("products", 0) {
         assert!(
             Instant::now() < deadline,
             "products-0 never came back into rotation"
