@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use kubestore_common::config::{Echo, LogArgs, ServeArgs, UpstreamArgs, parse_base_url};
+use kubestore_common::config::{Echo, LogArgs, ServeArgs, UpstreamArgs, local_url, parse_base_url};
 
 /// Default port of the cart service: the catalogue's.
 pub const DEFAULT_PORT: u16 = kubestore_common::catalog::port(crate::SERVICE);
@@ -57,10 +57,10 @@ pub struct Config {
           value_parser = kubestore_common::config::parse_duration)]
     pub redis_timeout: Duration,
     /// Base URL of the products service (`PRODUCTS_URL`).
-    #[arg(long, env = "PRODUCTS_URL", default_value = "http://127.0.0.1:8082", value_parser = parse_base_url)]
+    #[arg(long, env = "PRODUCTS_URL", default_value_t = local_url("products"), value_parser = parse_base_url)]
     pub products_url: String,
     /// Base URL of the orders service (`ORDERS_URL`).
-    #[arg(long, env = "ORDERS_URL", default_value = "http://127.0.0.1:8083", value_parser = parse_base_url)]
+    #[arg(long, env = "ORDERS_URL", default_value_t = local_url("orders"), value_parser = parse_base_url)]
     pub orders_url: String,
     /// Time allowed for orders to create the order of a checkout
     /// (`CHECKOUT_TIMEOUT`); longer than `UPSTREAM_TIMEOUT` because orders itself

@@ -1,6 +1,6 @@
 //! The frontend's configuration, read from the environment.
 
-use kubestore_common::config::{Echo, LogArgs, ServeArgs, UpstreamArgs, parse_base_url};
+use kubestore_common::config::{Echo, LogArgs, ServeArgs, UpstreamArgs, local_url, parse_base_url};
 
 /// Default port of the frontend: the catalogue's.
 pub const DEFAULT_PORT: u16 = kubestore_common::catalog::port(crate::SERVICE);
@@ -47,16 +47,16 @@ pub struct Config {
     #[command(flatten)]
     pub upstream: UpstreamArgs,
     /// Base URL of the products service (`PRODUCTS_URL`).
-    #[arg(long, env = "PRODUCTS_URL", default_value = "http://127.0.0.1:8082", value_parser = parse_base_url)]
+    #[arg(long, env = "PRODUCTS_URL", default_value_t = local_url("products"), value_parser = parse_base_url)]
     pub products_url: String,
     /// Base URL of the cart service (`CART_URL`).
-    #[arg(long, env = "CART_URL", default_value = "http://127.0.0.1:8084", value_parser = parse_base_url)]
+    #[arg(long, env = "CART_URL", default_value_t = local_url("cart"), value_parser = parse_base_url)]
     pub cart_url: String,
     /// Base URL of the orders service (`ORDERS_URL`).
-    #[arg(long, env = "ORDERS_URL", default_value = "http://127.0.0.1:8083", value_parser = parse_base_url)]
+    #[arg(long, env = "ORDERS_URL", default_value_t = local_url("orders"), value_parser = parse_base_url)]
     pub orders_url: String,
     /// Base URL of the users service (`USERS_URL`).
-    #[arg(long, env = "USERS_URL", default_value = "http://127.0.0.1:8081", value_parser = parse_base_url)]
+    #[arg(long, env = "USERS_URL", default_value_t = local_url("users"), value_parser = parse_base_url)]
     pub users_url: String,
     /// Time allowed for the cart to check out (`CHECKOUT_TIMEOUT`): it calls
     /// orders, which calls users and products, so it needs longer than

@@ -26,10 +26,10 @@ struct Extra {
 #[derive(Debug, clap::Args)]
 struct Dependencies {
     /// Base URL of the users service (`USERS_URL`).
-    #[arg(long, env = "USERS_URL", default_value = "http://127.0.0.1:8081", value_parser = config::parse_base_url)]
+    #[arg(long, env = "USERS_URL", default_value_t = config::local_url("users"), value_parser = config::parse_base_url)]
     users_url: String,
     /// Base URL of the products service (`PRODUCTS_URL`).
-    #[arg(long, env = "PRODUCTS_URL", default_value = "http://127.0.0.1:8082", value_parser = config::parse_base_url)]
+    #[arg(long, env = "PRODUCTS_URL", default_value_t = config::local_url("products"), value_parser = config::parse_base_url)]
     products_url: String,
     /// How long a request waits for a concurrent one with the same Idempotency-Key
     /// before answering 409 request_in_progress (`IDEMPOTENCY_WAIT`).
