@@ -7,36 +7,6 @@ use kubestore_common::config::{Echo, LogArgs, ServeArgs, UpstreamArgs, local_url
 /// Default port of the cart service: the catalogue's.
 pub const DEFAULT_PORT: u16 = kubestore_common::catalog::port(crate::SERVICE);
 
-/// Command line and environment of the `cart` binary.
-#[derive(Debug, clap::Parser)]
-#[command(
-    name = "cart",
-    version,
-    about = "KubeStore cart service: carts in Redis"
-)]
-pub struct Cli {
-    /// What to do.
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-/// The subcommands.
-#[derive(Debug, clap::Subcommand)]
-pub enum Command {
-    /// Checks that Redis answers and exits; Redis has no schema to migrate.
-    Migrate {
-        /// Settings.
-        #[command(flatten)]
-        config: Config,
-    },
-    /// Serves the HTTP API.
-    Serve {
-        /// Settings.
-        #[command(flatten)]
-        config: Config,
-    },
-}
-
 /// Settings of the cart service.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Config {

@@ -5,35 +5,6 @@ use kubestore_common::config::{Echo, LogArgs, ServeArgs, UpstreamArgs, local_url
 /// Default port of the frontend: the catalogue's.
 pub const DEFAULT_PORT: u16 = kubestore_common::catalog::port(crate::SERVICE);
 
-/// Command line and environment of the `frontend` binary.
-#[derive(Debug, clap::Parser)]
-#[command(
-    name = "frontend",
-    version,
-    about = "KubeStore frontend: the shop's HTML pages"
-)]
-pub struct Cli {
-    /// What to do.
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-/// The subcommands.
-// Parsed once at start-up: boxing the settings would buy nothing.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug, clap::Subcommand)]
-pub enum Command {
-    /// Does nothing and exits 0: the frontend keeps no state of its own. It
-    /// exists so every service can be deployed the same way.
-    Migrate,
-    /// Serves the pages.
-    Serve {
-        /// Settings.
-        #[command(flatten)]
-        config: Config,
-    },
-}
-
 /// Settings of the frontend.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Config {
