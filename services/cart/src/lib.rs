@@ -27,12 +27,11 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
-use kubestore_common::config::UpstreamArgs;
 use kubestore_common::{Health, Metrics, ReadinessCheck, ServiceContext, server};
 
 use crate::config::Config;
 use crate::store::{KeySettings, Store, StoreConfig};
-use crate::upstream::{UpstreamConfig, Upstreams};
+use crate::upstream::Upstreams;
 
 /// The service name: the `service` label of its metrics.
 pub const SERVICE: &str = "cart";
@@ -69,15 +68,7 @@ impl AppState {
                 },
             },
         );
-        let upstream = Upstreams::new(&UpstreamConfig {
-            products_url: config.products_url.clone(),
-            orders_url: config.orders_url.clone(),
-            lookups: config.upstream.clone(),
-            checkout: UpstreamArgs {
-                upstream_timeout: config.checkout_timeout,
-                upstream_retries: config.upstream.upstream_retries,
-            },
-        })?;
+        let upstream = Upstreams::new(&config.deps, &config.upstream)?;
         Ok(Self {
             store: Arc::new(store),
             upstream,

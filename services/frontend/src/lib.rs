@@ -25,7 +25,7 @@ use axum::Router;
 use kubestore_common::{Health, Metrics, ServiceContext, server};
 
 use crate::config::Config;
-use crate::upstream::{UpstreamUrls, Upstreams};
+use crate::upstream::Upstreams;
 use crate::views::Views;
 
 /// The service name: the `service` label of its metrics.
@@ -45,14 +45,8 @@ pub struct AppState {
 impl AppState {
     /// The state for `config`.
     pub fn from_config(config: &Config) -> anyhow::Result<Self> {
-        let urls = UpstreamUrls {
-            products: config.products_url.clone(),
-            cart: config.cart_url.clone(),
-            orders: config.orders_url.clone(),
-            users: config.users_url.clone(),
-        };
         Ok(Self {
-            upstream: Upstreams::new(&urls, &config.upstream, config.checkout_timeout)?,
+            upstream: Upstreams::new(&config.deps, &config.upstream)?,
             views: Arc::new(Views::new().context("a template does not compile")?),
             cookie_secure: config.cookie_secure,
         })
