@@ -58,3 +58,16 @@ impl Settings for Config {
 pub fn main() -> ExitCode {
     service::main::<Cart>()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serve_reads_the_urls_of_what_the_catalogue_says_it_calls() {
+        assert_eq!(
+            service::catalogue_differences::<Cart>(),
+            Vec::<String>::new()
+        );
+    }
+}

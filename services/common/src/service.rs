@@ -140,12 +140,127 @@ pub fn main<S: Service>() -> ExitCode {
     }
 }
 
+/// The catalogue's `calls` of `S` against the `<DEP>_URL` variables its `serve`
+/// reads: one line per difference (a dependency not read, one read that the
+/// catalogue does not list, a default that is not the dependency's local URL);
+/// empty when they agree. Each service's tests assert it is empty, so a dependency
+/// changed in the catalogue fails them until the service reads it.
+pub fn catalogue_differences<S: Service>() -> Vec<String> {
+    use crate::catalog;
+    let Some(def) = catalog::service(S::NAME) else {
+        return vec![format!("{} is not in the catalogue", S::NAME)];
+    };
+    let cli = command::<S>();
+    let Some(serve) = cli.find_subcommand("serve") else {
+        return vec!["there is no serve subcommand".to_owned()];
+    };
+    let mut differences = Vec::new();
+    let mut read = Vec::new();
+    for arg in serve.get_arguments() {
+        let Some(variable) = arg.get_env().and_then(|v| v.to_str()) else {
+            continue;
+        };
+        let Some(dep) = catalog::SERVICES
+            .iter()
+            .find(|d| d.url_variable() == variable)
+        else {
+            continue;
+        };
+        read.push(dep.name);
+        if !def.calls.contains(&dep.name) {
+            differences.push(format!(
+                "{variable} is read, but the catalogue has no call to {}",
+                dep.name
+            ));
+        }
+        let default: Vec<_> = arg
+            .get_default_values()
+            .iter()
+            .map(|v| v.to_string_lossy().into_owned())
+            .collect();
+        let local = crate::config::local_url(dep.name);
+        if default != [local.as_str()] {
+            differences.push(format!("{variable} defaults to {default:?}, not {local}"));
+        }
+    }
+    for dep in def.calls {
+        let variable = catalog::service(dep).map(|d| d.url_variable());
+        match read.iter().filter(|r| *r == dep).count() {
+            1 => {}
+            0 => differences.push(format!(
+                "calls {dep}, but serve reads no {}",
+                variable.unwrap_or_default()
+            )),
+            n => differences.push(format!("{dep}'s URL is read {n} times")),
+        }
+    }
+    differences
+}
+
 #[cfg(feature = "mysql")]
 pub use mysql::*;
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::local_url;
+
+    /// A cart that reads users, which the catalogue says it does not call, at a
+    /// wrong default, and does not read orders, which it does.
+    struct MiswiredCart;
+
+    #[derive(Debug, Args)]
+    struct Reads {
+        #[arg(long, env = "PRODUCTS_URL", default_value_t = local_url("products"))]
+        products_url: String,
+        #[arg(long, env = "USERS_URL", default_value = "http://127.0.0.1:1")]
+        users_url: String,
+    }
+
+    impl Settings for Reads {
+        fn log(&self) -> Option<&LogArgs> {
+            None
+        }
+    }
+
+    impl Service for MiswiredCart {
+        const NAME: &'static str = "cart";
+        const VERSION: &'static str = "0";
+        const ABOUT: &'static str = "";
+        const MIGRATE_ABOUT: &'static str = "";
+        const SERVE_ABOUT: &'static str = "";
+        type Migrate = NoArgs;
+        type Serve = Reads;
+
+        async fn migrate(_: NoArgs) -> anyhow::Result<()> {
+            Ok(())
+        }
+
+        async fn serve(_: Reads) -> anyhow::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn differences_from_the_catalogue_are_named() {
+        assert_eq!(
+            catalogue_differences::<MiswiredCart>(),
+            [
+                "USERS_URL is read, but the catalogue has no call to users".to_owned(),
+                format!(
+                    "USERS_URL defaults to [\"http://127.0.0.1:1\"], not {}",
+                    local_url("users")
+                ),
+                "calls orders, but serve reads no ORDERS_URL".to_owned(),
+            ]
+        );
+    }
+}
+
 /// The whole command line of a MySQL service whose router needs nothing but its
-/// pool (users, products): a [`MysqlService`] without extra arguments, and the
-/// `pub fn main()` that runs it. `service` is a `fn(MySqlPool) -> (Router,
+/// pool (users, products): a [`MysqlService`] without extra arguments, the
+/// `pub fn main()` that runs it, and the test that its `serve` reads the URL of
+/// each service the catalogue says it calls ([`catalogue_differences`]). `service` is a `fn(MySqlPool) -> (Router,
 /// ServiceContext)`.
 ///
 /// A macro rather than a generic function so that what must be the calling crate's
@@ -198,6 +313,15 @@ macro_rules! pool_service_main {
         /// exit code (see [`kubestore_common::service::main`]).
         pub fn main() -> ::std::process::ExitCode {
             $crate::service::main::<Service>()
+        }
+
+        #[cfg(test)]
+        #[test]
+        fn serve_reads_the_urls_of_what_the_catalogue_says_it_calls() {
+            ::std::assert_eq!(
+                $crate::service::catalogue_differences::<Service>(),
+                ::std::vec::Vec::<::std::string::String>::new()
+            );
         }
     };
 }

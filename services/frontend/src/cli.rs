@@ -48,3 +48,16 @@ impl Settings for Config {
 pub fn main() -> ExitCode {
     service::main::<Frontend>()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serve_reads_the_urls_of_what_the_catalogue_says_it_calls() {
+        assert_eq!(
+            service::catalogue_differences::<Frontend>(),
+            Vec::<String>::new()
+        );
+    }
+}

@@ -97,3 +97,16 @@ impl MysqlService for Orders {
 pub fn main() -> ExitCode {
     service::main::<Orders>()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serve_reads_the_urls_of_what_the_catalogue_says_it_calls() {
+        assert_eq!(
+            service::catalogue_differences::<Orders>(),
+            Vec::<String>::new()
+        );
+    }
+}
