@@ -2,40 +2,12 @@
 
 use std::time::Duration;
 
-use kubestore_common::config::{Echo, LogArgs, ServeArgs, UpstreamArgs, parse_base_url};
+use kubestore_common::config::{Echo, LogArgs, ServeArgs, UpstreamArgs};
+
+use crate::upstream::Dependencies;
 
 /// Default port of the cart service: the catalogue's.
 pub const DEFAULT_PORT: u16 = kubestore_common::catalog::port(crate::SERVICE);
-
-/// Command line and environment of the `cart` binary.
-#[derive(Debug, clap::Parser)]
-#[command(
-    name = "cart",
-    version,
-    about = "KubeStore cart service: carts in Redis"
-)]
-pub struct Cli {
-    /// What to do.
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-/// The subcommands.
-#[derive(Debug, clap::Subcommand)]
-pub enum Command {
-    /// Checks that Redis answers and exits; Redis has no schema to migrate.
-    Migrate {
-        /// Settings.
-        #[command(flatten)]
-        config: Config,
-    },
-    /// Serves the HTTP API.
-    Serve {
-        /// Settings.
-        #[command(flatten)]
-        config: Config,
-    },
-}
 
 /// Settings of the cart service.
 #[derive(Debug, Clone, clap::Args)]
@@ -56,18 +28,9 @@ pub struct Config {
     #[arg(long, env = "REDIS_TIMEOUT", default_value = "1s",
           value_parser = kubestore_common::config::parse_duration)]
     pub redis_timeout: Duration,
-    /// Base URL of the products service (`PRODUCTS_URL`).
-    #[arg(long, env = "PRODUCTS_URL", default_value = "http://127.0.0.1:8082", value_parser = parse_base_url)]
-    pub products_url: String,
-    /// Base URL of the orders service (`ORDERS_URL`).
-    #[arg(long, env = "ORDERS_URL", default_value = "http://127.0.0.1:8083", value_parser = parse_base_url)]
-    pub orders_url: String,
-    /// Time allowed for orders to create the order of a checkout
-    /// (`CHECKOUT_TIMEOUT`); longer than `UPSTREAM_TIMEOUT` because orders itself
-    /// calls users and products.
-    #[arg(long, env = "CHECKOUT_TIMEOUT", default_value = "10s",
-          value_parser = kubestore_common::config::parse_duration)]
-    pub checkout_timeout: Duration,
+    /// The services it calls.
+    #[command(flatten)]
+    pub deps: Dependencies,
     /// Idle time after which a cart expires (`CART_IDLE_TTL`); every use restarts
     /// it: `7d`, `12h`, `30m`, `90s` or a number of seconds.
     #[arg(long, env = "CART_IDLE_TTL", default_value = "7d", value_parser = parse_idle_ttl)]
@@ -90,12 +53,9 @@ impl Config {
         self.serve.echo(DEFAULT_PORT, &mut echo);
         self.log.echo(&mut echo);
         echo.url("REDIS_URL", &self.redis_url)
-            .duration("REDIS_TIMEOUT", self.redis_timeout)
-            .url("PRODUCTS_URL", &self.products_url)
-            .url("ORDERS_URL", &self.orders_url);
-        self.upstream.echo(&mut echo);
-        echo.duration("CHECKOUT_TIMEOUT", self.checkout_timeout)
-            .duration("CART_IDLE_TTL", self.cart_idle_ttl)
+            .duration("REDIS_TIMEOUT", self.redis_timeout);
+        self.deps.echo(&self.upstream, &mut echo);
+        echo.duration("CART_IDLE_TTL", self.cart_idle_ttl)
             .duration("IDEMPOTENCY_KEY_TTL", self.idempotency_key_ttl)
             .duration("IDEMPOTENCY_WAIT", self.idempotency_wait)
             // Derived, not read: shown so an operator can see when a claim lapses.
@@ -111,7 +71,7 @@ impl Config {
     /// claim whose process died ever lapses.
     pub fn idempotency_lease(&self) -> Duration {
         let attempts = self.upstream.upstream_retries + 1;
-        self.checkout_timeout * attempts + self.redis_timeout * 4 + LEASE_MARGIN
+        self.deps.checkout_timeout * attempts + self.redis_timeout * 4 + LEASE_MARGIN
     }
 }
 

@@ -1,6 +1,7 @@
 //! The KubeStore cart service: carts in Redis, checkout through orders.
 //!
 //! # Layout
+//! - [`cli`]: the `migrate` and `serve` subcommands.
 //! - [`config`]: the environment it reads.
 //! - [`store`]: the Redis data model and its atomic Lua updates.
 //! - [`checkout`]: the checkout flow and the idempotency keys that make a
@@ -9,13 +10,14 @@
 //! - [`routes`]: the HTTP handlers.
 //!
 //! [`app`] builds the API router from an [`AppState`], so tests can serve it on
-//! `127.0.0.1:0` against a real Redis; [`run`] is what `main` calls.
+//! `127.0.0.1:0` against a real Redis; [`cli::main`] is what `main` calls.
 
 // Handlers return the shared `AppError` (128 bytes) by value, as the common
 // crate's extractors do; boxing it would only move a cold-path cost around.
 #![allow(clippy::result_large_err)]
 
 pub mod checkout;
+pub mod cli;
 pub mod config;
 pub mod routes;
 pub mod store;
@@ -25,12 +27,11 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
-use kubestore_common::config::UpstreamArgs;
 use kubestore_common::{Health, Metrics, ReadinessCheck, ServiceContext, server};
 
-use crate::config::{Cli, Command, Config, DEFAULT_PORT};
+use crate::config::Config;
 use crate::store::{KeySettings, Store, StoreConfig};
-use crate::upstream::{UpstreamConfig, Upstreams};
+use crate::upstream::Upstreams;
 
 /// The service name: the `service` label of its metrics.
 pub const SERVICE: &str = "cart";
@@ -67,15 +68,7 @@ impl AppState {
                 },
             },
         );
-        let upstream = Upstreams::new(&UpstreamConfig {
-            products_url: config.products_url.clone(),
-            orders_url: config.orders_url.clone(),
-            lookups: config.upstream.clone(),
-            checkout: UpstreamArgs {
-                upstream_timeout: config.checkout_timeout,
-                upstream_retries: config.upstream.upstream_retries,
-            },
-        })?;
+        let upstream = Upstreams::new(&config.deps, &config.upstream)?;
         Ok(Self {
             store: Arc::new(store),
             upstream,
@@ -111,37 +104,4 @@ pub fn service(state: AppState) -> (Router, ServiceContext) {
     );
     let router = server::finish(app(state), &ctx);
     (router, ctx)
-}
-
-/// Runs the command line.
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
-        Command::Migrate { config } => {
-            init(&config)?;
-            let state = AppState::from_config(&config)?;
-            // Nothing to migrate in Redis; checking the connection makes a
-            // misconfigured REDIS_URL fail the deployment's migrate step.
-            state
-                .store
-                .ping()
-                .await
-                .context("cannot reach Redis at REDIS_URL")?;
-            tracing::info!(service = SERVICE, "redis answers; nothing to migrate");
-            Ok(())
-        }
-        Command::Serve { config } => {
-            init(&config)?;
-            let state = AppState::from_config(&config)?;
-            let (router, ctx) = service(state);
-            let listener = server::bind(config.serve.listen_addr(DEFAULT_PORT)).await?;
-            server::serve(listener, router, &ctx, config.serve.drain_seconds).await?;
-            Ok(())
-        }
-    }
-}
-
-fn init(config: &Config) -> anyhow::Result<()> {
-    kubestore_common::telemetry::init(&config.log.rust_log).map_err(anyhow::Error::msg)?;
-    config.print();
-    Ok(())
 }

@@ -1,15 +1,5 @@
-//! `cart migrate | serve`: parses the command line and runs it.
+//! The `cart` binary: `cart migrate` and `cart serve`.
 
-use clap::Parser;
-
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
-    let cli = kubestore_cart::config::Cli::parse();
-    match kubestore_cart::run(cli).await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("cart: {err:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+fn main() -> std::process::ExitCode {
+    kubestore_cart::cli::main()
 }

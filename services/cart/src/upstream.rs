@@ -2,27 +2,43 @@
 //! [`Outcome`], so that a service that is down turns into a fast 503
 //! `dependency_unavailable` rather than a hanging request.
 
+use std::time::Duration;
+
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use kubestore_common::client::{ClientError, Outcome, Upstream, UpstreamRequest};
-use kubestore_common::config::UpstreamArgs;
+use kubestore_common::config::{self, Echo, UpstreamArgs};
 use kubestore_common::{AppError, idempotency};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::store::Line;
 
-/// Settings of the upstream calls.
-#[derive(Debug, Clone)]
-pub struct UpstreamConfig {
-    /// Base URL of products.
+/// Where the services the cart calls live, and how long a checkout may take
+/// (`serve` arguments).
+#[derive(Debug, Clone, clap::Args)]
+pub struct Dependencies {
+    /// Base URL of the products service (`PRODUCTS_URL`).
+    #[arg(long, env = "PRODUCTS_URL", default_value_t = config::local_url("products"), value_parser = config::parse_base_url)]
     pub products_url: String,
-    /// Base URL of orders.
+    /// Base URL of the orders service (`ORDERS_URL`).
+    #[arg(long, env = "ORDERS_URL", default_value_t = config::local_url("orders"), value_parser = config::parse_base_url)]
     pub orders_url: String,
-    /// Timeout and retries of product lookups.
-    pub lookups: UpstreamArgs,
-    /// Timeout and retries of creating an order, which itself calls users and
-    /// products, so it gets a longer timeout than a lookup.
-    pub checkout: UpstreamArgs,
+    /// Time allowed for orders to create the order of a checkout
+    /// (`CHECKOUT_TIMEOUT`); longer than `UPSTREAM_TIMEOUT` because orders itself
+    /// calls users and products.
+    #[arg(long, env = "CHECKOUT_TIMEOUT", default_value = "10s",
+          value_parser = config::parse_duration)]
+    pub checkout_timeout: Duration,
+}
+
+impl Dependencies {
+    /// Adds the URLs, then `args`, then the checkout timeout to the start-up line.
+    pub fn echo(&self, args: &UpstreamArgs, echo: &mut Echo) {
+        echo.url("PRODUCTS_URL", &self.products_url)
+            .url("ORDERS_URL", &self.orders_url);
+        args.echo(echo);
+        echo.duration("CHECKOUT_TIMEOUT", self.checkout_timeout);
+    }
 }
 
 /// Clients of products and orders.
@@ -33,11 +49,17 @@ pub struct Upstreams {
 }
 
 impl Upstreams {
-    /// Builds the clients; fails on a URL that is not http(s).
-    pub fn new(config: &UpstreamConfig) -> Result<Self, ClientError> {
+    /// Builds the clients, every call with `args`' timeout and retries but creating
+    /// an order, which gets the checkout timeout; fails on a URL that is not
+    /// http(s).
+    pub fn new(deps: &Dependencies, args: &UpstreamArgs) -> Result<Self, ClientError> {
+        let checkout = UpstreamArgs {
+            upstream_timeout: deps.checkout_timeout,
+            ..args.clone()
+        };
         Ok(Self {
-            products: Upstream::new("products", &config.products_url, &config.lookups)?,
-            orders: Upstream::new("orders", &config.orders_url, &config.checkout)?,
+            products: Upstream::new("products", &deps.products_url, args)?,
+            orders: Upstream::new("orders", &deps.orders_url, &checkout)?,
         })
     }
 

@@ -65,6 +65,13 @@ pub fn parse_base_url(raw: &str) -> Result<String, String> {
     Ok(raw.trim_end_matches('/').to_owned())
 }
 
+/// The base URL of the catalogue service `name` on this machine: the default of the
+/// `<NAME>_URL` variable of its callers, so that its port is written only in the
+/// catalogue. Panics on a name the catalogue does not know.
+pub fn local_url(name: &str) -> String {
+    format!("http://127.0.0.1:{}", crate::catalog::port(name))
+}
+
 /// Outgoing calls to other services.
 #[derive(Debug, Clone, clap::Args)]
 pub struct UpstreamArgs {
@@ -216,6 +223,14 @@ mod tests {
         assert!(parse_base_url("ftp://orders").is_err());
         assert!(parse_base_url("http://").is_err());
         assert!(parse_base_url("http:///path").is_err());
+    }
+
+    #[test]
+    fn local_urls_are_valid_base_urls() {
+        for name in crate::catalog::names() {
+            let url = local_url(name);
+            assert_eq!(parse_base_url(&url).unwrap(), url);
+        }
     }
 
     #[test]

@@ -5,11 +5,12 @@
 //! header ([`idempotency`]), `/healthz` + `/readyz`
 //! ([`health`]), Prometheus metrics ([`metrics`]), the router wrapper and graceful
 //! shutdown ([`server`]), the outgoing HTTP client ([`client`]), logging
-//! ([`telemetry`]) and time formatting ([`time`]).
+//! ([`telemetry`]), time formatting ([`time`]) and the `migrate` / `serve` command
+//! line ([`service`]).
 //!
 //! With the `mysql` feature, [`db`] adds the pool, `migrate`, the readiness check and
-//! the mapping of database errors for the MySQL-backed services, and [`service`] their
-//! shared `migrate` / `serve` command line.
+//! the mapping of database errors for the MySQL-backed services, and [`service`] the
+//! whole of their `migrate` and `serve`.
 //!
 //! A service's `main` typically reads:
 //!
@@ -33,7 +34,6 @@ pub mod idempotency;
 pub mod metrics;
 pub mod pagination;
 pub mod server;
-#[cfg(feature = "mysql")]
 pub mod service;
 pub mod telemetry;
 pub mod time;

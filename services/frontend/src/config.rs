@@ -1,38 +1,11 @@
 //! The frontend's configuration, read from the environment.
 
-use kubestore_common::config::{Echo, LogArgs, ServeArgs, UpstreamArgs, parse_base_url};
+use kubestore_common::config::{Echo, LogArgs, ServeArgs, UpstreamArgs};
+
+use crate::upstream::Dependencies;
 
 /// Default port of the frontend: the catalogue's.
 pub const DEFAULT_PORT: u16 = kubestore_common::catalog::port(crate::SERVICE);
-
-/// Command line and environment of the `frontend` binary.
-#[derive(Debug, clap::Parser)]
-#[command(
-    name = "frontend",
-    version,
-    about = "KubeStore frontend: the shop's HTML pages"
-)]
-pub struct Cli {
-    /// What to do.
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-/// The subcommands.
-// Parsed once at start-up: boxing the settings would buy nothing.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug, clap::Subcommand)]
-pub enum Command {
-    /// Does nothing and exits 0: the frontend keeps no state of its own. It
-    /// exists so every service can be deployed the same way.
-    Migrate,
-    /// Serves the pages.
-    Serve {
-        /// Settings.
-        #[command(flatten)]
-        config: Config,
-    },
-}
 
 /// Settings of the frontend.
 #[derive(Debug, Clone, clap::Args)]
@@ -46,25 +19,9 @@ pub struct Config {
     /// Calls to the backends.
     #[command(flatten)]
     pub upstream: UpstreamArgs,
-    /// Base URL of the products service (`PRODUCTS_URL`).
-    #[arg(long, env = "PRODUCTS_URL", default_value = "http://127.0.0.1:8082", value_parser = parse_base_url)]
-    pub products_url: String,
-    /// Base URL of the cart service (`CART_URL`).
-    #[arg(long, env = "CART_URL", default_value = "http://127.0.0.1:8084", value_parser = parse_base_url)]
-    pub cart_url: String,
-    /// Base URL of the orders service (`ORDERS_URL`).
-    #[arg(long, env = "ORDERS_URL", default_value = "http://127.0.0.1:8083", value_parser = parse_base_url)]
-    pub orders_url: String,
-    /// Base URL of the users service (`USERS_URL`).
-    #[arg(long, env = "USERS_URL", default_value = "http://127.0.0.1:8081", value_parser = parse_base_url)]
-    pub users_url: String,
-    /// Time allowed for the cart to check out (`CHECKOUT_TIMEOUT`): it calls
-    /// orders, which calls users and products, so it needs longer than
-    /// `UPSTREAM_TIMEOUT`; keep it above the cart's own `CHECKOUT_TIMEOUT`
-    /// so the cart answers (503 or not) before the frontend gives up.
-    #[arg(long, env = "CHECKOUT_TIMEOUT", default_value = "15s",
-          value_parser = kubestore_common::config::parse_duration)]
-    pub checkout_timeout: std::time::Duration,
+    /// The backends it calls.
+    #[command(flatten)]
+    pub deps: Dependencies,
     /// Mark cookies `Secure` (`COOKIE_SECURE`): set it when the shop is served
     /// over HTTPS, as behind the mesh's gateway.
     #[arg(long, env = "COOKIE_SECURE", default_value_t = false,
@@ -78,13 +35,8 @@ impl Config {
         let mut echo = Echo::new();
         self.serve.echo(DEFAULT_PORT, &mut echo);
         self.log.echo(&mut echo);
-        echo.url("PRODUCTS_URL", &self.products_url)
-            .url("CART_URL", &self.cart_url)
-            .url("ORDERS_URL", &self.orders_url)
-            .url("USERS_URL", &self.users_url);
-        self.upstream.echo(&mut echo);
-        echo.duration("CHECKOUT_TIMEOUT", self.checkout_timeout)
-            .value("COOKIE_SECURE", self.cookie_secure);
+        self.deps.echo(&self.upstream, &mut echo);
+        echo.value("COOKIE_SECURE", self.cookie_secure);
         echo.log(crate::SERVICE);
     }
 }

@@ -2,6 +2,7 @@
 //! products, cart, orders and users services.
 //!
 //! # Layout
+//! - [`cli`]: the `migrate` and `serve` subcommands.
 //! - [`config`]: the environment it reads.
 //! - [`upstream`]: typed calls to the four backends.
 //! - [`cookies`]: the cart id and customer number cookies.
@@ -10,6 +11,7 @@
 //!
 //! It keeps no state of its own, so it is ready whenever it is not draining.
 
+pub mod cli;
 pub mod config;
 pub mod cookies;
 pub mod pages;
@@ -22,8 +24,8 @@ use anyhow::Context;
 use axum::Router;
 use kubestore_common::{Health, Metrics, ServiceContext, server};
 
-use crate::config::{Cli, Command, Config, DEFAULT_PORT};
-use crate::upstream::{UpstreamUrls, Upstreams};
+use crate::config::Config;
+use crate::upstream::Upstreams;
 use crate::views::Views;
 
 /// The service name: the `service` label of its metrics.
@@ -43,14 +45,8 @@ pub struct AppState {
 impl AppState {
     /// The state for `config`.
     pub fn from_config(config: &Config) -> anyhow::Result<Self> {
-        let urls = UpstreamUrls {
-            products: config.products_url.clone(),
-            cart: config.cart_url.clone(),
-            orders: config.orders_url.clone(),
-            users: config.users_url.clone(),
-        };
         Ok(Self {
-            upstream: Upstreams::new(&urls, &config.upstream, config.checkout_timeout)?,
+            upstream: Upstreams::new(&config.deps, &config.upstream)?,
             views: Arc::new(Views::new().context("a template does not compile")?),
             cookie_secure: config.cookie_secure,
         })
@@ -73,23 +69,4 @@ pub fn service(state: AppState) -> (Router, ServiceContext) {
     );
     let router = server::finish(app(state), &ctx);
     (router, ctx)
-}
-
-/// Runs the command line.
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
-        Command::Migrate => {
-            println!("frontend: nothing to migrate");
-            Ok(())
-        }
-        Command::Serve { config } => {
-            kubestore_common::telemetry::init(&config.log.rust_log).map_err(anyhow::Error::msg)?;
-            config.print();
-            let state = AppState::from_config(&config)?;
-            let (router, ctx) = service(state);
-            let listener = server::bind(config.serve.listen_addr(DEFAULT_PORT)).await?;
-            server::serve(listener, router, &ctx, config.serve.drain_seconds).await?;
-            Ok(())
-        }
-    }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use kubestore_common::client::{ClientError, Outcome, Upstream, UpstreamRequest};
-use kubestore_common::config::UpstreamArgs;
+use kubestore_common::config::{self, Echo, UpstreamArgs};
 use kubestore_common::{AppError, idempotency};
 use serde::{Deserialize, Serialize};
 
@@ -91,17 +91,41 @@ pub struct User {
     pub id: i64,
 }
 
-/// Where the backends are.
-#[derive(Debug, Clone)]
-pub struct UpstreamUrls {
-    /// products.
-    pub products: String,
-    /// cart.
-    pub cart: String,
-    /// orders.
-    pub orders: String,
-    /// users.
-    pub users: String,
+/// Where the backends live, and how long a checkout may take (`serve`
+/// arguments).
+#[derive(Debug, Clone, clap::Args)]
+pub struct Dependencies {
+    /// Base URL of the products service (`PRODUCTS_URL`).
+    #[arg(long, env = "PRODUCTS_URL", default_value_t = config::local_url("products"), value_parser = config::parse_base_url)]
+    pub products_url: String,
+    /// Base URL of the cart service (`CART_URL`).
+    #[arg(long, env = "CART_URL", default_value_t = config::local_url("cart"), value_parser = config::parse_base_url)]
+    pub cart_url: String,
+    /// Base URL of the orders service (`ORDERS_URL`).
+    #[arg(long, env = "ORDERS_URL", default_value_t = config::local_url("orders"), value_parser = config::parse_base_url)]
+    pub orders_url: String,
+    /// Base URL of the users service (`USERS_URL`).
+    #[arg(long, env = "USERS_URL", default_value_t = config::local_url("users"), value_parser = config::parse_base_url)]
+    pub users_url: String,
+    /// Time allowed for the cart to check out (`CHECKOUT_TIMEOUT`): it calls
+    /// orders, which calls users and products, so it needs longer than
+    /// `UPSTREAM_TIMEOUT`; keep it above the cart's own `CHECKOUT_TIMEOUT`
+    /// so the cart answers (503 or not) before the frontend gives up.
+    #[arg(long, env = "CHECKOUT_TIMEOUT", default_value = "15s",
+          value_parser = config::parse_duration)]
+    pub checkout_timeout: Duration,
+}
+
+impl Dependencies {
+    /// Adds the URLs, then `args`, then the checkout timeout to the start-up line.
+    pub fn echo(&self, args: &UpstreamArgs, echo: &mut Echo) {
+        echo.url("PRODUCTS_URL", &self.products_url)
+            .url("CART_URL", &self.cart_url)
+            .url("ORDERS_URL", &self.orders_url)
+            .url("USERS_URL", &self.users_url);
+        args.echo(echo);
+        echo.duration("CHECKOUT_TIMEOUT", self.checkout_timeout);
+    }
 }
 
 /// Clients of the four backends.
@@ -116,23 +140,20 @@ pub struct Upstreams {
 }
 
 impl Upstreams {
-    /// Builds the clients; fails on a URL that is not http(s). Checkouts get
-    /// `checkout_timeout` per attempt, every other call `args`' timeout.
-    pub fn new(
-        urls: &UpstreamUrls,
-        args: &UpstreamArgs,
-        checkout_timeout: Duration,
-    ) -> Result<Self, ClientError> {
-        let checkout_args = UpstreamArgs {
-            upstream_timeout: checkout_timeout,
-            upstream_retries: args.upstream_retries,
+    /// Builds the clients, every call with `args`' timeout and retries but a
+    /// checkout, which gets the checkout timeout; fails on a URL that is not
+    /// http(s).
+    pub fn new(deps: &Dependencies, args: &UpstreamArgs) -> Result<Self, ClientError> {
+        let checkout = UpstreamArgs {
+            upstream_timeout: deps.checkout_timeout,
+            ..args.clone()
         };
         Ok(Self {
-            products: Upstream::new("products", &urls.products, args)?,
-            cart: Upstream::new("cart", &urls.cart, args)?,
-            checkout: Upstream::new("cart", &urls.cart, &checkout_args)?,
-            orders: Upstream::new("orders", &urls.orders, args)?,
-            users: Upstream::new("users", &urls.users, args)?,
+            products: Upstream::new("products", &deps.products_url, args)?,
+            cart: Upstream::new("cart", &deps.cart_url, args)?,
+            checkout: Upstream::new("cart", &deps.cart_url, &checkout)?,
+            orders: Upstream::new("orders", &deps.orders_url, args)?,
+            users: Upstream::new("users", &deps.users_url, args)?,
         })
     }
 

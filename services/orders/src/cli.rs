@@ -2,10 +2,10 @@
 //! environment (see [`kubestore_common::config`]); the shared part lives in
 //! [`kubestore_common::service`], orders adds its upstream and idempotency settings.
 
+use crate::upstream::{Dependencies, Upstreams};
 use crate::{AppState, DEFAULT_PORT, MIGRATOR, SERVICE};
 use axum::Router;
 use kubestore_common::ServiceContext;
-use kubestore_common::client::Upstream;
 use kubestore_common::config::{self, Echo, UpstreamArgs};
 use kubestore_common::service::{self, MysqlService};
 use sqlx::MySqlPool;
@@ -20,17 +20,13 @@ struct Extra {
     upstream: UpstreamArgs,
     #[command(flatten)]
     deps: Dependencies,
+    #[command(flatten)]
+    idempotency: Idempotency,
 }
 
-/// Where the services orders calls live, and how idempotency keys behave.
+/// How idempotency keys behave.
 #[derive(Debug, clap::Args)]
-struct Dependencies {
-    /// Base URL of the users service (`USERS_URL`).
-    #[arg(long, env = "USERS_URL", default_value = "http://127.0.0.1:8081", value_parser = config::parse_base_url)]
-    users_url: String,
-    /// Base URL of the products service (`PRODUCTS_URL`).
-    #[arg(long, env = "PRODUCTS_URL", default_value = "http://127.0.0.1:8082", value_parser = config::parse_base_url)]
-    products_url: String,
+struct Idempotency {
     /// How long a request waits for a concurrent one with the same Idempotency-Key
     /// before answering 409 request_in_progress (`IDEMPOTENCY_WAIT`).
     #[arg(long, env = "IDEMPOTENCY_WAIT", default_value = "10s", value_parser = config::parse_duration)]
@@ -55,28 +51,34 @@ impl MysqlService for Orders {
         &MIGRATOR
     }
 
-    fn echo(Extra { upstream, deps }: &Extra, echo: &mut Echo) {
-        echo.url("USERS_URL", &deps.users_url)
-            .url("PRODUCTS_URL", &deps.products_url);
-        upstream.echo(echo);
-        echo.duration("IDEMPOTENCY_WAIT", deps.idempotency_wait)
-            .duration("IDEMPOTENCY_LEASE", deps.idempotency_lease);
+    fn echo(
+        Extra {
+            upstream,
+            deps,
+            idempotency,
+        }: &Extra,
+        echo: &mut Echo,
+    ) {
+        deps.echo(upstream, echo);
+        echo.duration("IDEMPOTENCY_WAIT", idempotency.idempotency_wait)
+            .duration("IDEMPOTENCY_LEASE", idempotency.idempotency_lease);
     }
 
     fn app(
-        Extra { upstream, deps }: Extra,
+        Extra {
+            upstream,
+            deps,
+            idempotency,
+        }: Extra,
         pool: impl FnOnce() -> anyhow::Result<MySqlPool>,
     ) -> anyhow::Result<(Router, ServiceContext)> {
-        let upstreams = crate::upstream::Upstreams::new(
-            Upstream::new("users", &deps.users_url, &upstream)?,
-            Upstream::new("products", &deps.products_url, &upstream)?,
-        );
+        let upstreams = Upstreams::new(&deps, &upstream)?;
         let pool = pool()?;
         let ctx = crate::context(pool.clone());
         let mut state = AppState::new(pool, upstreams);
         state.idempotency = crate::idempotency::Settings {
-            wait: deps.idempotency_wait,
-            lease: deps.idempotency_lease,
+            wait: idempotency.idempotency_wait,
+            lease: idempotency.idempotency_lease,
         };
         Ok((crate::router(state, &ctx), ctx))
     }
@@ -94,4 +96,17 @@ impl MysqlService for Orders {
 /// code (see [`service::main`]).
 pub fn main() -> ExitCode {
     service::main::<Orders>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serve_reads_the_urls_of_what_the_catalogue_says_it_calls() {
+        assert_eq!(
+            service::catalogue_differences::<Orders>(),
+            Vec::<String>::new()
+        );
+    }
 }

@@ -6,7 +6,8 @@
 
 use axum::http::{Method, StatusCode};
 use kubestore_common::AppError;
-use kubestore_common::client::{Refusal, Upstream, UpstreamRequest};
+use kubestore_common::client::{ClientError, Refusal, Upstream, UpstreamRequest};
+use kubestore_common::config::{self, Echo, UpstreamArgs};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -16,6 +17,26 @@ use std::time::{Duration, Instant};
 const KNOWN_USER_TTL: Duration = Duration::from_secs(300);
 /// Bound of the known-user cache; it is emptied when full.
 const KNOWN_USER_CAP: usize = 100_000;
+
+/// Where the services orders calls live (`serve` arguments).
+#[derive(Debug, Clone, clap::Args)]
+pub struct Dependencies {
+    /// Base URL of the users service (`USERS_URL`).
+    #[arg(long, env = "USERS_URL", default_value_t = config::local_url("users"), value_parser = config::parse_base_url)]
+    pub users_url: String,
+    /// Base URL of the products service (`PRODUCTS_URL`).
+    #[arg(long, env = "PRODUCTS_URL", default_value_t = config::local_url("products"), value_parser = config::parse_base_url)]
+    pub products_url: String,
+}
+
+impl Dependencies {
+    /// Adds the URLs, then `args`, to the start-up line.
+    pub fn echo(&self, args: &UpstreamArgs, echo: &mut Echo) {
+        echo.url("USERS_URL", &self.users_url)
+            .url("PRODUCTS_URL", &self.products_url);
+        args.echo(echo);
+    }
+}
 
 /// The two dependencies.
 #[derive(Clone, Debug)]
@@ -66,13 +87,14 @@ struct ReservationRequest<'a> {
 }
 
 impl Upstreams {
-    /// Clients for users and products.
-    pub fn new(users: Upstream, products: Upstream) -> Self {
-        Self {
-            users,
-            products,
+    /// Clients for users and products, every call with `args`' timeout and retries;
+    /// fails on a URL that is not http(s).
+    pub fn new(deps: &Dependencies, args: &UpstreamArgs) -> Result<Self, ClientError> {
+        Ok(Self {
+            users: Upstream::new("users", &deps.users_url, args)?,
+            products: Upstream::new("products", &deps.products_url, args)?,
             known_users: Arc::default(),
-        }
+        })
     }
 
     fn is_known_user(&self, user_id: i64) -> bool {

@@ -76,15 +76,13 @@ async fn a_twin_that_waits_too_long_gets_request_in_progress() {
     let mut state = kubestore_orders::AppState::new(
         s.pool.clone(),
         kubestore_orders::upstream::Upstreams::new(
-            kubestore_common::client::Upstream::new("users", &s.users.base(), &Default::default())
-                .unwrap(),
-            kubestore_common::client::Upstream::new(
-                "products",
-                &s.products.base(),
-                &Default::default(),
-            )
-            .unwrap(),
-        ),
+            &kubestore_orders::upstream::Dependencies {
+                users_url: s.users.base(),
+                products_url: s.products.base(),
+            },
+            &Default::default(),
+        )
+        .unwrap(),
     );
     state.idempotency.wait = std::time::Duration::from_secs(1);
     let ctx = kubestore_orders::context(s.pool.clone());

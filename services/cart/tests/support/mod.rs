@@ -21,7 +21,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use kubestore_cart::config::parse_idle_ttl;
 use kubestore_cart::store::{KeySettings, Store, StoreConfig};
-use kubestore_cart::upstream::{UpstreamConfig, Upstreams};
+use kubestore_cart::upstream::{Dependencies, Upstreams};
 use kubestore_cart::{AppState, MAX_LINES, service};
 use kubestore_common::config::UpstreamArgs;
 #[allow(unused_imports)] // each test file uses a different part of the harness
@@ -250,19 +250,16 @@ pub async fn start_cart(options: CartOptions) -> Cart {
             keys: options.keys,
         },
     ));
-    let upstream = Upstreams::new(&UpstreamConfig {
+    let deps = Dependencies {
         products_url: options.products_url,
         orders_url: options.orders_url,
-        lookups: UpstreamArgs {
-            upstream_timeout: Duration::from_secs(2),
-            upstream_retries: 1,
-        },
-        checkout: UpstreamArgs {
-            upstream_timeout: options.checkout_timeout,
-            upstream_retries: 1,
-        },
-    })
-    .unwrap();
+        checkout_timeout: options.checkout_timeout,
+    };
+    let args = UpstreamArgs {
+        upstream_timeout: Duration::from_secs(2),
+        upstream_retries: 1,
+    };
+    let upstream = Upstreams::new(&deps, &args).unwrap();
     let state = AppState {
         store: store.clone(),
         upstream,

@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use kubestore_common::client::Upstream;
 use kubestore_common::config::UpstreamArgs;
 use kubestore_testkit::mysql::fresh_database;
 use serde_json::{Value, json};
@@ -40,10 +39,11 @@ pub async fn start_backends() -> Backends {
         upstream_retries: 1,
     };
     let (pool, _) = fresh_database("cart_orders", &kubestore_orders::MIGRATOR).await;
-    let upstream = kubestore_orders::upstream::Upstreams::new(
-        Upstream::new("users", &users, &args).unwrap(),
-        Upstream::new("products", &products, &args).unwrap(),
-    );
+    let deps = kubestore_orders::upstream::Dependencies {
+        users_url: users.clone(),
+        products_url: products.clone(),
+    };
+    let upstream = kubestore_orders::upstream::Upstreams::new(&deps, &args).unwrap();
     let ctx = kubestore_orders::context(pool.clone());
     let orders = serve_fresh(kubestore_orders::router(
         kubestore_orders::AppState::new(pool, upstream),

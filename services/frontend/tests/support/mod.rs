@@ -38,12 +38,13 @@ pub async fn users_router() -> Router {
 
 /// The orders service on a fresh database, calling `users` and `products`.
 pub async fn orders_router(users: &str, products: &str) -> Router {
-    use kubestore_common::client::Upstream;
+    use kubestore_orders::upstream::{Dependencies, Upstreams};
     let (pool, _) = fresh_database("fe_orders", &kubestore_orders::MIGRATOR).await;
-    let upstream = kubestore_orders::upstream::Upstreams::new(
-        Upstream::new("users", users, &upstream_args()).unwrap(),
-        Upstream::new("products", products, &upstream_args()).unwrap(),
-    );
+    let deps = Dependencies {
+        users_url: users.to_owned(),
+        products_url: products.to_owned(),
+    };
+    let upstream = Upstreams::new(&deps, &upstream_args()).unwrap();
     let ctx = kubestore_orders::context(pool.clone());
     kubestore_orders::router(kubestore_orders::AppState::new(pool, upstream), &ctx)
 }
@@ -59,7 +60,7 @@ pub fn upstream_args() -> UpstreamArgs {
 /// The cart service on the real Redis, under a key prefix of its own.
 pub fn cart_router(products_url: &str, orders_url: &str) -> Router {
     use kubestore_cart::store::{KeySettings, Store, StoreConfig};
-    use kubestore_cart::upstream::{UpstreamConfig, Upstreams};
+    use kubestore_cart::upstream::{Dependencies, Upstreams};
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -78,13 +79,12 @@ pub fn cart_router(products_url: &str, orders_url: &str) -> Router {
             },
         },
     );
-    let upstream = Upstreams::new(&UpstreamConfig {
+    let deps = Dependencies {
         products_url: products_url.to_owned(),
         orders_url: orders_url.to_owned(),
-        lookups: upstream_args(),
-        checkout: upstream_args(),
-    })
-    .unwrap();
+        checkout_timeout: upstream_args().upstream_timeout,
+    };
+    let upstream = Upstreams::new(&deps, &upstream_args()).unwrap();
     kubestore_cart::service(kubestore_cart::AppState {
         store: Arc::new(store),
         upstream,
@@ -104,19 +104,16 @@ pub struct StoreUrls {
 
 /// The frontend calling `urls`.
 pub fn frontend_router(products: &str, cart: &str, orders: &str, users: &str) -> Router {
-    use kubestore_frontend::upstream::{UpstreamUrls, Upstreams};
+    use kubestore_frontend::upstream::{Dependencies, Upstreams};
+    let deps = Dependencies {
+        products_url: products.to_owned(),
+        cart_url: cart.to_owned(),
+        orders_url: orders.to_owned(),
+        users_url: users.to_owned(),
+        checkout_timeout: Duration::from_secs(10),
+    };
     let state = kubestore_frontend::AppState {
-        upstream: Upstreams::new(
-            &UpstreamUrls {
-                products: products.to_owned(),
-                cart: cart.to_owned(),
-                orders: orders.to_owned(),
-                users: users.to_owned(),
-            },
-            &upstream_args(),
-            Duration::from_secs(10),
-        )
-        .unwrap(),
+        upstream: Upstreams::new(&deps, &upstream_args()).unwrap(),
         views: Arc::new(kubestore_frontend::views::Views::new().unwrap()),
         cookie_secure: false,
     };

@@ -6,9 +6,8 @@
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use kubestore_common::client::Upstream;
 use kubestore_common::config::UpstreamArgs;
-use kubestore_orders::upstream::Upstreams;
+use kubestore_orders::upstream::{Dependencies, Upstreams};
 use kubestore_orders::{AppState, MIGRATOR, context, router};
 use kubestore_testkit::mysql::{drop_database, fresh_database};
 use kubestore_testkit::router::{raw, send};
@@ -77,10 +76,11 @@ pub async fn start_products(listener: TcpListener, db: Option<(MySqlPool, String
 }
 
 pub fn orders_router(pool: MySqlPool, users: &str, products: &str, args: &UpstreamArgs) -> Router {
-    let upstreams = Upstreams::new(
-        Upstream::new("users", users, args).unwrap(),
-        Upstream::new("products", products, args).unwrap(),
-    );
+    let deps = Dependencies {
+        users_url: users.to_owned(),
+        products_url: products.to_owned(),
+    };
+    let upstreams = Upstreams::new(&deps, args).unwrap();
     let ctx = context(pool.clone());
     router(AppState::new(pool, upstreams), &ctx)
 }
