@@ -19,7 +19,7 @@
 //! let health = Health::new(vec![db::readiness_check(pool.clone(), &MIGRATOR)]);
 //! let ctx = ServiceContext::new("products", health, metrics);
 //! let router = server::finish(app(state), &ctx);
-//! server::serve(listener, router, &ctx, args.serve.drain()).await?;
+//! server::serve_with(&args.serve, DEFAULT_PORT, router, &ctx).await?;
 //! ```
 
 pub mod api;

@@ -89,6 +89,19 @@ pub async fn serve(
     serve_until(listener, app, ctx, drain, shutdown_signal()).await
 }
 
+/// Binds the address `args` name (all interfaces on `default_port` unless
+/// `LISTEN_ADDR` says otherwise) and [`serve`]s `app` there with its drain time: what
+/// every service's `serve` ends with.
+pub async fn serve_with(
+    args: &crate::config::ServeArgs,
+    default_port: u16,
+    app: Router,
+    ctx: &ServiceContext,
+) -> std::io::Result<()> {
+    let listener = bind(args.listen_addr(default_port)).await?;
+    serve(listener, app, ctx, args.drain_seconds).await
+}
+
 /// [`serve`] with the shutdown trigger supplied by the caller (tests).
 pub async fn serve_until(
     listener: TcpListener,

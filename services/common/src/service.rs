@@ -459,7 +459,6 @@ mod mysql {
         ) -> anyhow::Result<()> {
             let service = <S as MysqlService>::NAME;
             let url = db_args.url(service);
-            let addr = serve.listen_addr(S::DEFAULT_PORT);
             let mut echo = Echo::new();
             serve.echo(S::DEFAULT_PORT, &mut echo);
             db_args.echo(service, &mut echo);
@@ -469,8 +468,7 @@ mod mysql {
             let (app, ctx) = S::app(extra, || {
                 Ok(db::pool(&url, db_args.database_max_connections)?)
             })?;
-            let listener = server::bind(addr).await?;
-            server::serve(listener, app, &ctx, serve.drain_seconds)
+            server::serve_with(&serve, S::DEFAULT_PORT, app, &ctx)
                 .await
                 .context("server failed")
         }

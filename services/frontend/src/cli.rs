@@ -31,9 +31,12 @@ impl Service for Frontend {
         config.print();
         let state = AppState::from_config(&config)?;
         let (router, ctx) = crate::service(state);
-        let listener = server::bind(config.serve.listen_addr(DEFAULT_PORT)).await?;
-        server::serve(listener, router, &ctx, config.serve.drain_seconds).await?;
+        server::serve_with(&config.serve, DEFAULT_PORT, router, &ctx).await?;
         Ok(())
+    }
+
+    fn log_failure(e: &anyhow::Error) {
+        tracing::error!(error = format!("{e:#}"), "{SERVICE} failed");
     }
 }
 
