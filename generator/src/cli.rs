@@ -56,7 +56,8 @@ pub struct EnvoyArgs {
 
     /// First port of the stack's port plan (everything listens on 127.0.0.1, from here to
     /// here + 999).
-    #[arg(long, default_value_t = 20000)]
+    #[arg(long, default_value_t = crate::envoy::ports::DEFAULT_BASE,
+          value_parser = crate::envoy::ports::parse_base)]
     pub port_base: u16,
 }
 

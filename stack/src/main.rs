@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use kubestore_gen::envoy::ports;
 use kubestore_stack::load;
 use kubestore_stack::stack::{Request, Stack};
 
@@ -40,8 +41,9 @@ enum Command {
         /// Folder of the environment files.
         #[arg(long, default_value = "environments", env = "KUBESTORE_ENVIRONMENTS")]
         environments: PathBuf,
-        /// First port of the port plan (the stack uses this port and the next 999).
-        #[arg(long, default_value_t = 20000, env = "KUBESTORE_STACK_PORT_BASE")]
+        /// First port of the port plan (the stack uses this port and the next 999; 1024 to 64536).
+        #[arg(long, default_value_t = ports::DEFAULT_BASE, env = "KUBESTORE_STACK_PORT_BASE",
+              value_parser = ports::parse_base)]
         port_base: u16,
         /// Folder of the service binaries; default: the folder of this program.
         #[arg(long)]
@@ -110,11 +112,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             bin_dir,
             webhook,
         } => {
-            if port_base < 1024 || port_base.checked_add(999).is_none() {
-                anyhow::bail!(
-                    "--port-base {port_base} leaves no room for the stack: use 1024 to 64536"
-                );
-            }
             let bin_dir = match bin_dir {
                 Some(dir) => dir,
                 None => std::env::current_exe()?

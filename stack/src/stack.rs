@@ -265,14 +265,14 @@ impl Stack {
         Ok(())
     }
 
-    /// Admin ports of every Envoy that calls `service` (the ingress for the frontend).
+    /// Admin ports of every Envoy that calls `service` (and the ingress for the entry point).
     pub fn caller_admins(&self, service: &str) -> Vec<u16> {
         let ports = self.plan.ports;
         let mut out: Vec<u16> = catalog::callers(service)
             .filter(|c| self.plan.env.service(c.name).is_some())
             .flat_map(|c| (0..REPLICAS).map(move |r| ports.sidecar_admin(c, r)))
             .collect();
-        if service == "frontend" {
+        if service == catalog::ENTRY_POINT.name {
             out.push(ports.ingress_admin());
         }
         out

@@ -199,8 +199,8 @@ fn ingress(env: &Environment, policy: &MeshPolicy, ports: LocalPorts) -> Value {
     let listen = ports.ingress();
     let host = &env.ingress.host;
     let mut clusters = Vec::new();
-    if let Some(frontend) = env.service("frontend") {
-        clusters.push(destination_cluster(env, policy, frontend, ports));
+    if let Some(entry) = env.service(crate::catalog::ENTRY_POINT.name) {
+        clusters.push(destination_cluster(env, policy, entry, ports));
     }
     let listener = translate::http_listener(
         "0.0.0.0_8080",

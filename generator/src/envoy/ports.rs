@@ -18,9 +18,27 @@ pub struct LocalPorts {
     pub base: u16,
 }
 
+/// Where a plan starts unless told otherwise.
+pub const DEFAULT_BASE: u16 = 20000;
+
+/// How many ports a plan takes, from its base on.
+pub const SPAN: u16 = 1000;
+
 impl Default for LocalPorts {
     fn default() -> Self {
-        Self { base: 20000 }
+        Self { base: DEFAULT_BASE }
+    }
+}
+
+/// Reads a `--port-base`: a port from which the whole plan fits above the privileged
+/// ports and below 65536. Both command lines that take one use it.
+pub fn parse_base(raw: &str) -> Result<u16, String> {
+    let highest = u16::MAX - (SPAN - 1);
+    match raw.trim().parse::<u16>() {
+        Ok(base) if (1024..=highest).contains(&base) => Ok(base),
+        _ => Err(format!(
+            "`{raw}` leaves no room for the stack's {SPAN} ports: use 1024 to {highest}"
+        )),
     }
 }
 
@@ -81,13 +99,27 @@ impl LocalPorts {
 
     /// The highest port the plan uses.
     pub fn last(self) -> u16 {
-        self.base + 999
+        self.base + (SPAN - 1)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_port_base_leaves_room_for_the_whole_plan() {
+        assert_eq!(parse_base("20000"), Ok(20000));
+        assert_eq!(parse_base("64536"), Ok(64536));
+        for bad in ["1023", "64537", "70000", "-1", "twenty"] {
+            assert_eq!(
+                parse_base(bad),
+                Err(format!(
+                    "`{bad}` leaves no room for the stack's 1000 ports: use 1024 to 64536"
+                )),
+            );
+        }
+    }
 
     #[test]
     fn no_two_listeners_share_a_port() {
