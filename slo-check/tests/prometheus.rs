@@ -20,16 +20,7 @@ fn prometheus_known_history() {
     let url = prom.url.clone();
 
     // The generator's own OpenSLO documents for dev, and the same through --env.
-    let out = slo_check(&[
-        "--slos",
-        &dev_slos(),
-        "--prometheus",
-        &url,
-        "--at",
-        &at_s,
-        "--format",
-        "json",
-    ]);
+    let out = slo_check_at(&dev_slos(), &url, &at_s, &["--format", "json"]);
     assert_eq!(code(&out), 4, "{}", text(&out));
     let r = json(&out);
     assert_eq!(r["version"], 1);
@@ -140,15 +131,7 @@ fn prometheus_known_history() {
         }
     }
     // --allow-no-data: exit 0, still reported.
-    let out = slo_check(&[
-        "--slos",
-        &dev_slos(),
-        "--prometheus",
-        &url,
-        "--at",
-        &at_s,
-        "--allow-no-data",
-    ]);
+    let out = slo_check_at(&dev_slos(), &url, &at_s, &["--allow-no-data"]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("no_data"));
 
@@ -156,16 +139,7 @@ fn prometheus_known_history() {
     let strict_dir = tempfile::tempdir().unwrap();
     strict(strict_dir.path());
     let sd = strict_dir.path().display().to_string();
-    let out = slo_check(&[
-        "--slos",
-        &sd,
-        "--prometheus",
-        &url,
-        "--at",
-        &at_s,
-        "--format",
-        "json",
-    ]);
+    let out = slo_check_at(&sd, &url, &at_s, &["--format", "json"]);
     assert_eq!(code(&out), 1, "{}", text(&out));
     let r = json(&out);
     let o = slo(&r, "orders-availability-strict");
@@ -186,30 +160,15 @@ fn prometheus_known_history() {
     near(&u["budget_remaining"], 0.5, "users budget");
     assert_eq!(u["verdict"], "met");
     // --max-burn 3: met.
-    let out = slo_check(&[
-        "--slos",
-        &sd,
-        "--prometheus",
-        &url,
-        "--at",
-        &at_s,
-        "--max-burn",
-        "3",
-    ]);
+    let out = slo_check_at(&sd, &url, &at_s, &["--max-burn", "3"]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     // --since: the last 5 minutes hold 24 of the 60 errors in 12000 requests.
-    let out = slo_check(&[
-        "--slos",
+    let out = slo_check_at(
         &sd,
-        "--prometheus",
         &url,
-        "--at",
         &at_s,
-        "--since",
-        &(at - 300).to_string(),
-        "--format",
-        "json",
-    ]);
+        &["--since", &(at - 300).to_string(), "--format", "json"],
+    );
     let r = json(&out);
     assert_eq!(r["window"], "5m");
     assert_eq!(r["since"], chrono_like(at - 300));
@@ -241,18 +200,7 @@ fn prometheus_known_history() {
         ),
     );
     let sp = spent.path().display().to_string();
-    let out = slo_check(&[
-        "--slos",
-        &sp,
-        "--prometheus",
-        &url,
-        "--at",
-        &at_s,
-        "--max-burn",
-        "3",
-        "--format",
-        "json",
-    ]);
+    let out = slo_check_at(&sp, &url, &at_s, &["--max-burn", "3", "--format", "json"]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     let r = json(&out);
     near(
@@ -268,18 +216,12 @@ fn prometheus_known_history() {
             .any(|w| w.as_str().unwrap().contains("budget is spent")),
         "{r:#}"
     );
-    let out = slo_check(&[
-        "--slos",
+    let out = slo_check_at(
         &sp,
-        "--prometheus",
         &url,
-        "--at",
         &at_s,
-        "--max-burn",
-        "3",
-        "--budget-policy",
-        "fail",
-    ]);
+        &["--max-burn", "3", "--budget-policy", "fail"],
+    );
     assert_eq!(code(&out), 1, "{}", text(&out));
 
     // No data, with the cause.
@@ -313,16 +255,12 @@ fn prometheus_known_history() {
             "sum(slo:requests:total)",
         ),
     );
-    let out = slo_check(&[
-        "--slos",
+    let out = slo_check_at(
         &nodata.path().display().to_string(),
-        "--prometheus",
         &url,
-        "--at",
         &at_s,
-        "--format",
-        "json",
-    ]);
+        &["--format", "json"],
+    );
     assert_eq!(code(&out), 4, "{}", text(&out));
     let r = json(&out);
     assert_eq!(slo(&r, "payments")["no_data_cause"], "series_never_there");
@@ -349,16 +287,12 @@ fn prometheus_known_history() {
         "1d",
         ("bad", &format!("{} * 2", q("orders")), &q("orders")),
     );
-    let out = slo_check(&[
-        "--slos",
+    let out = slo_check_at(
         &inconsistent.path().display().to_string(),
-        "--prometheus",
         &url,
-        "--at",
         &at_s,
-        "--format",
-        "json",
-    ]);
+        &["--format", "json"],
+    );
     assert_eq!(code(&out), 3, "{}", text(&out));
     let t = json(&out);
     assert_eq!(slo(&t, "twice")["verdict"], "error");
@@ -377,14 +311,7 @@ fn prometheus_known_history() {
         "1d",
         ("bad", &q("products"), &q("products")),
     );
-    let out = slo_check(&[
-        "--slos",
-        &low.path().display().to_string(),
-        "--prometheus",
-        &url,
-        "--at",
-        &at_s,
-    ]);
+    let out = slo_check_at(&low.path().display().to_string(), &url, &at_s, &[]);
     assert_eq!(code(&out), 4, "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("low_traffic"));
 
@@ -472,16 +399,7 @@ fn prometheus_known_history() {
         "{}/basic",
         proxy.url.replacen("http://", "http://user:pa55@", 1)
     );
-    let out = slo_check(&[
-        "--slos",
-        &sd,
-        "--prometheus",
-        &with_user,
-        "--at",
-        &at_s,
-        "--format",
-        "json",
-    ]);
+    let out = slo_check_at(&sd, &with_user, &at_s, &["--format", "json"]);
     assert_eq!(code(&out), 1, "{}", text(&out));
     assert!(!text(&out).contains("pa55"), "{}", text(&out));
 
@@ -517,16 +435,7 @@ fn prometheus_known_history() {
         !text(&out).contains("pa55"),
         "the password is never printed"
     );
-    let out = slo_check(&[
-        "--slos",
-        &sd,
-        "--prometheus",
-        &base,
-        "--at",
-        &at_s,
-        "--basic-auth-user",
-        "user",
-    ]);
+    let out = slo_check_at(&sd, &base, &at_s, &["--basic-auth-user", "user"]);
     assert_eq!(
         code(&out),
         2,
@@ -540,28 +449,10 @@ fn prometheus_known_history() {
     );
 
     // Every format.
-    let out = slo_check(&[
-        "--slos",
-        &sd,
-        "--prometheus",
-        &url,
-        "--at",
-        &at_s,
-        "--format",
-        "junit",
-    ]);
+    let out = slo_check_at(&sd, &url, &at_s, &["--format", "junit"]);
     let xml = String::from_utf8_lossy(&out.stdout).to_string();
     check_junit(&xml);
-    let out = slo_check(&[
-        "--slos",
-        &sd,
-        "--prometheus",
-        &url,
-        "--at",
-        &at_s,
-        "--format",
-        "markdown",
-    ]);
+    let out = slo_check_at(&sd, &url, &at_s, &["--format", "markdown"]);
     let md = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(md.contains("| ❌ breached | `orders-availability-strict` | 99.9% | 99.75% | 2.5× | 86.1111% | 24000 |"), "{md}");
     assert!(
@@ -603,18 +494,17 @@ fn prometheus_known_history() {
         let f = f.unwrap().path();
         std::fs::copy(&f, all.path().join(f.file_name().unwrap())).unwrap();
     }
-    let out = slo_check(&[
-        "--slos",
+    let out = slo_check_at(
         &all.path().display().to_string(),
-        "--prometheus",
         &url,
-        "--at",
         &at_s,
-        "--format",
-        "html",
-        "--output",
-        &html_path.display().to_string(),
-    ]);
+        &[
+            "--format",
+            "html",
+            "--output",
+            &html_path.display().to_string(),
+        ],
+    );
     assert_eq!(code(&out), 1, "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("VERDICT"));
     let html = std::fs::read_to_string(&html_path).unwrap();
@@ -636,16 +526,7 @@ fn prometheus_known_history() {
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("sum(increase(http_requests_total{namespace=\"kubestore-dev\",service=\"orders\",status=~\"5..\"}[10m]))"));
     // Prometheus stopped: exit 3.
-    let out = slo_check(&[
-        "--slos",
-        &sd,
-        "--prometheus",
-        &url,
-        "--at",
-        &at_s,
-        "--retries",
-        "1",
-    ]);
+    let out = slo_check_at(&sd, &url, &at_s, &["--retries", "1"]);
     assert_eq!(code(&out), 3, "{}", text(&out));
     assert!(text(&out).contains("cannot reach"), "{}", text(&out));
 }

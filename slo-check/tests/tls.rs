@@ -106,18 +106,12 @@ fn tls_with_a_private_ca() {
     let s = slos.path().display().to_string();
     let ca_file = d.join("ca.crt").display().to_string();
 
-    let out = slo_check(&[
-        "--slos",
+    let out = slo_check_at(
         &s,
-        "--prometheus",
         &prom.url,
-        "--at",
         &at_s,
-        "--ca-file",
-        &ca_file,
-        "--format",
-        "json",
-    ]);
+        &["--ca-file", &ca_file, "--format", "json"],
+    );
     assert_eq!(code(&out), 1, "{}", text(&out));
     near(
         &slo(&json(&out), "orders-availability-strict")["burn_rate"],
@@ -125,18 +119,12 @@ fn tls_with_a_private_ca() {
         "over TLS",
     );
 
-    let out = slo_check(&[
-        "--slos",
+    let out = slo_check_at(
         &s,
-        "--prometheus",
         &prom.url,
-        "--at",
         &at_s,
-        "--retries",
-        "0",
-        "--format",
-        "json",
-    ]);
+        &["--retries", "0", "--format", "json"],
+    );
     assert_eq!(code(&out), 3, "an unknown CA is refused: {}", text(&out));
     assert!(
         text(&out).to_lowercase().contains("certificate"),
@@ -144,15 +132,7 @@ fn tls_with_a_private_ca() {
         text(&out)
     );
 
-    let out = slo_check(&[
-        "--slos",
-        &s,
-        "--prometheus",
-        &prom.url,
-        "--at",
-        &at_s,
-        "--insecure-skip-verify",
-    ]);
+    let out = slo_check_at(&s, &prom.url, &at_s, &["--insecure-skip-verify"]);
     assert_eq!(code(&out), 1, "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("WARNING: --insecure-skip-verify"));
 

@@ -22,16 +22,7 @@ fn victoria_metrics_agrees_with_prometheus() {
     }
     let d = dir.path().display().to_string();
     let run = |url: &str| {
-        let out = slo_check(&[
-            "--slos",
-            &d,
-            "--prometheus",
-            url,
-            "--at",
-            &at_s,
-            "--format",
-            "json",
-        ]);
+        let out = slo_check_at(&d, url, &at_s, &["--format", "json"]);
         assert_eq!(code(&out), 1, "{}", text(&out));
         json(&out)
     };

@@ -406,6 +406,13 @@ pub fn slo_check(args: &[&str]) -> Output {
     slo_check_env(args, &[])
 }
 
+/// One evaluation of `slos` against `prometheus` at `at`, with `rest` after those flags.
+pub fn slo_check_at(slos: &str, prometheus: &str, at: &str, rest: &[&str]) -> Output {
+    let mut args = vec!["--slos", slos, "--prometheus", prometheus, "--at", at];
+    args.extend_from_slice(rest);
+    slo_check(&args)
+}
+
 pub fn slo_check_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_slo-check"));
     cmd.args(args)
