@@ -444,3 +444,50 @@ fn retries_that_do_not_fit_the_timeout_blame_the_value_the_file_sets() {
     ))
     .unwrap();
 }
+
+/// A caller whose route timeout is shorter than a callee's gives up on requests its
+/// callee is still answering: a warning at the key to raise, naming the slower callee.
+#[test]
+fn a_caller_that_times_out_before_its_callee_is_warned() {
+    let timeouts = |env: &Environment| -> Vec<String> {
+        env.warnings()
+            .iter()
+            .map(ToString::to_string)
+            .filter(|w| w.contains("route timeout"))
+            .collect()
+    };
+    let env = environment(&format!(
+        "name: t\nnamespace: t\n{SECRETS}services:\n  orders: {{resilience: {{timeout: 3s}}}}\n"
+    ))
+    .expect("a warning does not stop a render");
+    // Neither caller sets a timeout: the warning points at the services table.
+    assert_eq!(
+        timeouts(&env),
+        [
+            "environments/t.yaml:10:1: services.frontend.resilience.timeout: frontend's route \
+             timeout 2s is shorter than that of orders (3s), which it waits on: its callers give \
+             up while it still waits; give frontend a longer timeout",
+            "environments/t.yaml:10:1: services.cart.resilience.timeout: cart's route timeout 2s \
+             is shorter than that of orders (3s), which it waits on: its callers give up while it \
+             still waits; give cart a longer timeout",
+        ]
+    );
+    // Callers that wait longer than what they call are fine.
+    let env = environment(&format!(
+        "name: t\nnamespace: t\n{SECRETS}services:\n  orders: {{resilience: {{timeout: 3s}}}}\n  \
+         cart: {{resilience: {{timeout: 4s}}}}\n  frontend: {{resilience: {{timeout: 5s}}}}\n"
+    ))
+    .unwrap();
+    assert!(timeouts(&env).is_empty(), "{:?}", timeouts(&env));
+    // A timeout set in the shared defaults is blamed there, on its own line.
+    let env = environment(&format!(
+        "name: t\nnamespace: t\n{SECRETS}defaults: {{resilience: {{timeout: 1s, retries: {{per_try_timeout: 300ms}}}}}}\nservices:\n  users: {{resilience: {{timeout: 3s}}}}\n"
+    ))
+    .unwrap();
+    let warnings = timeouts(&env);
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(
+        warnings[0].starts_with("environments/t.yaml:10:25: defaults.resilience.timeout: frontend's route timeout 1s is shorter than that of users (3s)"),
+        "{warnings:?}"
+    );
+}

@@ -59,6 +59,9 @@ pub struct Environment {
     pub secrets: secrets::Secrets,
     /// Image of the post-sync SLO check, `<registry>/slo-check:<tag>`.
     pub slo_check_image: Image,
+    /// See [`Environment::warnings`].
+    #[serde(skip)]
+    warnings: Vec<crate::spec::ConfigError>,
     #[serde(skip)]
     _validated: (),
 }
@@ -76,7 +79,7 @@ impl Environment {
 
     /// Problems found while validating that do not stop a render, in file order.
     pub fn warnings(&self) -> &[crate::spec::ConfigError] {
-        &self.slos.warnings
+        &self.warnings
     }
 }
 

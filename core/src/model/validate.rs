@@ -91,6 +91,24 @@ fn assemble(c: &mut Check) -> Checked<Environment> {
             service(c, def, &layers, image)
         })
         .collect();
+    let timeout_key = |name: &str| {
+        Layers::of(
+            "",
+            name,
+            &overrides,
+            spec.defaults.as_ref(),
+            &builtin,
+            BuiltinAt::Field,
+        )
+        .get("resilience.timeout", |s| {
+            s.resilience.as_ref()?.timeout.as_ref()
+        })
+        .map(|(_, key): (String, String)| key)
+        // A built-in value has no line: point at where the fix goes.
+        .filter(|key| key.starts_with("services.") || key.starts_with("defaults."))
+        .unwrap_or_else(|| format!("services.{name}.resilience.timeout"))
+    };
+    timeout_order(c, &services, timeout_key);
 
     let mesh = mesh(c, spec);
     let digest_of = |name: &str| {
@@ -182,6 +200,7 @@ fn assemble(c: &mut Check) -> Checked<Environment> {
         );
     }
 
+    let warnings = c.take_warnings();
     Ok(Environment {
         name: spec.name.clone(),
         namespace: spec.namespace.clone(),
@@ -219,8 +238,39 @@ fn assemble(c: &mut Check) -> Checked<Environment> {
         secrets: secrets?,
         slo_check_image: slo_check_image?,
         slos: slos?,
+        warnings,
         _validated: (),
     })
+}
+
+/// Warns where a service's route timeout is shorter than that of a service it calls:
+/// its callers' sidecars give up on it while it still waits, so a slow answer it then
+/// gets reaches nobody (and a keyed checkout is made, but reported as failed).
+fn timeout_order(c: &mut Check, services: &[Checked<Service>], key_of: impl Fn(&str) -> String) {
+    let built: Vec<&Service> = services.iter().filter_map(|s| s.as_ref().ok()).collect();
+    for caller in &built {
+        let timeout = caller.resilience.timeout;
+        let slower: Vec<String> = caller
+            .def
+            .calls
+            .iter()
+            .filter_map(|name| built.iter().find(|s| s.name() == *name))
+            .filter(|callee| callee.resilience.timeout > timeout)
+            .map(|callee| format!("{} ({})", callee.name(), callee.resilience.timeout))
+            .collect();
+        if !slower.is_empty() {
+            let name = caller.name();
+            c.warn(
+                &key_of(name),
+                format!(
+                    "{name}'s route timeout {timeout} is shorter than that of {}, which it \
+                     waits on: its callers give up while it still waits; give {name} a \
+                     longer timeout",
+                    slower.join(", ")
+                ),
+            );
+        }
+    }
 }
 
 /// The host the frontend answers on: the file's, or one made from the environment's name.

@@ -146,7 +146,6 @@ pub(in crate::model) fn validate(c: &mut Check) -> Checked<Slos> {
             enabled: check.enabled.unwrap_or(true),
             window,
         },
-        warnings: c.take_warnings(),
     })
 }
 

@@ -15,7 +15,6 @@ pub(super) use checks::validate;
 
 use super::units::{Duration, Percent};
 use crate::catalog::ServiceDef;
-use crate::spec::ConfigError;
 
 /// Compliance windows Prometheus keeps enough data for (its default retention is 15d, so
 /// a 30d window needs `--storage.tsdb.retention.time` of at least 30d).
@@ -351,9 +350,6 @@ pub struct Slos {
     pub services: Vec<ServiceSlos>,
     /// The post-sync check.
     pub post_sync_check: PostSyncCheck,
-    /// Problems that do not stop a render.
-    #[serde(skip)]
-    pub warnings: Vec<ConfigError>,
 }
 
 impl Slos {
