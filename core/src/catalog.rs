@@ -65,7 +65,20 @@ impl ServiceDef {
     pub fn url_variable(&self) -> String {
         format!("{}_URL", self.name.to_ascii_uppercase())
     }
+
+    /// Whether it stores `Idempotency-Key` answers for repeats, which it does exactly
+    /// when a route is safe to repeat with that header: the services that must keep
+    /// (and expire, after `IDEMPOTENCY_KEY_TTL`) what they answered.
+    pub fn stores_idempotency_keys(&self) -> bool {
+        self.routes.iter().any(|r| {
+            matches!(r.idempotency, Idempotency::WithHeader(h) if h.eq_ignore_ascii_case(IDEMPOTENCY_KEY_HEADER))
+        })
+    }
 }
+
+/// The request header that makes a `WithHeader` route safe to repeat (lower case,
+/// as `http` names it).
+pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
 
 const fn route(method: &'static str, template: &'static str, idempotency: Idempotency) -> Route {
     Route {
@@ -117,7 +130,7 @@ pub const SERVICES: &[ServiceDef] = &[
         public: false,
         routes: &[
             // A repeat with the caller's key is the first 201; without, 409 email_taken.
-            route("POST", "/v1/users", WithHeader("idempotency-key")),
+            route("POST", "/v1/users", WithHeader(IDEMPOTENCY_KEY_HEADER)),
             route("GET", "/v1/users", Always),
             route("GET", "/v1/users/{id}", Always),
         ],
@@ -147,7 +160,7 @@ pub const SERVICES: &[ServiceDef] = &[
         datastore: Some(Datastore::Mysql),
         public: false,
         routes: &[
-            route("POST", "/v1/orders", WithHeader("idempotency-key")),
+            route("POST", "/v1/orders", WithHeader(IDEMPOTENCY_KEY_HEADER)),
             route("GET", "/v1/orders", Always),
             route("GET", "/v1/orders/{id}", Always),
             route("POST", "/v1/orders/{id}/cancel", Never),
@@ -169,7 +182,7 @@ pub const SERVICES: &[ServiceDef] = &[
             route(
                 "POST",
                 "/v1/carts/{cart_id}/checkout",
-                WithHeader("idempotency-key"),
+                WithHeader(IDEMPOTENCY_KEY_HEADER),
             ),
         ],
     },
@@ -294,6 +307,16 @@ mod tests {
         for s in SERVICES {
             assert_eq!(port(s.name), s.port);
         }
+    }
+
+    #[test]
+    fn the_services_that_store_idempotency_keys_are_those_with_keyed_routes() {
+        let storing: Vec<_> = SERVICES
+            .iter()
+            .filter(|s| s.stores_idempotency_keys())
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(storing, ["users", "orders", "cart"]);
     }
 
     #[test]

@@ -120,5 +120,6 @@ pub const MYSQL_STORAGE: &str = "10Gi";
 pub const REDIS_STORAGE: &str = "1Gi";
 /// How long a cart lives without a write.
 pub const CART_IDLE_TTL: &str = "7d";
-/// How long the cart keeps a keyed checkout's answer for repeats of it.
+/// How long a service that stores `Idempotency-Key` answers (cart, users, orders)
+/// keeps one for repeats of it.
 pub const IDEMPOTENCY_KEY_TTL: &str = "24h";

@@ -138,6 +138,8 @@ fn config_map(env: &Environment, service: &Service) -> ConfigMap {
     }
     if def.datastore == Some(Datastore::Redis) {
         data.insert("CART_IDLE_TTL".into(), defaults::CART_IDLE_TTL.into());
+    }
+    if def.stores_idempotency_keys() {
         data.insert(
             "IDEMPOTENCY_KEY_TTL".into(),
             defaults::IDEMPOTENCY_KEY_TTL.into(),

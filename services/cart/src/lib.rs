@@ -62,7 +62,7 @@ impl AppState {
                 max_lines: MAX_LINES,
                 timeout: config.redis_timeout,
                 keys: KeySettings {
-                    ttl: config.idempotency_key_ttl,
+                    ttl: config.keys.idempotency_key_ttl,
                     lease: config.idempotency_lease(),
                     wait: config.idempotency_wait,
                 },

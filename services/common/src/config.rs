@@ -125,6 +125,52 @@ pub fn parse_duration(raw: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// Parses a time to live: a whole number followed by `s`, `m`, `h` or `d`, or a
+/// bare number of seconds; from 1 second to 365 days. Redis TTLs are whole
+/// seconds, hence no fractions; the MySQL services take the same values so that one
+/// variable means the same everywhere.
+pub fn parse_ttl(raw: &str) -> Result<Duration, String> {
+    let s = raw.trim();
+    let (number, unit) = match s.char_indices().last() {
+        Some((i, c @ ('s' | 'm' | 'h' | 'd'))) => (&s[..i], c),
+        _ => (s, 's'),
+    };
+    let bad = || format!("`{raw}` is not a duration (examples: 7d, 12h, 30m, 90s)");
+    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let value: u64 = number.parse().map_err(|_| bad())?;
+    let scale = match unit {
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        _ => 1,
+    };
+    let secs = value
+        .checked_mul(scale)
+        .filter(|secs| (1..=365 * 86_400).contains(secs))
+        .ok_or_else(|| format!("`{raw}` must be between 1 second and 365 days"))?;
+    Ok(Duration::from_secs(secs))
+}
+
+/// How long a service that stores `Idempotency-Key` answers keeps them: the same
+/// variable, values and default in every such service.
+#[derive(Debug, Clone, clap::Args)]
+pub struct IdempotencyKeyTtl {
+    /// How long the answer of a request sent with an `Idempotency-Key` is kept for
+    /// repeats of it (`IDEMPOTENCY_KEY_TTL`): `24h`, `30m`, `90s` or seconds.
+    #[arg(long, env = "IDEMPOTENCY_KEY_TTL",
+          default_value = kubestore_core::defaults::IDEMPOTENCY_KEY_TTL, value_parser = parse_ttl)]
+    pub idempotency_key_ttl: Duration,
+}
+
+impl IdempotencyKeyTtl {
+    /// Adds `IDEMPOTENCY_KEY_TTL` to the start-up line.
+    pub fn echo(&self, echo: &mut Echo) {
+        echo.duration("IDEMPOTENCY_KEY_TTL", self.idempotency_key_ttl);
+    }
+}
+
 /// Replaces the password of a URL (`mysql://u:secret@h/db`) with `****`.
 pub fn mask_url(url: &str) -> String {
     let Some(scheme_end) = url.find("://") else {
@@ -242,6 +288,32 @@ mod tests {
         assert_eq!(parse_duration("1m").unwrap(), Duration::from_secs(60));
         for bad in ["", "abc", "-1s", "2h", "1e10"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ttls() {
+        assert_eq!(parse_ttl("7d").unwrap(), Duration::from_secs(604_800));
+        assert_eq!(parse_ttl("12h").unwrap(), Duration::from_secs(43_200));
+        assert_eq!(parse_ttl("30m").unwrap(), Duration::from_secs(1800));
+        assert_eq!(parse_ttl("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_ttl("90").unwrap(), Duration::from_secs(90));
+        assert_eq!(
+            parse_ttl(kubestore_core::defaults::IDEMPOTENCY_KEY_TTL).unwrap(),
+            Duration::from_secs(86_400)
+        );
+        for bad in [
+            "",
+            "d",
+            "0",
+            "0s",
+            "1.5h",
+            "-1d",
+            "366d",
+            "7w",
+            "99999999999999999999d",
+        ] {
+            assert!(parse_ttl(bad).is_err(), "{bad}");
         }
     }
 

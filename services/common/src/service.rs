@@ -183,6 +183,18 @@ pub fn catalogue_differences<S: Service>() -> Vec<String> {
             differences.push(format!("{variable} defaults to {default:?}, not {local}"));
         }
     }
+    let reads_key_ttl = serve
+        .get_arguments()
+        .any(|arg| arg.get_env().and_then(|v| v.to_str()) == Some(KEY_TTL_VARIABLE));
+    match (def.stores_idempotency_keys(), reads_key_ttl) {
+        (true, false) => differences.push(format!(
+            "stores Idempotency-Key answers, but serve reads no {KEY_TTL_VARIABLE}"
+        )),
+        (false, true) => differences.push(format!(
+            "{KEY_TTL_VARIABLE} is read, but the catalogue has no route keyed by Idempotency-Key"
+        )),
+        _ => {}
+    }
     for dep in def.calls {
         let variable = catalog::service(dep).map(|d| d.url_variable());
         match read.iter().filter(|r| *r == dep).count() {
@@ -197,6 +209,9 @@ pub fn catalogue_differences<S: Service>() -> Vec<String> {
     differences
 }
 
+/// What a service that stores `Idempotency-Key` answers reads their lifetime from.
+const KEY_TTL_VARIABLE: &str = "IDEMPOTENCY_KEY_TTL";
+
 #[cfg(feature = "mysql")]
 pub use mysql::*;
 
@@ -206,7 +221,8 @@ mod tests {
     use crate::config::local_url;
 
     /// A cart that reads users, which the catalogue says it does not call, at a
-    /// wrong default, and does not read orders, which it does.
+    /// wrong default, and reads neither orders, which it calls, nor how long it
+    /// keeps the answers of its keyed checkout.
     struct MiswiredCart;
 
     #[derive(Debug, Args)]
@@ -251,6 +267,7 @@ mod tests {
                     "USERS_URL defaults to [\"http://127.0.0.1:1\"], not {}",
                     local_url("users")
                 ),
+                "stores Idempotency-Key answers, but serve reads no IDEMPOTENCY_KEY_TTL".to_owned(),
                 "calls orders, but serve reads no ORDERS_URL".to_owned(),
             ]
         );
@@ -258,10 +275,12 @@ mod tests {
 }
 
 /// The whole command line of a MySQL service whose router needs nothing but its
-/// pool (users, products): a [`MysqlService`] without extra arguments, the
+/// pool (users, products): a [`MysqlService`] without arguments of its own, the
 /// `pub fn main()` that runs it, and the test that its `serve` reads the URL of
 /// each service the catalogue says it calls ([`catalogue_differences`]). `service` is a `fn(MySqlPool) -> (Router,
-/// ServiceContext)`.
+/// ServiceContext)`. A service with an `idempotency_keys` table adds
+/// `idempotency_keys: <its claim Settings>`: its `serve` then reads
+/// `IDEMPOTENCY_KEY_TTL` and sweeps expired keys.
 ///
 /// A macro rather than a generic function so that what must be the calling crate's
 /// stays its own: `--version` and `--help` from its `Cargo.toml`, and the `tracing`
@@ -270,6 +289,21 @@ mod tests {
 #[macro_export]
 macro_rules! pool_service_main {
     (name: $name:expr, port: $port:expr, migrator: $migrator:expr, service: $service:path $(,)?) => {
+        $crate::pool_service_main!(@main $name, $port, $migrator, $service,
+            $crate::service::NoArgs, |_| None);
+    };
+    (name: $name:expr, port: $port:expr, migrator: $migrator:expr, service: $service:path,
+     idempotency_keys: $keys:expr $(,)?) => {
+        $crate::pool_service_main!(@main $name, $port, $migrator, $service,
+            $crate::config::IdempotencyKeyTtl,
+            |extra: &$crate::config::IdempotencyKeyTtl| Some(
+                $crate::idempotency::mysql::Retention {
+                    ttl: extra.idempotency_key_ttl,
+                    lease: $keys.lease,
+                }
+            ));
+    };
+    (@main $name:expr, $port:expr, $migrator:expr, $service:path, $extra:ty, $retention:expr) => {
         /// What the shared command line needs to know about this service.
         struct Service;
 
@@ -278,14 +312,20 @@ macro_rules! pool_service_main {
             const VERSION: &'static str = env!("CARGO_PKG_VERSION");
             const ABOUT: &'static str = env!("CARGO_PKG_DESCRIPTION");
             const DEFAULT_PORT: u16 = $port;
-            type Extra = $crate::service::NoArgs;
+            type Extra = $extra;
 
             fn migrator() -> &'static $crate::service::__private::sqlx::migrate::Migrator {
                 &$migrator
             }
 
+            fn idempotency_keys(
+                extra: &$extra,
+            ) -> ::std::option::Option<$crate::idempotency::mysql::Retention> {
+                ($retention)(extra)
+            }
+
             fn app(
-                _: $crate::service::NoArgs,
+                _: $extra,
                 pool: impl FnOnce() -> $crate::service::__private::anyhow::Result<
                     $crate::service::__private::sqlx::MySqlPool,
                 >,
@@ -340,9 +380,10 @@ pub mod __private {
 /// The `migrate` and `serve` of the MySQL-backed services.
 #[cfg(feature = "mysql")]
 mod mysql {
-    use super::{Service, Settings};
+    use super::{KEY_TTL_VARIABLE, Service, Settings};
     use crate::config::{self, Echo, LogArgs, ServeArgs};
     use crate::db::{self, DatabaseArgs};
+    use crate::idempotency::{self, mysql::Retention};
     use crate::server::{self, ServiceContext};
     use anyhow::Context;
     use axum::Router;
@@ -372,6 +413,15 @@ mod mysql {
         /// ones; none by default.
         fn echo(extra: &Self::Extra, echo: &mut Echo) {
             let _ = (extra, echo);
+        }
+
+        /// How long the service keeps the rows of its `idempotency_keys` table and
+        /// the lease of its claims, if it has that table: `serve` then removes
+        /// expired rows in the background ([`idempotency::mysql::keep_sweeping`]).
+        /// `None` by default, for a service without the table.
+        fn idempotency_keys(extra: &Self::Extra) -> Option<Retention> {
+            let _ = extra;
+            None
         }
 
         /// Builds the router and its context. `pool` opens the (lazy) database pool; it
@@ -464,13 +514,27 @@ mod mysql {
             db_args.echo(service, &mut echo);
             log.echo(&mut echo);
             S::echo(&extra, &mut echo);
+            let retention = S::idempotency_keys(&extra);
+            if let Some(retention) = retention {
+                echo.duration(KEY_TTL_VARIABLE, retention.ttl);
+            }
             echo.log(service);
+            let mut opened = None;
             let (app, ctx) = S::app(extra, || {
-                Ok(db::pool(&url, db_args.database_max_connections)?)
+                let pool = db::pool(&url, db_args.database_max_connections)?;
+                opened = Some(pool.clone());
+                Ok(pool)
             })?;
-            server::serve_with(&serve, S::DEFAULT_PORT, app, &ctx)
-                .await
-                .context("server failed")
+            let sweeper = retention.zip(opened).map(|(retention, pool)| {
+                tokio::spawn(idempotency::mysql::keep_sweeping(pool, retention))
+            });
+            let served = server::serve_with(&serve, S::DEFAULT_PORT, app, &ctx).await;
+            // Stopped with the server: each batch is its own statement, so stopping
+            // between or during them loses nothing the next process will not sweep.
+            if let Some(sweeper) = sweeper {
+                sweeper.abort();
+            }
+            served.context("server failed")
         }
 
         fn log_failure(e: &anyhow::Error) {

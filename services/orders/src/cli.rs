@@ -6,7 +6,8 @@ use crate::upstream::{Dependencies, Upstreams};
 use crate::{AppState, DEFAULT_PORT, MIGRATOR, SERVICE};
 use axum::Router;
 use kubestore_common::ServiceContext;
-use kubestore_common::config::{self, Echo, UpstreamArgs};
+use kubestore_common::config::{self, Echo, IdempotencyKeyTtl, UpstreamArgs};
+use kubestore_common::idempotency::mysql::Retention;
 use kubestore_common::service::{self, MysqlService};
 use sqlx::MySqlPool;
 use sqlx::migrate::Migrator;
@@ -35,6 +36,17 @@ struct Idempotency {
     /// taken over (`IDEMPOTENCY_LEASE`).
     #[arg(long, env = "IDEMPOTENCY_LEASE", default_value = "30s", value_parser = config::parse_duration)]
     idempotency_lease: Duration,
+    #[command(flatten)]
+    ttl: IdempotencyKeyTtl,
+}
+
+impl Idempotency {
+    fn settings(&self) -> crate::idempotency::Settings {
+        crate::idempotency::Settings {
+            wait: self.idempotency_wait,
+            lease: self.idempotency_lease,
+        }
+    }
 }
 
 /// What the shared command line needs to know about orders.
@@ -64,6 +76,13 @@ impl MysqlService for Orders {
             .duration("IDEMPOTENCY_LEASE", idempotency.idempotency_lease);
     }
 
+    fn idempotency_keys(extra: &Extra) -> Option<Retention> {
+        Some(Retention {
+            ttl: extra.idempotency.ttl.idempotency_key_ttl,
+            lease: extra.idempotency.idempotency_lease,
+        })
+    }
+
     fn app(
         Extra {
             upstream,
@@ -76,10 +95,7 @@ impl MysqlService for Orders {
         let pool = pool()?;
         let ctx = crate::context(pool.clone());
         let mut state = AppState::new(pool, upstreams);
-        state.idempotency = crate::idempotency::Settings {
-            wait: idempotency.idempotency_wait,
-            lease: idempotency.idempotency_lease,
-        };
+        state.idempotency = idempotency.settings();
         Ok((crate::router(state, &ctx), ctx))
     }
 

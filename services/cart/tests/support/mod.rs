@@ -19,11 +19,11 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use kubestore_cart::config::parse_idle_ttl;
 use kubestore_cart::store::{KeySettings, Store, StoreConfig};
 use kubestore_cart::upstream::{Dependencies, Upstreams};
 use kubestore_cart::{AppState, MAX_LINES, service};
 use kubestore_common::config::UpstreamArgs;
+use kubestore_common::config::parse_ttl;
 #[allow(unused_imports)] // each test file uses a different part of the harness
 pub use kubestore_testkit::serve::{closed_port, serve, serve_fresh};
 use serde_json::{Value, json};
@@ -227,7 +227,7 @@ impl CartOptions {
             orders_url: upstream.to_owned(),
             redis_url: REDIS_URL.to_owned(),
             // Short, so what tests leave in Redis goes away soon.
-            idle_ttl: parse_idle_ttl("1h").unwrap(),
+            idle_ttl: parse_ttl("1h").unwrap(),
             checkout_timeout: Duration::from_secs(5),
             keys: KeySettings {
                 ttl: Duration::from_secs(3600),

@@ -11,7 +11,7 @@ use axum::http::HeaderMap;
 use crate::AppError;
 
 /// The request header (lower case, as `http` names it).
-pub const HEADER: &str = "idempotency-key";
+pub const HEADER: &str = crate::catalog::IDEMPOTENCY_KEY_HEADER;
 
 /// Longest key the contract allows.
 pub const MAX_LEN: usize = 255;

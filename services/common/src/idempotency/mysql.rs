@@ -13,8 +13,12 @@
 //!
 //! A committed row without an answer cannot be written by this code; should one
 //! exist, it is taken over once older than [`Settings::lease`].
+//!
+//! Rows are kept for a [`Retention`] time to live (`IDEMPOTENCY_KEY_TTL`), after which
+//! [`sweep`] deletes them, so the table holds about one TTL's worth of keys instead
+//! of every key ever sent; a repeat after that runs the request again.
 
-use chrono::TimeDelta;
+use chrono::{NaiveDateTime, TimeDelta};
 use sqlx::{AssertSqlSafe, MySql, MySqlPool, Transaction};
 use std::time::Duration;
 
@@ -180,5 +184,129 @@ pub async fn store(
         Ok(())
     } else {
         Err(AppError::internal("the idempotency claim row vanished"))
+    }
+}
+
+/// How long a service keeps its keys, and the lease of its claims.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// How long a stored answer is replayed (`IDEMPOTENCY_KEY_TTL`).
+    pub ttl: Duration,
+    /// The service's [`Settings::lease`]: an unfinished claim younger than it may
+    /// belong to a request still running.
+    pub lease: Duration,
+}
+
+/// Most rows one `DELETE` removes: each statement then holds its locks only
+/// briefly, and claims being inserted meanwhile wait at most that long.
+const SWEEP_BATCH: u32 = 1000;
+
+/// Bounds of [`Retention::interval`]: more often than once a minute only adds
+/// load, less often than hourly lets a long TTL's table grow by over an hour of keys.
+const SWEEP_EVERY: std::ops::RangeInclusive<Duration> =
+    Duration::from_secs(60)..=Duration::from_secs(3600);
+
+impl Retention {
+    /// Time between two sweeps: a 24th of the TTL, so that an answer outlives its
+    /// TTL by a small part of it at most.
+    pub fn interval(&self) -> Duration {
+        (self.ttl / 24).clamp(*SWEEP_EVERY.start(), *SWEEP_EVERY.end())
+    }
+}
+
+/// Deletes the expired rows of `idempotency_keys`: answers older than the TTL,
+/// and unfinished claims older than both the TTL and the lease (abandoned by a
+/// process that died), in batches until one is not full. Returns how many went.
+pub async fn sweep(pool: &MySqlPool, retention: Retention) -> Result<u64, sqlx::Error> {
+    let now = crate::time::now();
+    let answered_before = before(now, retention.ttl);
+    let abandoned_before = before(now, retention.ttl.max(retention.lease));
+    let mut removed = 0;
+    loop {
+        let batch = sqlx::query(
+            "DELETE FROM idempotency_keys \
+             WHERE claimed_at < ? AND (response IS NOT NULL OR claimed_at < ?) LIMIT ?",
+        )
+        .bind(answered_before)
+        .bind(abandoned_before)
+        .bind(SWEEP_BATCH)
+        .execute(pool)
+        .await?
+        .rows_affected();
+        removed += batch;
+        if batch < u64::from(SWEEP_BATCH) {
+            return Ok(removed);
+        }
+    }
+}
+
+/// `now` less `age`; the earliest time when that is out of range, which keeps
+/// every row.
+fn before(now: NaiveDateTime, age: Duration) -> NaiveDateTime {
+    TimeDelta::from_std(age)
+        .ok()
+        .and_then(|age| now.checked_sub_signed(age))
+        .unwrap_or(NaiveDateTime::MIN)
+}
+
+/// Runs [`sweep`] now and then every [`Retention::interval`], forever: the task a
+/// service that stores keys runs beside its server, and aborts when the server
+/// stops. A failed sweep (the database unreachable) is logged and tried again at
+/// the next interval.
+pub async fn keep_sweeping(pool: MySqlPool, retention: Retention) {
+    let mut ticks = tokio::time::interval(retention.interval());
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match sweep(&pool, retention).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(
+                removed,
+                ttl = %crate::config::format_duration(retention.ttl),
+                "expired idempotency keys removed"
+            ),
+            Err(e) => tracing::warn!(
+                error = %e,
+                retry_in = %crate::config::format_duration(retention.interval()),
+                "cannot remove expired idempotency keys"
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn every(ttl: Duration) -> Duration {
+        Retention {
+            ttl,
+            lease: Duration::from_secs(30),
+        }
+        .interval()
+    }
+
+    #[test]
+    fn sweeps_run_a_24th_of_the_ttl_apart_within_a_minute_and_an_hour() {
+        assert_eq!(
+            every(Duration::from_secs(86_400)),
+            Duration::from_secs(3600)
+        );
+        assert_eq!(every(Duration::from_secs(7200)), Duration::from_secs(300));
+        assert_eq!(every(Duration::from_secs(90)), Duration::from_secs(60));
+        assert_eq!(
+            every(Duration::from_secs(365 * 86_400)),
+            Duration::from_secs(3600)
+        );
+    }
+
+    #[test]
+    fn an_age_beyond_the_calendar_keeps_every_row() {
+        let now = crate::time::now();
+        assert_eq!(before(now, Duration::MAX), NaiveDateTime::MIN);
+        assert_eq!(
+            before(now, Duration::from_secs(60)),
+            now - TimeDelta::seconds(60)
+        );
     }
 }

@@ -16,7 +16,7 @@ use std::time::Duration;
 /// How a repeat of a keyed creation waits for the first. Creating a user is one
 /// insert, so the first is done long before the wait ends; and no committed
 /// claim is ever left without its answer, so the lease is only a backstop.
-const KEYS: keys::Settings = keys::Settings {
+pub const KEYS: keys::Settings = keys::Settings {
     wait: Duration::from_secs(5),
     lease: Duration::from_secs(30),
 };
