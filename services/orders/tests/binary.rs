@@ -12,23 +12,6 @@ fn orders() -> Command {
 }
 
 #[test]
-fn serve_help_names_the_key_ttl_and_its_default() {
-    let output = orders().args(["serve", "--help"]).output().unwrap();
-    assert!(output.status.success(), "{output:?}");
-    let help = String::from_utf8_lossy(&output.stdout);
-    assert!(help.contains("IDEMPOTENCY_KEY_TTL"), "{help}");
-    assert!(help.contains("[default: 24h]"), "{help}");
-}
-
-#[test]
-fn a_malformed_key_ttl_stops_it_at_start_up() {
-    for value in ["0", "1.5h", "366d"] {
-        let output = orders()
-            .arg("serve")
-            .env("LISTEN_ADDR", "127.0.0.1:0")
-            .env("IDEMPOTENCY_KEY_TTL", value)
-            .output()
-            .unwrap();
-        binary::assert_rejected(&output, "IDEMPOTENCY_KEY_TTL", value);
-    }
+fn serve_reads_the_key_ttl_and_refuses_a_malformed_one() {
+    binary::assert_reads_key_ttl(orders);
 }

@@ -52,6 +52,26 @@ pub fn assert_rejected(output: &std::process::Output, name: &str, value: &str) {
     );
 }
 
+/// Asserts that `serve` of the binary that `command` builds documents `IDEMPOTENCY_KEY_TTL`
+/// with its default in `--help`, and refuses a malformed one at start-up: what every
+/// service that stores Idempotency-Key answers promises.
+pub fn assert_reads_key_ttl(command: impl Fn() -> Command) {
+    let output = command().args(["serve", "--help"]).output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let help = String::from_utf8_lossy(&output.stdout);
+    assert!(help.contains("IDEMPOTENCY_KEY_TTL"), "{help}");
+    assert!(help.contains("[default: 24h]"), "{help}");
+    for value in ["0", "1.5h", "366d"] {
+        let output = command()
+            .arg("serve")
+            .env("LISTEN_ADDR", "127.0.0.1:0")
+            .env("IDEMPOTENCY_KEY_TTL", value)
+            .output()
+            .unwrap();
+        assert_rejected(&output, "IDEMPOTENCY_KEY_TTL", value);
+    }
+}
+
 /// A server process; killed if the test fails before it exits by itself.
 pub struct Running(pub Child);
 
