@@ -164,23 +164,9 @@ async fn a_shopper_buys_a_product_in_the_browser() {
 
     // The order really exists with that total, and took the stock.
     let order_id = path.trim_start_matches("/orders/");
-    let order: Value = http()
-        .get(format!("{}/v1/orders/{order_id}", store.orders))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let order: Value = get_json(format!("{}/v1/orders/{order_id}", store.orders)).await;
     assert_eq!(order["total_cents"], 6998);
-    let product: Value = http()
-        .get(format!("{}/v1/products/{teapot}", store.products))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let product: Value = get_json(format!("{}/v1/products/{teapot}", store.products)).await;
     assert_eq!(product["stock"], 3);
 
     // The cart is empty now.
@@ -250,37 +236,16 @@ async fn a_double_submitted_checkout_shows_one_order() {
         "the browser sent both submissions"
     );
     // One account was made for both.
-    let accounts: Value = http()
-        .get(format!("{users}/v1/users"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let accounts: Value = get_json(format!("{users}/v1/users")).await;
     let accounts = accounts["items"].as_array().unwrap();
     assert_eq!(accounts.len(), 1, "{accounts:?}");
     let user_id = accounts[0]["id"].as_i64().unwrap();
 
-    let orders_of_user: Value = http()
-        .get(format!("{orders}/v1/orders?user_id={user_id}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let orders_of_user: Value = get_json(format!("{orders}/v1/orders?user_id={user_id}")).await;
     let list = orders_of_user["items"].as_array().unwrap();
     assert_eq!(list.len(), 1, "{orders_of_user}");
     assert_eq!(format!("/orders/{}", list[0]["id"]), path);
-    let product: Value = http()
-        .get(format!("{products}/v1/products/{mug}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let product: Value = get_json(format!("{products}/v1/products/{mug}")).await;
     assert_eq!(product["stock"], 9);
 
     // Reloading shows the same order and orders nothing.

@@ -4,7 +4,6 @@
 mod support;
 
 use reqwest::StatusCode;
-use serde_json::json;
 use support::*;
 
 /// A whole store; `down` names backends to leave unreachable.
@@ -162,16 +161,9 @@ async fn a_checkout_form_sent_twice_shows_its_one_order() {
     let store = store_with(&[]).await;
     let product = create_product(&store.products, "P-1", "Plate", 800, 5).await;
     let f = &store.frontend;
-    let user: serde_json::Value = http()
-        .post(format!("{}/v1/users", store.users))
-        .json(&json!({"email": "twice@example.com", "name": "Twice"}))
-        .send()
+    let user = create_user(&store.users, "twice@example.com", "Twice")
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let user = user["id"].to_string();
+        .to_string();
     let cookie = cart_with(&store, product).await;
 
     // Every rendering of the form has its own key.
@@ -200,23 +192,11 @@ async fn a_checkout_form_sent_twice_shows_its_one_order() {
     }
     assert!(locations[0].starts_with("/orders/"), "{locations:?}");
     assert_eq!(locations[0], locations[1]);
-    let orders: serde_json::Value = http()
-        .get(format!("{}/v1/orders?user_id={user}", store.orders))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let orders: serde_json::Value =
+        get_json(format!("{}/v1/orders?user_id={user}", store.orders)).await;
     assert_eq!(orders["items"].as_array().unwrap().len(), 1, "{orders}");
-    let stock: serde_json::Value = http()
-        .get(format!("{}/v1/products/{product}", store.products))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stock: serde_json::Value =
+        get_json(format!("{}/v1/products/{product}", store.products)).await;
     assert_eq!(stock["stock"], 3);
 }
 
@@ -489,19 +469,11 @@ async fn a_backend_down_gives_the_page_a_message_and_503() {
     let (status, body, _) = page(http().get(format!("{f}/orders/1"))).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(body.contains("temporarily unavailable"));
-    let user: serde_json::Value = http()
-        .post(format!("{}/v1/users", store.users))
-        .json(&json!({"email": "u@example.com", "name": "U"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let user = create_user(&store.users, "u@example.com", "U").await;
     let cookie = cart_with(&store, product).await;
     let (status, body, _) = page(form(
         format!("{f}/checkout"),
-        &[("user_id", &user["id"].to_string())],
+        &[("user_id", &user.to_string())],
         Some(&cookie),
     ))
     .await;

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use kubestore_core::metrics::{REQUEST_DURATION, REQUESTS};
+
 pub const NS: &str = "kubestore-dev";
 pub const STEP: i64 = 15;
 
@@ -60,48 +62,19 @@ pub fn history(at: i64) -> Vec<Series> {
             );
             l
         };
-        let mut ok = Series {
-            family: "http_requests",
-            name: "http_requests_total".into(),
-            labels: with(&[("status", "200")]),
+        let series = |family: &'static str, suffix: &str, labels| Series {
+            family,
+            name: format!("{family}{suffix}"),
+            labels,
             points: vec![],
         };
-        let mut bad = Series {
-            family: "http_requests",
-            name: "http_requests_total".into(),
-            labels: with(&[("status", "500")]),
-            points: vec![],
-        };
-        let mut b05 = Series {
-            family: "http_request_duration_seconds",
-            name: "http_request_duration_seconds_bucket".into(),
-            labels: with(&[("le", "0.5")]),
-            points: vec![],
-        };
-        let mut b1 = Series {
-            family: "http_request_duration_seconds",
-            name: "http_request_duration_seconds_bucket".into(),
-            labels: with(&[("le", "1.0")]),
-            points: vec![],
-        };
-        let mut binf = Series {
-            family: "http_request_duration_seconds",
-            name: "http_request_duration_seconds_bucket".into(),
-            labels: with(&[("le", "+Inf")]),
-            points: vec![],
-        };
-        let mut count = Series {
-            family: "http_request_duration_seconds",
-            name: "http_request_duration_seconds_count".into(),
-            labels: base.clone(),
-            points: vec![],
-        };
-        let mut sum = Series {
-            family: "http_request_duration_seconds",
-            name: "http_request_duration_seconds_sum".into(),
-            labels: base.clone(),
-            points: vec![],
-        };
+        let mut ok = series(REQUESTS, "_total", with(&[("status", "200")]));
+        let mut bad = series(REQUESTS, "_total", with(&[("status", "500")]));
+        let mut b05 = series(REQUEST_DURATION, "_bucket", with(&[("le", "0.5")]));
+        let mut b1 = series(REQUEST_DURATION, "_bucket", with(&[("le", "1.0")]));
+        let mut binf = series(REQUEST_DURATION, "_bucket", with(&[("le", "+Inf")]));
+        let mut count = series(REQUEST_DURATION, "_count", base.clone());
+        let mut sum = series(REQUEST_DURATION, "_sum", base.clone());
         let mut v = [0.0f64; 7];
         let mut has_bad = false;
         let mut t = start;
@@ -169,8 +142,8 @@ fn labels(l: &[(String, String)]) -> String {
 /// The history as OpenMetrics text (timestamps in seconds), for promtool.
 pub fn openmetrics(series: &[Series]) -> String {
     let mut out = String::new();
-    for family in ["http_requests", "http_request_duration_seconds"] {
-        let kind = if family == "http_requests" {
+    for family in [REQUESTS, REQUEST_DURATION] {
+        let kind = if family == REQUESTS {
             "counter"
         } else {
             "histogram"

@@ -129,6 +129,24 @@ pub fn http() -> reqwest::Client {
         .unwrap()
 }
 
+/// The JSON answer of `GET url` on one of the store's APIs.
+pub async fn get_json(url: String) -> Value {
+    http().get(url).send().await.unwrap().json().await.unwrap()
+}
+
+/// Creates a customer through the users API and returns their id.
+pub async fn create_user(users: &str, email: &str, name: &str) -> i64 {
+    let response = http()
+        .post(format!("{users}/v1/users"))
+        .json(&json!({"email": email, "name": name}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 201);
+    let body: Value = response.json().await.unwrap();
+    body["id"].as_i64().unwrap()
+}
+
 /// Creates a product through the products API and returns its id.
 pub async fn create_product(
     products: &str,
