@@ -1,9 +1,8 @@
 //! The environment whose rendering is `base/`: every setting at its built-in default,
 //! so that an overlay's patches show exactly what an environment file changes.
 
-use std::collections::BTreeMap;
-
 use crate::model::Environment;
+use crate::model::secrets::{CREDENTIALS, EXTERNAL_SECRETS};
 use crate::spec::{EnvironmentSpec, ImagesSpec, Loaded, SecretsSpec};
 
 /// Name and namespace of the base; each overlay sets its own.
@@ -25,21 +24,19 @@ pub fn baseline() -> Environment {
         // Credentials are rendered per environment only, but the base still needs a
         // valid provider.
         secrets: Some(SecretsSpec {
-            provider: Some("external-secrets".into()),
+            provider: Some(EXTERNAL_SECRETS.into()),
             store: Some("kubestore".into()),
-            keys: Some(BTreeMap::from([
-                (
-                    "mysql-root-password".into(),
-                    "kubestore/mysql#root-password".into(),
-                ),
-                ("redis-password".into(), "kubestore/redis#password".into()),
-            ])),
+            keys: Some(
+                CREDENTIALS
+                    .iter()
+                    .map(|c| (c.name.to_owned(), format!("{NAMESPACE}/{}#value", c.name)))
+                    .collect(),
+            ),
             ..Default::default()
         }),
         ..Default::default()
     };
-    // The model checks that a name matches its file, so the spec poses as `base.yaml`.
-    Environment::from_loaded(&Loaded::built_in(&format!("{NAME}.yaml"), spec))
+    Environment::from_loaded(&Loaded::built_in(spec))
         .unwrap_or_else(|errors| panic!("the built-in defaults are invalid: {errors}"))
 }
 

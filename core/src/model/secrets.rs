@@ -109,7 +109,11 @@ impl std::fmt::Display for RemoteRef {
     }
 }
 
-const PROVIDERS: [&str; 2] = ["sealed-secrets", "external-secrets"];
+/// `secrets.provider` for Bitnami's sealed-secrets controller.
+pub const SEALED_SECRETS: &str = "sealed-secrets";
+/// `secrets.provider` for the External Secrets Operator.
+pub const EXTERNAL_SECRETS: &str = "external-secrets";
+const PROVIDERS: [&str; 2] = [SEALED_SECRETS, EXTERNAL_SECRETS];
 const STORE_KINDS: [&str; 2] = ["ClusterSecretStore", "SecretStore"];
 
 /// Validates `secrets`, recording every problem in `c`.
@@ -132,8 +136,8 @@ pub(super) fn validate(c: &mut Check) -> Checked<Secrets> {
             "secrets.provider",
             format!("missing: expected `{}` or `{}`", PROVIDERS[0], PROVIDERS[1]),
         )),
-        Some("sealed-secrets") => sealed(c, spec, &loaded.spec.namespace),
-        Some("external-secrets") => external(c, spec),
+        Some(SEALED_SECRETS) => sealed(c, spec, &loaded.spec.namespace),
+        Some(EXTERNAL_SECRETS) => external(c, spec),
         Some(other) => Err(c.error("secrets.provider", unknown("provider", other, &PROVIDERS))),
     };
     c.clean_since(mark)?;
@@ -179,14 +183,14 @@ fn refuse(c: &mut Check, present: bool, key: &str, provider: &str) {
 }
 
 fn sealed(c: &mut Check, spec: &SecretsSpec, namespace: &str) -> Checked<Secrets> {
-    refuse(c, spec.store.is_some(), "secrets.store", "external-secrets");
+    refuse(c, spec.store.is_some(), "secrets.store", EXTERNAL_SECRETS);
     refuse(
         c,
         spec.store_kind.is_some(),
         "secrets.store_kind",
-        "external-secrets",
+        EXTERNAL_SECRETS,
     );
-    refuse(c, spec.keys.is_some(), "secrets.keys", "external-secrets");
+    refuse(c, spec.keys.is_some(), "secrets.keys", EXTERNAL_SECRETS);
     let Some(map) = &spec.encrypted else {
         return Err(c.error(
             "secrets",
@@ -228,7 +232,7 @@ fn external(c: &mut Check, spec: &SecretsSpec) -> Checked<Secrets> {
         c,
         spec.encrypted.is_some(),
         "secrets.encrypted",
-        "sealed-secrets",
+        SEALED_SECRETS,
     );
     let store = match &spec.store {
         None => Err(c.error(

@@ -66,11 +66,11 @@ pub struct Loaded {
 
 impl Loaded {
     /// A spec built in code rather than read from a file, such as the environment the
-    /// rendered base is made of: it has no positions and no problems. `file` is the
-    /// name its errors give, and the name the model checks `name` against.
-    pub fn built_in(file: &str, spec: EnvironmentSpec) -> Self {
+    /// rendered base is made of: it has no positions and no problems. It poses as
+    /// `<name>.yaml`, the file it would be read from, which its errors name.
+    pub fn built_in(spec: EnvironmentSpec) -> Self {
         Self {
-            file: PathBuf::from(file),
+            file: PathBuf::from(format!("{}.yaml", spec.name)),
             spec,
             index: KeyIndex::default(),
             problems: Vec::new(),
