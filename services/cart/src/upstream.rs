@@ -53,13 +53,10 @@ impl Upstreams {
     /// an order, which gets the checkout timeout; fails on a URL that is not
     /// http(s).
     pub fn new(deps: &Dependencies, args: &UpstreamArgs) -> Result<Self, ClientError> {
-        let checkout = UpstreamArgs {
-            upstream_timeout: deps.checkout_timeout,
-            ..args.clone()
-        };
         Ok(Self {
             products: Upstream::new("products", &deps.products_url, args)?,
-            orders: Upstream::new("orders", &deps.orders_url, &checkout)?,
+            orders: Upstream::new("orders", &deps.orders_url, args)?
+                .with_timeout(deps.checkout_timeout),
         })
     }
 

@@ -47,6 +47,8 @@ pub struct Upstream {
     name: &'static str,
     base: String,
     http: reqwest::Client,
+    /// Limit of one attempt, connecting included.
+    timeout: Duration,
     retries: u32,
 }
 
@@ -264,9 +266,8 @@ impl Upstream {
                 url: base_url.to_owned(),
             });
         }
+        // The time limit is set per request, so that `with_timeout` can share the pool.
         let http = reqwest::Client::builder()
-            .timeout(args.upstream_timeout)
-            .connect_timeout(args.upstream_timeout)
             .pool_idle_timeout(Duration::from_secs(30))
             .tcp_nodelay(true)
             .build()
@@ -275,8 +276,18 @@ impl Upstream {
             name,
             base: base_url.trim_end_matches('/').to_owned(),
             http,
+            timeout: args.upstream_timeout,
             retries: args.upstream_retries,
         })
+    }
+
+    /// The same dependency over the same connections, with another limit per attempt:
+    /// for the one call that takes longer than the rest (a checkout).
+    pub fn with_timeout(&self, timeout: Duration) -> Self {
+        Self {
+            timeout,
+            ..self.clone()
+        }
     }
 
     /// The dependency name.
@@ -316,7 +327,8 @@ impl Upstream {
     async fn attempt(&self, req: &UpstreamRequest) -> Result<UpstreamResponse, reqwest::Error> {
         let mut builder = self
             .http
-            .request(req.method.clone(), format!("{}{}", self.base, req.path));
+            .request(req.method.clone(), format!("{}{}", self.base, req.path))
+            .timeout(self.timeout);
         for (name, value) in &req.headers {
             builder = builder.header(name, value);
         }
@@ -370,6 +382,54 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert!(start.elapsed() < Duration::from_millis(1000));
+    }
+
+    /// A server that answers every request 200 after `delay`.
+    async fn slow_server(delay: Duration) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 1024];
+                    let _ = stream.read(&mut buf).await;
+                    tokio::time::sleep(delay).await;
+                    let _ = stream
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}")
+                        .await;
+                });
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    #[tokio::test]
+    async fn a_longer_limit_lets_a_slow_call_through_on_the_same_client() {
+        let url = slow_server(Duration::from_millis(300)).await;
+        let args = UpstreamArgs {
+            upstream_timeout: Duration::from_millis(100),
+            ..UpstreamArgs::default()
+        };
+        let quick = Upstream::new("orders", &url, &args).unwrap();
+        let err = quick
+            .send(UpstreamRequest::new(Method::GET, "/slow"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let patient = quick.with_timeout(Duration::from_secs(5));
+        let answer = patient
+            .send(UpstreamRequest::new(Method::GET, "/slow"))
+            .await
+            .unwrap();
+        assert_eq!(answer.status, StatusCode::OK);
+        // The shorter limit still holds for the original.
+        assert!(
+            quick
+                .send(UpstreamRequest::new(Method::GET, "/slow"))
+                .await
+                .is_err()
+        );
     }
 
     #[test]

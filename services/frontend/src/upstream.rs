@@ -133,7 +133,7 @@ impl Dependencies {
 pub struct Upstreams {
     products: Upstream,
     cart: Upstream,
-    /// The cart again, with the longer timeout a checkout needs.
+    /// The cart over the same connections, with the longer timeout a checkout needs.
     checkout: Upstream,
     orders: Upstream,
     users: Upstream,
@@ -144,14 +144,11 @@ impl Upstreams {
     /// checkout, which gets the checkout timeout; fails on a URL that is not
     /// http(s).
     pub fn new(deps: &Dependencies, args: &UpstreamArgs) -> Result<Self, ClientError> {
-        let checkout = UpstreamArgs {
-            upstream_timeout: deps.checkout_timeout,
-            ..args.clone()
-        };
+        let cart = Upstream::new("cart", &deps.cart_url, args)?;
         Ok(Self {
             products: Upstream::new("products", &deps.products_url, args)?,
-            cart: Upstream::new("cart", &deps.cart_url, args)?,
-            checkout: Upstream::new("cart", &deps.cart_url, &checkout)?,
+            checkout: cart.with_timeout(deps.checkout_timeout),
+            cart,
             orders: Upstream::new("orders", &deps.orders_url, args)?,
             users: Upstream::new("users", &deps.users_url, args)?,
         })
