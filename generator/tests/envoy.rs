@@ -336,9 +336,27 @@ fn a_running_sidecar_exports_istio_style_cluster_stats() {
         "{stats}"
     );
     assert!(stats.contains("envoy_cluster_outlier_detection_ejections_active{cluster_name=\"outbound|8081||users.kubestore-dev.svc.cluster.local\"}"));
+    // Every statistic the dashboards read exists, at zero, before any request: a panel
+    // over it shows a 0 line, not "No data". Per-code counters come with the first answer.
+    for stat in MESH_STATS.iter().filter(|s| !s.on_first_use) {
+        assert!(
+            stats
+                .lines()
+                .any(|l| l.starts_with(&format!("{}{{", stat.series))),
+            "no {} series (from {}):\n{stats}",
+            stat.series,
+            stat.suffix
+        );
+    }
+    assert!(
+        stats.contains(
+            r#"envoy_http_fault_aborts_injected{http_conn_manager_prefix="outbound_0.0.0.0_8082"}"#
+        ),
+        "{stats}"
+    );
     // Statistics outside the inclusion list stay out, as in the mesh.
     assert!(
-        !stats.contains("envoy_cluster_upstream_rq_total"),
+        !stats.contains("envoy_cluster_upstream_cx_total"),
         "{stats}"
     );
 }

@@ -19,6 +19,8 @@ use serde_json::Value;
 
 use super::Object;
 use super::workloads::meta;
+use crate::envoy::stats;
+use crate::metrics;
 use crate::model::Environment;
 use crate::model::slo::decimal;
 use crate::sli::{
@@ -26,7 +28,7 @@ use crate::sli::{
 };
 
 /// The templates, by name.
-const TEMPLATES: &[(&str, &str)] = &[
+pub const TEMPLATES: &[(&str, &str)] = &[
     ("_macros.j2", include_str!("../../dashboards/_macros.j2")),
     (
         "overview.json.j2",
@@ -170,6 +172,63 @@ fn services(env: &Environment) -> Vec<ServiceContext> {
         .collect()
 }
 
+/// Every metric name the templates read, under the name they use for it (`metric.<key>`),
+/// each taken from its home: the services' and the cluster's names in
+/// `kubestore_core::metrics`, the recorded SLO series in `kubestore_core::sli`, the Envoy
+/// statistics in [`crate::envoy::stats`]. A template spells none itself, so a renamed
+/// metric cannot leave a panel reading the old name.
+pub fn metric_names() -> BTreeMap<&'static str, String> {
+    let names: [(&str, &str); 14] = [
+        ("requests_total", metrics::REQUESTS_TOTAL),
+        ("requests_in_flight", metrics::REQUESTS_IN_FLIGHT),
+        ("request_duration", metrics::REQUEST_DURATION),
+        ("budget_remaining", BUDGET_REMAINING_SERIES),
+        ("hpa_current_replicas", metrics::HPA_CURRENT_REPLICAS),
+        ("hpa_desired_replicas", metrics::HPA_DESIRED_REPLICAS),
+        ("hpa_max_replicas", metrics::HPA_MAX_REPLICAS),
+        (
+            "deployment_available_replicas",
+            metrics::DEPLOYMENT_AVAILABLE_REPLICAS,
+        ),
+        (
+            "deployment_spec_replicas",
+            metrics::DEPLOYMENT_SPEC_REPLICAS,
+        ),
+        ("pod_resource_requests", metrics::POD_RESOURCE_REQUESTS),
+        ("pod_resource_limits", metrics::POD_RESOURCE_LIMITS),
+        ("pod_restarts_total", metrics::POD_RESTARTS_TOTAL),
+        (
+            "container_cpu_seconds_total",
+            metrics::CONTAINER_CPU_SECONDS_TOTAL,
+        ),
+        (
+            "container_memory_working_set",
+            metrics::CONTAINER_MEMORY_WORKING_SET,
+        ),
+    ];
+    let mut out: BTreeMap<&'static str, String> =
+        names.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+    out.insert(
+        "request_duration_bucket",
+        format!("{}_bucket", metrics::REQUEST_DURATION),
+    );
+    for (key, stat) in [
+        ("envoy_retries", stats::RETRIES),
+        ("envoy_retry_limit_exceeded", stats::RETRY_LIMIT_EXCEEDED),
+        ("envoy_ejections_active", stats::EJECTIONS_ACTIVE),
+        ("envoy_pending_overflow", stats::PENDING_OVERFLOW),
+        ("envoy_connection_overflow", stats::CONNECTION_OVERFLOW),
+        ("envoy_no_healthy_upstream", stats::NO_HEALTHY_UPSTREAM),
+        ("envoy_requests", stats::REQUESTS),
+        ("envoy_answered_503", stats::ANSWERED_503),
+        ("envoy_fault_aborts", stats::FAULT_ABORTS),
+        ("envoy_fault_delays", stats::FAULT_DELAYS),
+    ] {
+        out.insert(key, stat.series.to_owned());
+    }
+    out
+}
+
 /// Every dashboard of `env`.
 pub fn dashboards(env: &Environment) -> Result<Vec<Dashboard>, DashboardError> {
     let mut jinja = minijinja::Environment::new();
@@ -198,6 +257,7 @@ pub fn dashboards(env: &Environment) -> Result<Vec<Dashboard>, DashboardError> {
         .map(|s| s.window.to_string())
         .unwrap_or_default();
     let services = services(env);
+    let metric = metric_names();
     let mut jobs: Vec<(String, &str, BTreeMap<&str, JinjaValue>)> = Vec::new();
     let base = |uid: &str| {
         BTreeMap::from([
@@ -205,6 +265,7 @@ pub fn dashboards(env: &Environment) -> Result<Vec<Dashboard>, DashboardError> {
             ("window", JinjaValue::from(window.clone())),
             ("services", JinjaValue::from(Serde(&services))),
             ("uid", JinjaValue::from(uid.to_owned())),
+            ("metric", JinjaValue::from(Serde(&metric))),
         ])
     };
     for (slug, template) in [
