@@ -28,8 +28,8 @@ pub enum Error {
     /// One or more environment files are invalid.
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
     Invalid(Vec<ConfigErrors>),
-    /// The tree on disk differs from a fresh render.
-    #[error("{} is stale: {} file(s) differ from a fresh render; run `kubestore-gen render` and commit", .dir.display(), .differences.len())]
+    /// The tree on disk (or the dashboards beside it) differs from a fresh render.
+    #[error("{} is stale: {} file(s) there or in the dashboards beside it differ from a fresh render; run `kubestore-gen render` and commit", .dir.display(), .differences.len())]
     Stale {
         /// The rendered tree's folder.
         dir: PathBuf,
@@ -343,6 +343,14 @@ fn environment_tree(
     tree
 }
 
+/// The dashboards of `envs` as files to import, keyed by path inside the dashboards
+/// folder beside the tree ([`tree::DASHBOARDS`]). Pure, like [`render_selected`].
+pub fn render_dashboard_files(envs: &[Environment]) -> Tree {
+    envs.iter()
+        .flat_map(render::dashboards::render_dashboard_files)
+        .collect()
+}
+
 /// The Argo CD files every environment shares: the root Application and the AppProject.
 /// They describe all environments (see [`render_selected`]).
 fn argocd_shared(envs: &[Environment]) -> Tree {
@@ -362,17 +370,32 @@ fn insert_argocd(tree: &mut Tree, object: render::Object, source: &str) {
     tree.insert(file.path, text);
 }
 
-/// The paths a render of `envs` owns.
-fn owned(envs: &[Environment], all: bool) -> Owned {
-    if all {
-        return Owned::All;
+/// The paths of `root` a render of `envs` owns.
+fn owned(envs: &[Environment], all: bool, root: tree::Root) -> Owned {
+    match (root, all) {
+        (tree::Root::Gitops, true) => Owned::All,
+        (tree::Root::Dashboards, true) => Owned::AllBut(
+            tree::DASHBOARDS_SOURCES
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+        ),
+        (root, false) => {
+            let mut prefixes = Vec::new();
+            if root == tree::Root::Gitops {
+                prefixes.push(format!("{}/", tree::BASE));
+            }
+            prefixes.extend(envs.iter().flat_map(|e| tree::EnvTree::of(e).owned(root)));
+            Owned::Prefixes(prefixes)
+        }
     }
-    let mut prefixes = vec![format!("{}/", crate::tree::BASE)];
-    prefixes.extend(
-        envs.iter()
-            .flat_map(|e| crate::tree::EnvTree::of(e).owned()),
-    );
-    Owned::Prefixes(prefixes)
+}
+
+/// One folder a render writes: where, what it should hold, and how it differs now.
+struct RenderedRoot {
+    dir: PathBuf,
+    expected: Tree,
+    differences: Vec<Difference>,
 }
 
 fn render_command(dir: &Path, args: &RenderArgs) -> Result<(), Error> {
@@ -385,11 +408,54 @@ fn render_command(dir: &Path, args: &RenderArgs) -> Result<(), Error> {
         .filter(|e| names.contains(&e.name))
         .cloned()
         .collect();
+    if let Some(env) = envs.iter().find(|e| {
+        tree::DASHBOARDS_SOURCES
+            .iter()
+            .any(|s| s.trim_end_matches('/') == e.name)
+    }) {
+        return Err(Error::Usage(format!(
+            "environment `{}`: its dashboards would go to {}/{}/, which holds the dashboards' own files; rename the environment",
+            env.name,
+            tree::DASHBOARDS,
+            env.name
+        )));
+    }
     print_warnings(&envs);
-    let rendered = render_selected(&envs, &everyone, dir);
-    let existing = output::read_tree(&args.out).map_err(io_error(&args.out))?;
-    let expected = output::merged(&existing, &rendered, &owned(&envs, args.selection.all));
-    let differences = output::differences(&existing, &expected);
+    let all = args.selection.all;
+    let mut roots = Vec::new();
+    for (root, out, rendered) in [
+        (
+            tree::Root::Gitops,
+            args.out.clone(),
+            render_selected(&envs, &everyone, dir),
+        ),
+        (
+            tree::Root::Dashboards,
+            tree::dashboards_dir(&args.out),
+            render_dashboard_files(&envs),
+        ),
+    ] {
+        let existing = output::read_tree(&out).map_err(io_error(&out))?;
+        let expected = output::merged(&existing, &rendered, &owned(&envs, all, root));
+        let mut differences = output::differences(&existing, &expected);
+        if root == tree::Root::Dashboards {
+            // Reported beside the tree's own paths, so named by their folder.
+            for d in &mut differences {
+                let (Difference::Stale(p) | Difference::Missing(p) | Difference::Extra(p)) = d;
+                *p = format!("{}/{p}", tree::DASHBOARDS);
+            }
+        }
+        roots.push(RenderedRoot {
+            dir: out,
+            expected,
+            differences,
+        });
+    }
+    let differences: Vec<Difference> = roots
+        .iter()
+        .flat_map(|r| r.differences.iter().cloned())
+        .collect();
+    let files: usize = roots.iter().map(|r| r.expected.len()).sum();
     let json = args.selection.format == Format::Json;
     if args.check {
         if json {
@@ -407,10 +473,10 @@ fn render_command(dir: &Path, args: &RenderArgs) -> Result<(), Error> {
         if differences.is_empty() {
             if !json {
                 eprintln!(
-                    "{} is up to date ({} environment(s), {} files)",
+                    "{} and {} are up to date ({} environment(s), {files} files)",
                     args.out.display(),
+                    tree::dashboards_dir(&args.out).display(),
                     envs.len(),
-                    expected.len()
                 );
             }
             return Ok(());
@@ -420,22 +486,27 @@ fn render_command(dir: &Path, args: &RenderArgs) -> Result<(), Error> {
             differences,
         });
     }
-    if !differences.is_empty() {
-        output::write_tree(&args.out, &expected).map_err(io_error(&args.out))?;
+    let changed: Vec<(&Path, &Tree)> = roots
+        .iter()
+        .filter(|r| !r.differences.is_empty())
+        .map(|r| (r.dir.as_path(), &r.expected))
+        .collect();
+    if !changed.is_empty() {
+        output::write_trees(&changed).map_err(io_error(&args.out))?;
     }
     if json {
         let report = serde_json::json!({
             "environments": names,
-            "files": expected.len(),
+            "files": files,
             "changed": differences,
         });
         println!("{report:#}");
     } else {
         eprintln!(
-            "rendered {} into {}: {} files, {} changed",
+            "rendered {} into {} and {}: {files} files, {} changed",
             names.join(", "),
             args.out.display(),
-            expected.len(),
+            tree::dashboards_dir(&args.out).display(),
             differences.len()
         );
     }

@@ -1,13 +1,16 @@
-//! Grafana dashboards from the minijinja templates in `generator/dashboards/` (inside the
-//! crate, so it builds and packages on its own), rendered per
-//! environment and shipped as ConfigMaps the Grafana sidecar picks up (label
-//! `grafana_dashboard: "1"`, folder annotation `grafana_folder`).
+//! Grafana dashboards from the minijinja templates in the top-level `dashboards/templates/`,
+//! rendered per environment and shipped twice: as ConfigMaps the Grafana sidecar picks up
+//! (label `grafana_dashboard: "1"`, folder annotation `grafana_folder`), and as the same
+//! JSON in `dashboards/<env>/<slug>.json` for a user to import (see `crate::tree`).
 //!
 //! The templates are embedded with `include_str!`, so the binary renders the same
 //! dashboards from any working directory and a render never depends on files beside the
-//! environments. They render with `UndefinedBehavior::Strict`, and the output is parsed
-//! back as JSON before it is used; then every panel gets a unique id and a grid position,
-//! so templates only say how wide and tall a panel is.
+//! environments. They are read through `generator/dashboards`, a symlink to
+//! `../dashboards/templates`: `cargo package` follows it and packs the files into the
+//! crate, which then builds on its own (a path outside the crate would be left out). They
+//! render with `UndefinedBehavior::Strict`, and the output is parsed back as JSON before it
+//! is used; then every panel gets a unique id and a grid position, so templates only say
+//! how wide and tall a panel is.
 
 use std::collections::BTreeMap;
 
@@ -352,9 +355,15 @@ fn lay_out(dashboard: &mut Value) {
     }
 }
 
-/// The dashboards of `env` as ConfigMaps, one per dashboard.
-pub fn render_dashboards(env: &Environment) -> Vec<Object> {
-    let dashboards = dashboards(env).unwrap_or_else(|e| {
+/// A dashboard's JSON as a file holds it, and as its ConfigMap carries it.
+pub fn dashboard_text(dashboard: &Dashboard) -> String {
+    serde_json::to_string_pretty(&dashboard.json).expect("JSON serializes") + "\n"
+}
+
+/// Every dashboard of `env`; the templates are embedded and tested, so a failure is a bug
+/// and panics with the whole chain of causes.
+fn rendered(env: &Environment) -> Vec<Dashboard> {
+    dashboards(env).unwrap_or_else(|e| {
         panic!(
             "{}",
             std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
@@ -362,8 +371,21 @@ pub fn render_dashboards(env: &Environment) -> Vec<Object> {
                 .collect::<Vec<_>>()
                 .join(": ")
         )
-    });
-    dashboards
+    })
+}
+
+/// The dashboards of `env` as files to import, by their path inside `dashboards/`.
+pub fn render_dashboard_files(env: &Environment) -> Vec<(String, String)> {
+    let place = crate::tree::EnvTree::of(env);
+    rendered(env)
+        .iter()
+        .map(|d| (place.dashboard_file(&d.slug), dashboard_text(d)))
+        .collect()
+}
+
+/// The dashboards of `env` as ConfigMaps, one per dashboard.
+pub fn render_dashboards(env: &Environment) -> Vec<Object> {
+    rendered(env)
         .into_iter()
         .map(|dashboard| {
             let name = format!("dashboard-{}", dashboard.slug);
@@ -376,12 +398,11 @@ pub fn render_dashboards(env: &Environment) -> Vec<Object> {
                 FOLDER_ANNOTATION.to_owned(),
                 env.monitoring.grafana_folder.clone(),
             )]));
-            let text = serde_json::to_string_pretty(&dashboard.json).expect("JSON serializes");
             let map = ConfigMap {
                 metadata,
                 data: Some(BTreeMap::from([(
                     format!("{}.json", dashboard.uid),
-                    text + "\n",
+                    dashboard_text(&dashboard),
                 )])),
                 ..Default::default()
             };
