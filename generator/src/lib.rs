@@ -492,7 +492,10 @@ fn render_command(dir: &Path, args: &RenderArgs) -> Result<(), Error> {
         .map(|r| (r.dir.as_path(), &r.expected))
         .collect();
     if !changed.is_empty() {
-        output::write_trees(&changed).map_err(io_error(&args.out))?;
+        output::write_trees(&changed).map_err(|e| Error::Io {
+            path: e.dir,
+            source: e.source,
+        })?;
     }
     if json {
         let report = serde_json::json!({

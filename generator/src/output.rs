@@ -121,7 +121,18 @@ pub fn differences(existing: &Tree, expected: &Tree) -> Vec<Difference> {
 /// Replaces `dir` with `tree` atomically: the new tree is written next to it and swapped
 /// in with one rename, so a failure at any point leaves the old tree exactly as it was.
 pub fn write_tree(dir: &Path, tree: &Tree) -> io::Result<()> {
-    write_trees(&[(dir, tree)])
+    write_trees(&[(dir, tree)]).map_err(|e| e.source)
+}
+
+/// A folder [`write_trees`] could not stage or swap in.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write {}", .dir.display())]
+pub struct WriteError {
+    /// The folder being replaced.
+    pub dir: PathBuf,
+    /// Why.
+    #[source]
+    pub source: io::Error,
 }
 
 /// Replaces each folder with its tree: every new tree is written in full next to its
@@ -129,13 +140,18 @@ pub fn write_tree(dir: &Path, tree: &Tree) -> io::Result<()> {
 /// every folder as it was. A crash between two swaps (the window is one rename) leaves the
 /// first folder new and the next one old, each whole in itself; the next render or
 /// `render --check` finds the old one stale.
-pub fn write_trees(trees: &[(&Path, &Tree)]) -> io::Result<()> {
+pub fn write_trees(trees: &[(&Path, &Tree)]) -> Result<(), WriteError> {
+    let failed = |dir: &Path| {
+        let dir = dir.to_owned();
+        move |source| WriteError { dir, source }
+    };
     let mut staged = Vec::new();
     for (dir, tree) in trees {
-        staged.push(Staged::new(dir, tree)?);
+        staged.push(Staged::new(dir, tree).map_err(failed(dir))?);
     }
     for stage in staged {
-        stage.swap()?;
+        let dir = stage.dir.clone();
+        stage.swap().map_err(failed(&dir))?;
     }
     Ok(())
 }
