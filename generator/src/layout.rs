@@ -196,7 +196,10 @@ pub fn overlay(
     if let Some(first) = env.services.first()
         && !first.image.tag.is_empty()
     {
-        pairs.insert("app.kubernetes.io/version".into(), first.image.tag.clone());
+        pairs.insert(
+            crate::conventions::VERSION_LABEL.into(),
+            first.image.tag.clone(),
+        );
     }
     files.push(File {
         path: format!("{dir}/kustomization.yaml"),

@@ -57,7 +57,7 @@ pub const WAVE_MESH: i32 = 2;
 /// services have (a Service, a StatefulSet's ServiceAccount).
 pub fn sync_wave(object: &Value) -> i32 {
     let kind = object["kind"].as_str().unwrap_or_default();
-    let component = object["metadata"]["labels"]["app.kubernetes.io/component"]
+    let component = object["metadata"]["labels"][crate::conventions::COMPONENT_LABEL]
         .as_str()
         .unwrap_or_default();
     match kind {

@@ -68,7 +68,7 @@ const SLO_CHECK_RETRIES: i32 = 2;
 /// slo-check's default `--timeout`, 60s), per pod.
 const SLO_CHECK_SLACK_SECONDS: i64 = 120;
 /// Label Prometheus Operator puts on the Prometheus pods.
-const PROMETHEUS_POD_LABEL: (&str, &str) = ("app.kubernetes.io/name", "prometheus");
+const PROMETHEUS_POD_LABEL: (&str, &str) = (conv::NAME_LABEL, "prometheus");
 
 pub(super) fn render_hooks(env: &Environment) -> Vec<Object> {
     let mut out = Vec::new();
@@ -356,10 +356,7 @@ fn egress_only(
 fn migrations_policy() -> NetworkPolicy {
     egress_only(
         "migrations",
-        BTreeMap::from([(
-            "app.kubernetes.io/component".to_owned(),
-            MIGRATION.to_owned(),
-        )]),
+        BTreeMap::from([(conv::COMPONENT_LABEL.to_owned(), MIGRATION.to_owned())]),
         NetworkPolicyEgressRule {
             to: Some(vec![NetworkPolicyPeer {
                 pod_selector: Some(LabelSelector {

@@ -28,7 +28,7 @@ pub fn render_service_monitors(env: &Environment) -> Vec<Object> {
             let monitor = Custom::new(
                 meta(name, "monitoring"),
                 ServiceMonitorSpec {
-                    job_label: Some("app.kubernetes.io/name".into()),
+                    job_label: Some(crate::conventions::NAME_LABEL.into()),
                     selector: LabelSelector {
                         match_labels: Some(selector(name)),
                         ..Default::default()
@@ -60,7 +60,7 @@ pub fn render_pod_monitor() -> Object {
             selector: LabelSelector {
                 match_labels: Some(
                     [(
-                        "app.kubernetes.io/part-of".to_owned(),
+                        crate::conventions::PART_OF_LABEL.to_owned(),
                         crate::conventions::PART_OF.to_owned(),
                     )]
                     .into(),

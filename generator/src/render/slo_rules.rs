@@ -463,10 +463,11 @@ pub fn runbook(env: &Environment) -> String {
                 out.push_str(&format!(
                     "Severity `ticket`. Prometheus has no series of the {what} SLI: while it \
                      lasts no burn-rate alert can fire. Check that the pods run \
-                     (`kubectl -n {} get pods -l app.kubernetes.io/name={}`), that the target \
+                     (`kubectl -n {} get pods -l {}={}`), that the target \
                      is up in Prometheus (Status > Targets), and that the metric names did not \
                      change.\n",
                     env.namespace,
+                    crate::conventions::NAME_LABEL,
                     service.name()
                 ));
             }

@@ -30,10 +30,7 @@ const PRE_STOP_SECONDS: i64 = 3;
 pub(super) fn render_namespace(env: &Environment) -> Object {
     let mut labels = BTreeMap::from([
         ("istio-injection".to_owned(), "enabled".to_owned()),
-        (
-            "app.kubernetes.io/part-of".to_owned(),
-            conv::PART_OF.to_owned(),
-        ),
+        (conv::PART_OF_LABEL.to_owned(), conv::PART_OF.to_owned()),
         // Audit and warn on the restricted profile; enforcing it needs the Istio CNI
         // node agent, since the sidecar's init container otherwise needs NET_ADMIN.
         (
