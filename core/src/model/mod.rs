@@ -19,8 +19,6 @@ use serde::Serialize;
 pub use across::conflicts;
 pub use service::{Disruption, Image, Replicas, Resilience, Resources, Retries, Service};
 pub use units::{CountOrPercent, Duration, Percent, Quantity};
-/// Longest DNS-1123 label, the limit for namespaces and object names.
-pub const DNS_LABEL_MAX: usize = dns::LABEL_MAX;
 
 use crate::spec::{ConfigErrors, Loaded};
 
