@@ -144,8 +144,17 @@ pub const BASE_IMAGE_TAG: &str = "base";
 pub const REGISTRY: &str = "ghcr.io/example/kubestore";
 /// Namespace Prometheus scrapes from.
 pub const MONITORING_NAMESPACE: &str = "monitoring";
-/// Prometheus URL for the post-sync check.
-pub const PROMETHEUS_URL: &str = "http://prometheus-operated.monitoring.svc:9090";
+/// Service of the Prometheus the post-sync check asks: the one Prometheus Operator makes
+/// for its Prometheus pods.
+pub const PROMETHEUS_SERVICE: &str = "prometheus-operated";
+/// Port of Prometheus' HTTP API.
+pub const PROMETHEUS_PORT: u16 = 9090;
+
+/// Prometheus URL for the post-sync check: Prometheus Operator's Service in the
+/// monitoring namespace, so that moving the namespace moves the URL with it.
+pub fn prometheus_url(monitoring_namespace: &str) -> String {
+    format!("http://{PROMETHEUS_SERVICE}.{monitoring_namespace}.svc:{PROMETHEUS_PORT}")
+}
 /// Grafana folder of the dashboards.
 pub const GRAFANA_FOLDER: &str = "KubeStore";
 /// Size of the MySQL volume.

@@ -404,3 +404,52 @@ fn kustomize_builds_the_mesh_hooks_and_credentials_of_every_environment() {
         assert_eq!(chaos, env.experiments.len(), "{}", env.name);
     }
 }
+
+/// dev's environment file with `monitoring` set as `yaml` says.
+fn dev_with_monitoring(yaml: &str) -> Environment {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../environments/dev.yaml");
+    let source = std::fs::read_to_string(&path).unwrap() + "monitoring:\n" + yaml;
+    let loaded = kubestore_gen::spec::load_str(&path, &source).unwrap_or_else(|e| panic!("{e}"));
+    Environment::from_loaded(&loaded).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn the_slo_checks_egress_follows_its_prometheus_url() {
+    // Moving the monitoring namespace moves the default URL, and the policy with it.
+    let env = dev_with_monitoring("  namespace: observability\n");
+    let objects: Vec<Value> = render_all(&env).into_iter().map(|o| o.value).collect();
+    let container =
+        &object(&objects, "Job", "slo-check")["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(
+        container["args"][3],
+        "http://prometheus-operated.observability.svc:9090"
+    );
+    let egress = &object(&objects, "NetworkPolicy", "slo-check")["spec"]["egress"];
+    assert_eq!(
+        egress,
+        &serde_json::json!([{
+            "ports": [{"port": 9090, "protocol": "TCP"}],
+            "to": [{
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "observability"}},
+                "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+            }],
+        }])
+    );
+
+    // Another Prometheus-compatible API: its namespace and port; its pods' labels are
+    // unknown, so the whole namespace on that port.
+    let url = "https://vmselect.metrics.svc.cluster.local:8481/select/0/prometheus";
+    let env = dev_with_monitoring(&format!("  prometheus_url: {url}\n"));
+    let objects: Vec<Value> = render_all(&env).into_iter().map(|o| o.value).collect();
+    let container =
+        &object(&objects, "Job", "slo-check")["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["args"][3], url);
+    let egress = &object(&objects, "NetworkPolicy", "slo-check")["spec"]["egress"];
+    assert_eq!(
+        egress,
+        &serde_json::json!([{
+            "ports": [{"port": 8481, "protocol": "TCP"}],
+            "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "metrics"}}}],
+        }])
+    );
+}

@@ -42,6 +42,7 @@ use super::openslo::render_openslo;
 use super::workloads::{container_security, datastore_env, pod_security, resources, tmp_volume};
 use crate::catalog::{self, Datastore};
 use crate::conventions::{self as conv, labels, selector};
+use crate::defaults;
 use crate::model::{Environment, Service};
 use crate::slo_check::{exit, flags};
 
@@ -56,8 +57,6 @@ pub const DELETE_POLICY: &str = "BeforeHookCreation,HookSucceeded";
 pub const SLO_CHECK: &str = "slo-check";
 /// Component label of the migration Jobs.
 const MIGRATION: &str = "migration";
-/// Port of Prometheus' HTTP API.
-const PROMETHEUS_PORT: u16 = 9090;
 /// Where the SLO check finds its OpenSLO documents.
 const SLOS_DIR: &str = "/etc/slo-check/slos";
 /// The file whose content Kubernetes keeps as the container's termination message.
@@ -370,8 +369,18 @@ fn migrations_policy() -> NetworkPolicy {
     )
 }
 
-/// The SLO check reaches Prometheus' API in the monitoring namespace and nothing else.
+/// The SLO check reaches the Service its Prometheus URL names, and nothing else: that
+/// namespace, on that port; within it only the Prometheus pods when the Service is
+/// Prometheus Operator's, whose pods' labels are known.
 fn slo_check_policy(env: &Environment) -> NetworkPolicy {
+    let prometheus = &env.monitoring.prometheus;
+    let pods = (prometheus.name == defaults::PROMETHEUS_SERVICE).then(|| LabelSelector {
+        match_labels: Some(BTreeMap::from([(
+            PROMETHEUS_POD_LABEL.0.to_owned(),
+            PROMETHEUS_POD_LABEL.1.to_owned(),
+        )])),
+        ..Default::default()
+    });
     egress_only(
         SLO_CHECK,
         selector(SLO_CHECK),
@@ -380,20 +389,14 @@ fn slo_check_policy(env: &Environment) -> NetworkPolicy {
                 namespace_selector: Some(LabelSelector {
                     match_labels: Some(BTreeMap::from([(
                         "kubernetes.io/metadata.name".to_owned(),
-                        env.monitoring.namespace.clone(),
+                        prometheus.namespace.clone(),
                     )])),
                     ..Default::default()
                 }),
-                pod_selector: Some(LabelSelector {
-                    match_labels: Some(BTreeMap::from([(
-                        PROMETHEUS_POD_LABEL.0.to_owned(),
-                        PROMETHEUS_POD_LABEL.1.to_owned(),
-                    )])),
-                    ..Default::default()
-                }),
+                pod_selector: pods,
                 ..Default::default()
             }]),
-            ports: Some(vec![tcp(PROMETHEUS_PORT)]),
+            ports: Some(vec![tcp(prometheus.port)]),
         },
     )
 }

@@ -69,7 +69,7 @@ fn assemble(c: &mut Check) -> Checked<Environment> {
         services: services?,
         mysql: mysql?,
         redis: redis?,
-        monitoring,
+        monitoring: monitoring?,
         experiments,
         secrets: secrets?,
         slo_check_image: slo_check_image?,
