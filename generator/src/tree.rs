@@ -12,7 +12,7 @@
 //! argocd/                   the AppProject, the root and one Application per environment (shared)
 //! ```
 
-use crate::model::Environment;
+use kubestore_core::model::Environment;
 
 /// The base every overlay builds on.
 pub const BASE: &str = "base";

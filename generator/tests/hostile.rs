@@ -250,3 +250,35 @@ fn an_alias_bomb_is_refused_in_words_that_name_the_limit() {
         )
     );
 }
+
+#[test]
+fn validate_all_says_which_environments_are_valid_and_which_are_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let envs = environments_with(
+        dir.path(),
+        &manifest().join("tests/fixtures/invalid/bad-namespace.yaml"),
+    );
+    let output = run(
+        dir.path(),
+        &[
+            "--environments",
+            envs.to_str().unwrap(),
+            "validate",
+            "--all",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let valid: Vec<String> = ["dev", "prod", "staging"]
+        .iter()
+        .map(|name| format!("{}: valid\n", envs.join(format!("{name}.yaml")).display()))
+        .collect();
+    assert_eq!(String::from_utf8_lossy(&output.stdout), valid.concat());
+    assert!(
+        stderr(&output).starts_with(&format!(
+            "error: {}:2:1: namespace:",
+            envs.join("bad-namespace.yaml").display()
+        )),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -12,6 +12,11 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::ConfigMap;
+use kubestore_core::model::Environment;
+use kubestore_core::model::slo::decimal;
+use kubestore_core::sli::{
+    BUDGET_REMAINING_SERIES, OBJECTIVE_SERIES, error_ratio_series, selector, slo_labels,
+};
 use minijinja::value::Serde;
 use minijinja::{AutoEscape, UndefinedBehavior, Value as JinjaValue};
 use serde::Serialize;
@@ -19,11 +24,6 @@ use serde_json::Value;
 
 use super::Object;
 use super::workloads::meta;
-use crate::model::Environment;
-use crate::model::slo::decimal;
-use crate::sli::{
-    BUDGET_REMAINING_SERIES, OBJECTIVE_SERIES, error_ratio_series, selector, slo_labels,
-};
 
 /// The templates, by name.
 const TEMPLATES: &[(&str, &str)] = &[

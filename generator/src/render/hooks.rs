@@ -35,16 +35,16 @@ use k8s_openapi::api::networking::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kubestore_core::catalog::{self, Datastore};
+use kubestore_core::conventions::{self as conv, labels, selector};
+use kubestore_core::defaults;
+use kubestore_core::model::{Environment, Service};
+use kubestore_core::slo_check::{exit, flags};
 
 use super::Object;
 use super::argocd::{SYNC_WAVE, WAVE_MIGRATIONS};
 use super::openslo::render_openslo;
 use super::workloads::{container_security, datastore_env, pod_security, resources, tmp_volume};
-use crate::catalog::{self, Datastore};
-use crate::conventions::{self as conv, labels, selector};
-use crate::defaults;
-use crate::model::{Environment, Service};
-use crate::slo_check::{exit, flags};
 
 /// Annotation naming the hook phase.
 pub const HOOK: &str = "argocd.argoproj.io/hook";
@@ -308,9 +308,9 @@ fn slo_check(env: &Environment) -> Job {
 }
 
 /// A small, fixed footprint: the checker makes a handful of HTTP queries.
-fn slo_check_resources() -> crate::model::Resources {
-    let q = |s: &str| crate::model::Quantity::parse(s).expect("a valid built-in quantity");
-    crate::model::Resources {
+fn slo_check_resources() -> kubestore_core::model::Resources {
+    let q = |s: &str| kubestore_core::model::Quantity::parse(s).expect("a valid built-in quantity");
+    kubestore_core::model::Resources {
         cpu: Some(q("50m")),
         memory: q("64Mi"),
         ephemeral_storage: q("16Mi"),
