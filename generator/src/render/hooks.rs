@@ -36,7 +36,7 @@ use k8s_openapi::api::networking::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kubestore_core::catalog::{self, Datastore};
-use kubestore_core::conventions::{self as conv, labels, selector};
+use kubestore_core::conventions::{self as conv, SLO_CHECK, labels, selector};
 use kubestore_core::defaults;
 use kubestore_core::model::{Environment, Service};
 use kubestore_core::slo_check::{exit, flags};
@@ -53,8 +53,6 @@ pub const HOOK_DELETE_POLICY: &str = "argocd.argoproj.io/hook-delete-policy";
 /// Delete the previous run when a new one starts, and a run once it succeeded; a failed
 /// run stays for `kubectl logs` until the next sync.
 pub const DELETE_POLICY: &str = "BeforeHookCreation,HookSucceeded";
-/// Name of the SLO check Job and its image.
-pub const SLO_CHECK: &str = "slo-check";
 /// Component label of the migration Jobs.
 const MIGRATION: &str = "migration";
 /// Where the SLO check finds its OpenSLO documents.
