@@ -1,9 +1,9 @@
 //! Where Argo CD deploys (the cluster's API server) and where it reads the rendered tree
 //! (the Git source).
 
-use super::super::Git;
-use super::super::check::{Check, shown_text};
 use crate::defaults;
+use crate::model::Git;
+use crate::model::check::{Check, shown_text};
 use crate::spec::EnvironmentSpec;
 
 /// The API server Argo CD deploys to.

@@ -3,14 +3,14 @@
 
 use std::collections::BTreeSet;
 
-use super::super::Experiment;
-use super::super::check::{Check, Checked};
-use super::super::dns;
-use super::super::units::{Duration, Percent};
 use super::names::unknown_service;
 use super::resilience::positive;
 use crate::catalog;
 use crate::defaults;
+use crate::model::Experiment;
+use crate::model::check::{Check, Checked};
+use crate::model::dns;
+use crate::model::units::{Duration, Percent};
 use crate::spec::EnvironmentSpec;
 
 /// Names of production environments, which never run fault injection.

@@ -1,10 +1,10 @@
 //! The public entry point: the host the frontend answers on and the TLS Secret the
 //! ingress gateway serves.
 
-use super::super::Ingress;
-use super::super::check::{Check, shown_text};
-use super::super::dns;
 use crate::defaults;
+use crate::model::Ingress;
+use crate::model::check::{Check, shown_text};
+use crate::model::dns;
 use crate::spec::EnvironmentSpec;
 
 /// The checked ingress, defaults filled in.

@@ -1,8 +1,8 @@
 //! The mesh: mutual TLS mode and which layer retries.
 
-use super::super::check::{Check, Checked};
-use super::super::{Mesh, RetryLayer};
 use crate::defaults;
+use crate::model::check::{Check, Checked};
+use crate::model::{Mesh, RetryLayer};
 use crate::spec::EnvironmentSpec;
 
 pub(super) fn mesh(c: &mut Check, spec: &EnvironmentSpec) -> Checked<Mesh> {

@@ -7,10 +7,10 @@
 
 use std::net::Ipv4Addr;
 
-use super::super::check::{Check, Checked, shown_text};
-use super::super::dns;
-use super::super::{ClusterService, Monitoring};
 use crate::defaults;
+use crate::model::check::{Check, Checked, shown_text};
+use crate::model::dns;
+use crate::model::{ClusterService, Monitoring};
 use crate::spec::EnvironmentSpec;
 
 /// The endings of a Service's in-cluster name after `<service>.<namespace>`.

@@ -1,9 +1,9 @@
 //! The environment's own names: its name (a DNS label that matches the file's name) and
 //! its namespace; and the words for a service the catalogue does not have.
 
-use super::super::check::Check;
-use super::super::dns;
 use crate::catalog;
+use crate::model::check::Check;
+use crate::model::dns;
 use crate::spec::unknown;
 
 /// Checks `name` and `namespace`.

@@ -2,11 +2,11 @@
 //! must fit in the timeout, on conditions Envoy knows), circuit breaker and connection
 //! pool.
 
-use super::super::check::{Check, Checked};
-use super::super::service::{Resilience, Retries};
-use super::super::units::{Duration, Percent};
 use super::services::ServiceLayers;
 use crate::defaults;
+use crate::model::check::{Check, Checked};
+use crate::model::service::{Resilience, Retries};
+use crate::model::units::{Duration, Percent};
 use crate::spec::ServiceSpec;
 
 pub(super) fn resilience(c: &mut Check, layers: &ServiceLayers) -> Checked<Resilience> {

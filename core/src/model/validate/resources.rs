@@ -2,9 +2,9 @@
 //! number of bytes, limits at least the requests, and limits derived from the requests
 //! where the file gives none.
 
-use super::super::check::{Check, Checked};
-use super::super::service::Resources;
-use super::super::units::Quantity;
+use crate::model::check::{Check, Checked};
+use crate::model::service::Resources;
+use crate::model::units::Quantity;
 use crate::spec::ResourcesSpec;
 
 pub(super) type FieldLookup<'a> =

@@ -3,16 +3,16 @@
 //! level (resources and resilience in their own modules), and the route timeouts of
 //! callers against those of the services they wait on.
 
-use super::super::check::{Check, Checked};
-use super::super::images::ImageSettings;
-use super::super::layers::{BuiltinAt, Layers};
-use super::super::service::{Disruption, Image, Replicas, Service};
-use super::super::units::{CountOrPercent, Duration, Percent};
 use super::names::unknown_service;
 use super::resilience::resilience;
 use super::resources::resources;
 use crate::catalog::{self, ServiceDef};
 use crate::defaults;
+use crate::model::check::{Check, Checked};
+use crate::model::images::ImageSettings;
+use crate::model::layers::{BuiltinAt, Layers};
+use crate::model::service::{Disruption, Image, Replicas, Service};
+use crate::model::units::{CountOrPercent, Duration, Percent};
 use crate::spec::{EnvironmentSpec, ServiceSpec};
 
 /// Most replicas a service may ask for.

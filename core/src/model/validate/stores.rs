@@ -1,14 +1,14 @@
 //! The data stores (MySQL, Redis): image, volume size and class, resources.
 
-use super::super::Store;
-use super::super::check::{Check, Checked};
-use super::super::dns;
-use super::super::images::ImageSettings;
-use super::super::service::Image;
-use super::super::units::Quantity;
 use super::resources::{resources, whole_bytes};
 use crate::catalog;
 use crate::defaults;
+use crate::model::Store;
+use crate::model::check::{Check, Checked};
+use crate::model::dns;
+use crate::model::images::ImageSettings;
+use crate::model::service::Image;
+use crate::model::units::Quantity;
 use crate::spec::{EnvironmentSpec, ResourcesSpec, StoreSpec};
 
 /// MySQL and Redis, checked.
