@@ -21,7 +21,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::model::Environment;
+use kubestore_core::model::Environment;
 
 /// The base every overlay builds on.
 pub const BASE: &str = "base";

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
-use kubestore_gen::model::Environment;
+use kubestore_core::model::Environment;
 use kubestore_gen::render::dashboards::{
     DASHBOARD_LABEL, FOLDER_ANNOTATION, TEMPLATES, dashboards, metric_names,
 };
@@ -17,8 +17,10 @@ use serde_json::{Value, json};
 
 fn environments() -> Vec<Environment> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../environments");
-    let names = kubestore_gen::available_environments(&dir).expect("environments folder");
-    kubestore_gen::load_environments(&dir, &names).expect("the environments are valid")
+    kubestore_gen::Environments::read(&dir)
+        .expect("environments folder")
+        .load_all()
+        .expect("the environments are valid")
 }
 
 /// Every panel, rows' nested panels included.
@@ -157,7 +159,7 @@ fn every_promql_expression_parses() {
             }
         }
     }
-    let tree = kubestore_gen::render_tree(&envs, &repo.join("environments"));
+    let tree = kubestore_gen::pipeline::render_tree(&envs, &envs, &repo.join("environments"));
     for (path, text) in &tree {
         if path.starts_with("slo/") {
             let document: Value = serde_saphyr::from_str(text).unwrap();

@@ -9,17 +9,20 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use kubestore_core::catalog;
+use kubestore_core::model::Environment;
 use kubestore_gen::envoy::ports::{LocalPorts, REPLICAS};
 use kubestore_gen::envoy::stats::MESH_STATS;
 use kubestore_gen::envoy::{self, EnvoyConfig};
-use kubestore_gen::model::Environment;
+use kubestore_gen::render;
 use kubestore_gen::render::dashboards::dashboards;
-use kubestore_gen::{catalog, render};
 
 fn environments() -> Vec<Environment> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../environments");
-    let names = kubestore_gen::available_environments(&dir).expect("environments listed");
-    kubestore_gen::load_environments(&dir, &names).unwrap_or_else(|e| panic!("{e}"))
+    kubestore_gen::Environments::read(&dir)
+        .expect("environments listed")
+        .load_all()
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn env_named(name: &str) -> Environment {

@@ -382,7 +382,7 @@ fn every_rendered_file_parses_back_and_names_are_valid() {
             .unwrap_or_else(|e| panic!("{path} does not parse back: {e}"));
         if let Some(name) = value.pointer("/metadata/name").and_then(|n| n.as_str()) {
             assert!(
-                kubestore_gen::model::dns::is_subdomain(name),
+                kubestore_core::model::dns::is_subdomain(name),
                 "{path}: `{name}` is not a valid object name"
             );
         }
@@ -414,11 +414,15 @@ fn every_command_documents_its_exit_codes() {
 fn every_file_of_an_environment_lies_in_a_place_it_owns() {
     use kubestore_gen::tree::{self, EnvTree, Root};
     let dir = repo().join("environments");
-    let names = kubestore_gen::available_environments(&dir).unwrap();
-    let everyone = kubestore_gen::load_environments(&dir, &names).unwrap();
+    let everyone = kubestore_gen::Environments::read(&dir)
+        .unwrap()
+        .load_all()
+        .unwrap();
     for env in &everyone {
         let dashboards = EnvTree::of(env).owned(Root::Dashboards);
-        for path in kubestore_gen::render_dashboard_files(std::slice::from_ref(env)).keys() {
+        for path in
+            kubestore_gen::pipeline::render_dashboard_files(std::slice::from_ref(env)).keys()
+        {
             assert!(
                 dashboards
                     .iter()
@@ -428,7 +432,8 @@ fn every_file_of_an_environment_lies_in_a_place_it_owns() {
             );
         }
         let owned = EnvTree::of(env).owned(Root::Gitops);
-        let rendered = kubestore_gen::render_selected(std::slice::from_ref(env), &everyone, &dir);
+        let rendered =
+            kubestore_gen::pipeline::render_tree(std::slice::from_ref(env), &everyone, &dir);
         for path in rendered.keys() {
             let shared = [tree::BASE, tree::ARGOCD]
                 .iter()

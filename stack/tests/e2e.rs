@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use kubestore_gen::catalog;
+use kubestore_core::catalog;
 use kubestore_gen::envoy::ports::REPLICAS;
 use kubestore_gen::render::dashboards::dashboards;
 use kubestore_stack::http;

@@ -15,6 +15,12 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::ConfigMap;
+use kubestore_core::metrics;
+use kubestore_core::model::Environment;
+use kubestore_core::model::slo::decimal;
+use kubestore_core::sli::{
+    BUDGET_REMAINING_SERIES, OBJECTIVE_SERIES, error_ratio_series, selector, slo_labels,
+};
 use minijinja::value::Serde;
 use minijinja::{AutoEscape, UndefinedBehavior, Value as JinjaValue};
 use serde::Serialize;
@@ -23,12 +29,6 @@ use serde_json::Value;
 use super::Object;
 use super::workloads::meta;
 use crate::envoy::stats;
-use crate::metrics;
-use crate::model::Environment;
-use crate::model::slo::decimal;
-use crate::sli::{
-    BUDGET_REMAINING_SERIES, OBJECTIVE_SERIES, error_ratio_series, selector, slo_labels,
-};
 
 /// The templates, by name.
 pub const TEMPLATES: &[(&str, &str)] = &[
