@@ -178,6 +178,9 @@ impl StringMatch {
 pub struct HttpRouteDestination {
     /// The service.
     pub destination: Destination,
+    /// Share of the route's requests, when it splits them between destinations.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weight: Option<u32>,
 }
 
 /// A service and port.
@@ -188,6 +191,9 @@ pub struct Destination {
     pub host: String,
     /// Port.
     pub port: PortSelector,
+    /// A subset of the DestinationRule (the stable or the canary version).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subset: Option<String>,
 }
 
 /// A port number.

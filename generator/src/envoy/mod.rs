@@ -10,6 +10,9 @@ pub mod ports;
 pub mod stats;
 pub mod translate;
 
+use std::collections::BTreeSet;
+
+use kubestore_core::conventions::CANARY_SUBSET;
 use kubestore_core::model::{Environment, Service};
 use serde_json::{Value, json};
 
@@ -68,31 +71,67 @@ fn bootstrap(
             "stats_tags": stats::stats_tags(),
             "stats_matcher": stats::stats_matcher(),
         },
+        // What istiod's bootstrap has too: an admin layer, through which the stack moves a
+        // canary's weights (see `translate::weight_runtime_prefix`).
+        "layered_runtime": {"layers": [{"name": "admin", "admin_layer": {}}]},
         "static_resources": {"listeners": listeners, "clusters": clusters},
     })
 }
 
-/// The client-side cluster of `service` (its DestinationRule) over its replicas' sidecars.
-fn destination_cluster(
+/// The subsets of `service` that some route sends to (a canary service's `stable` and
+/// `canary`), in name order.
+fn routed_subsets(policy: &MeshPolicy, service: &Service) -> BTreeSet<String> {
+    policy
+        .virtual_services
+        .values()
+        .chain(std::iter::once(&policy.ingress))
+        .flat_map(|vs| &vs.http)
+        .flat_map(|r| &r.route)
+        .filter(|d| d.destination.host == service.name())
+        .filter_map(|d| d.destination.subset.clone())
+        .collect()
+}
+
+/// The replicas a subset's pods are on this machine: the canary subset is the one extra
+/// replica `scripts/stack rollout` starts, any other the stable replicas.
+fn subset_replicas(subset: Option<&str>) -> Vec<u16> {
+    if subset == Some(CANARY_SUBSET) {
+        vec![ports::CANARY_REPLICA]
+    } else {
+        (0..REPLICAS).collect()
+    }
+}
+
+/// The client-side clusters of `service` (its DestinationRule) over its replicas'
+/// sidecars: the service's own, and one per routed subset, as istiod builds them.
+fn destination_clusters(
     env: &Environment,
     policy: &MeshPolicy,
     service: &Service,
     ports: LocalPorts,
-) -> Value {
-    let name = outbound_cluster_name(service.name(), u32::from(service.def.port), &env.namespace);
-    let endpoints: Vec<u16> = (0..REPLICAS)
-        .map(|r| ports.inbound(service.def, r))
-        .collect();
-    let mut cluster = translate::outbound_cluster(
-        &name,
-        policy
-            .destination_rules
-            .get(service.name())
-            .map(|d| &d.traffic_policy),
-        &endpoints,
-    );
-    cluster["health_checks"] = readiness_check(&fqdn(service.name(), &env.namespace));
-    cluster
+) -> Vec<Value> {
+    let port = u32::from(service.def.port);
+    let traffic_policy = policy
+        .destination_rules
+        .get(service.name())
+        .map(|d| &d.traffic_policy);
+    let subsets = routed_subsets(policy, service);
+    std::iter::once(None)
+        .chain(subsets.iter().map(|s| Some(s.as_str())))
+        .map(|subset| {
+            let name = match subset {
+                Some(s) => translate::subset_cluster_name(service.name(), port, s, &env.namespace),
+                None => outbound_cluster_name(service.name(), port, &env.namespace),
+            };
+            let endpoints: Vec<u16> = subset_replicas(subset)
+                .into_iter()
+                .map(|r| ports.inbound(service.def, r))
+                .collect();
+            let mut cluster = translate::outbound_cluster(&name, traffic_policy, &endpoints);
+            cluster["health_checks"] = readiness_check(&fqdn(service.name(), &env.namespace));
+            cluster
+        })
+        .collect()
 }
 
 /// Where the mesh learns readiness from Kubernetes (a pod failing `/readyz` leaves the
@@ -178,7 +217,7 @@ fn sidecar(
                 }],
             }),
         ));
-        clusters.push(destination_cluster(env, policy, dep, ports));
+        clusters.extend(destination_clusters(env, policy, dep, ports));
     }
     bootstrap(
         format!(
@@ -200,7 +239,7 @@ fn ingress(env: &Environment, policy: &MeshPolicy, ports: LocalPorts) -> Value {
     let host = &env.ingress.host;
     let mut clusters = Vec::new();
     if let Some(entry) = env.service(kubestore_core::catalog::ENTRY_POINT.name) {
-        clusters.push(destination_cluster(env, policy, entry, ports));
+        clusters.extend(destination_clusters(env, policy, entry, ports));
     }
     let listener = translate::http_listener(
         "0.0.0.0_8080",

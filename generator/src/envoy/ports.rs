@@ -7,6 +7,10 @@ use kubestore_core::catalog::{self, ServiceDef};
 /// Replicas of every stateless service on one machine: enough to fail over and to roll.
 pub const REPLICAS: u16 = 2;
 
+/// The replica number of a service's canary (the new version during a release): the one
+/// after the stable replicas, so it has ports of its own in the plan.
+pub const CANARY_REPLICA: u16 = REPLICAS;
+
 /// Port plan of one stack, everything on 127.0.0.1 from `base` on. Service number `i`
 /// (catalogue order) owns `base + 100 i .. base + 100 i + 99`; replica `r` of it owns ten
 /// ports from `base + 100 i + 10 r`: the app, its sidecar's inbound listener, its
@@ -132,7 +136,7 @@ mod tests {
         ];
         for s in catalog::SERVICES {
             assert!(s.calls.len() <= 7, "{} has too many dependencies", s.name);
-            for r in 0..REPLICAS {
+            for r in 0..=CANARY_REPLICA {
                 all.extend([
                     ports.app(s, r),
                     ports.inbound(s, r),

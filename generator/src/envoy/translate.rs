@@ -8,8 +8,8 @@
 use serde_json::{Value, json};
 
 use crate::crds::istio::{
-    HttpFault, HttpMatchRequest, HttpRetry, HttpRoute, Percentage, StringMatch, TrafficPolicy,
-    VirtualServiceSpec,
+    Destination, HttpFault, HttpMatchRequest, HttpRetry, HttpRoute, Percentage, StringMatch,
+    TrafficPolicy, VirtualServiceSpec,
 };
 
 /// What istiod writes for a limit nobody set: 2^32 - 1.
@@ -292,14 +292,65 @@ pub fn fault(f: &HttpFault) -> Option<Value> {
     (f.delay.is_some() || f.abort.is_some()).then_some(out)
 }
 
+/// Istio's cluster name of a subset, `outbound|PORT|SUBSET|FQDN`.
+pub fn subset_cluster_name(host: &str, port: u32, subset: &str, namespace: &str) -> String {
+    format!("outbound|{port}|{subset}|{}", fqdn(host, namespace))
+}
+
+/// The runtime key prefix of every weighted route to `host`: the key of one destination is
+/// `<prefix>.<its cluster name>`, so one admin call per Envoy moves every route to the
+/// host at once.
+pub fn weight_runtime_prefix(host: &str, namespace: &str) -> String {
+    format!("kubestore.weights.{}", fqdn(host, namespace))
+}
+
+fn destination_cluster(dest: &Destination, namespace: &str) -> String {
+    match &dest.subset {
+        Some(subset) => subset_cluster_name(&dest.host, dest.port.number, subset, namespace),
+        None => outbound_cluster_name(&dest.host, dest.port.number, namespace),
+    }
+}
+
+/// Where a route sends its requests: one cluster, or (several destinations, as in a
+/// canary) `weighted_clusters` with the VirtualService's weights, as istiod writes them.
+/// Istio's weights change through xDS; a static bootstrap takes them from the runtime
+/// instead (`runtime_key_prefix`), which `POST /runtime_modify` on the admin port changes
+/// without a restart, so no connection is dropped.
+fn route_target(r: &HttpRoute, namespace: &str) -> (&'static str, Value) {
+    if let [only] = r.route.as_slice() {
+        return (
+            "cluster",
+            json!(destination_cluster(&only.destination, namespace)),
+        );
+    }
+    let clusters: Vec<Value> = r
+        .route
+        .iter()
+        .map(|d| {
+            json!({
+                "name": destination_cluster(&d.destination, namespace),
+                "weight": d.weight.unwrap_or(0),
+            })
+        })
+        .collect();
+    let host = r.route.first().map_or("", |d| d.destination.host.as_str());
+    (
+        "weighted_clusters",
+        json!({
+            "runtime_key_prefix": weight_runtime_prefix(host, namespace),
+            "clusters": clusters,
+        }),
+    )
+}
+
 fn route(name: &str, m: Option<&HttpMatchRequest>, r: &HttpRoute, namespace: &str) -> Value {
-    let dest = &r.route[0].destination;
+    let (key, target) = route_target(r, namespace);
     let mut action = json!({
-        "cluster": outbound_cluster_name(&dest.host, dest.port.number, namespace),
         // Istio writes 0s (no timeout) when the VirtualService sets none; Envoy's own
         // default would be 15s.
         "timeout": r.timeout.as_deref().map_or_else(|| "0s".to_owned(), duration),
     });
+    action[key] = target;
     if let Some(policy) = retry_policy(r.retries.as_ref()) {
         action["retry_policy"] = policy;
     }
@@ -413,5 +464,44 @@ mod tests {
         let default = retry_policy(None).expect("Istio's default");
         assert_eq!(default["retry_on"], DEFAULT_RETRY_ON);
         assert_eq!(default["num_retries"], 2);
+    }
+
+    #[test]
+    fn a_split_route_keeps_its_retries_and_takes_live_weights() {
+        use crate::crds::istio::{HttpRouteDestination, PortSelector};
+        let to = |subset: &str, weight: u32| HttpRouteDestination {
+            destination: Destination {
+                host: "orders".into(),
+                port: PortSelector { number: 8083 },
+                subset: Some(subset.into()),
+            },
+            weight: Some(weight),
+        };
+        let r = HttpRoute {
+            name: "post-v1-orders".into(),
+            matches: None,
+            route: vec![to("stable", 100), to("canary", 0)],
+            timeout: Some("3s".into()),
+            retries: Some(HttpRetry::off()),
+            fault: None,
+        };
+        let out = route(&r.name, None, &r, "shop");
+        let action = &out["route"];
+        assert!(action.get("cluster").is_none());
+        assert_eq!(
+            action["weighted_clusters"],
+            json!({
+                "runtime_key_prefix": "kubestore.weights.orders.shop.svc.cluster.local",
+                "clusters": [
+                    {"name": "outbound|8083|stable|orders.shop.svc.cluster.local", "weight": 100},
+                    {"name": "outbound|8083|canary|orders.shop.svc.cluster.local", "weight": 0},
+                ],
+            })
+        );
+        assert_eq!(action["timeout"], "3s");
+        assert!(
+            action.get("retry_policy").is_none(),
+            "a key-less route stays unretried"
+        );
     }
 }

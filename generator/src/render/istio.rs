@@ -277,7 +277,9 @@ fn destination(service: &Service) -> Vec<HttpRouteDestination> {
             port: PortSelector {
                 number: u32::from(service.def.port),
             },
+            subset: None,
         },
+        weight: None,
     }]
 }
 
