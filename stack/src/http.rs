@@ -107,3 +107,15 @@ fn read_answer(stream: &mut TcpStream) -> std::io::Result<Vec<u8>> {
         raw.extend_from_slice(&buf[..n]);
     }
 }
+
+/// Percent-encodes a query-string component.
+pub fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

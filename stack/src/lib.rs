@@ -4,8 +4,10 @@
 //! Alertmanager. `scripts/stack` is the command; this crate is its engine and what the
 //! end-to-end tests drive.
 
+pub mod analysis;
 pub mod http;
 pub mod load;
 pub mod plan;
 pub mod procs;
+pub mod rollout;
 pub mod stack;

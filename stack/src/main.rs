@@ -80,10 +80,36 @@ enum Command {
         /// Service name.
         service: String,
     },
+    /// Release a new version of a canary service the way the rendered Rollout and
+    /// AnalysisTemplate release it in the cluster: start it beside the stable replicas,
+    /// move the weights step by step, judge each step against the local Prometheus, then
+    /// promote it or abort.
+    #[command(after_help = ROLLOUT_EXIT_CODES)]
+    Rollout {
+        /// Service name (its environment must set `release.strategy: canary`).
+        service: String,
+        /// A setting of the new version, `KEY=VALUE` on top of its ConfigMap (repeatable),
+        /// e.g. `--set PRODUCTS_URL=http://127.0.0.1:1` for a version that cannot reach
+        /// the catalogue.
+        #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_setting, required = true)]
+        settings: Vec<(String, String)>,
+        /// Report format: each step as it happens and the verdict, or one JSON record.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
     /// Re-render from the environment file and restart the Envoys whose configuration
     /// changed (e.g. after adding a chaos experiment).
     #[command(after_help = EXIT_CODES)]
     Apply,
+}
+
+const ROLLOUT_EXIT_CODES: &str = "Exit codes:\n  0  promoted: the new version serves every request\n  1  aborted: a measurement failed or the new version never became ready; the stable version serves\n  2  usage error, or the stack could not be driven (the message says why)\n  3  inconclusive: too little traffic to judge (or a pause that waits for a person); not promoted";
+
+fn parse_setting(raw: &str) -> Result<(String, String), String> {
+    match raw.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("`{raw}` is not KEY=VALUE")),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -94,17 +120,41 @@ enum Format {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let rollout = matches!(cli.command, Command::Rollout { .. });
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("kubestore-stack: {e:#}");
-            ExitCode::from(1)
+            // For `rollout`, 1 means "aborted"; a stack it could not drive is 2.
+            ExitCode::from(if rollout { 2 } else { 1 })
         }
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
+        Command::Rollout {
+            service,
+            settings,
+            format,
+        } => {
+            let mut stack = Stack::open(&cli.run_dir, None)?;
+            let mut progress = |line: &str| {
+                if format == Format::Text {
+                    println!("{line}");
+                }
+            };
+            let record =
+                kubestore_stack::rollout::run(&mut stack, &service, settings, &mut progress)?;
+            match format {
+                Format::Json => println!("{}", serde_json::to_string_pretty(&record)?),
+                Format::Text => println!(
+                    "{service}: {:?} after {:.1} s: {}",
+                    record.verdict, record.seconds, record.reason
+                ),
+            }
+            return Ok(record.verdict.exit_code());
+        }
         Command::Up {
             env,
             environments,
@@ -179,5 +229,5 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
         }
     }
-    Ok(())
+    Ok(0)
 }

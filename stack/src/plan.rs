@@ -2,15 +2,18 @@
 //! the generator (the Envoy bootstraps, the rules, each service's ConfigMap) and from the
 //! one port plan, [`LocalPorts`].
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
 use kubestore_core::catalog::{self, Datastore};
+use kubestore_core::conventions::POD_TEMPLATE_HASH_SERIES_LABEL;
 use kubestore_core::model::Environment;
-use kubestore_gen::envoy::ports::{LocalPorts, REPLICAS};
+use kubestore_gen::envoy::ports::{CANARY_REPLICA, LocalPorts, REPLICAS};
 use kubestore_gen::envoy::{INGRESS_FILE, sidecar_file};
 use kubestore_gen::render;
+use serde::{Deserialize, Serialize};
 
 use crate::procs::{Probe, Spec};
 
@@ -60,6 +63,37 @@ pub struct Plan {
     pub stores: Stores,
     /// Alertmanager webhook receivers (URLs).
     pub webhooks: Vec<String>,
+    /// Settings a release changed, per service (what the cluster would carry in the new
+    /// pod template).
+    pub versions: BTreeMap<String, Versions>,
+}
+
+/// The settings of a service's versions beyond its ConfigMap: those of the stable
+/// replicas, and those of the canary while a release runs. They make the version, so they
+/// make its pod-template hash too.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Versions {
+    /// `KEY=VALUE` settings of the stable replicas.
+    pub stable: Vec<(String, String)>,
+    /// Those of the canary, while one runs.
+    pub canary: Option<Vec<(String, String)>>,
+}
+
+/// A version's pod-template hash: what Argo Rollouts labels its pods with, computed here
+/// from what makes the version (the service and its changed settings), FNV-1a, 10 hex
+/// digits.
+pub fn template_hash(service: &str, settings: &[(String, String)]) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut sorted = settings.to_vec();
+    sorted.sort();
+    let text = sorted
+        .iter()
+        .fold(service.to_owned(), |acc, (k, v)| format!("{acc}\n{k}={v}"));
+    for b in text.bytes() {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{:010x}", hash & 0xff_ffff_ffff)
 }
 
 /// Name of a service replica's process.
@@ -116,6 +150,34 @@ impl Plan {
         format!("http://127.0.0.1:{}", self.ports.alertmanager())
     }
 
+    /// The settings of replica `replica` of `service` (the canary replica's while a
+    /// release runs).
+    pub fn settings(&self, service: &str, replica: u16) -> &[(String, String)] {
+        let versions = self.versions.get(service);
+        let canary = versions.and_then(|v| v.canary.as_deref());
+        match (replica == CANARY_REPLICA, canary) {
+            (true, Some(settings)) => settings,
+            _ => versions.map_or(&[], |v| v.stable.as_slice()),
+        }
+    }
+
+    /// The pod-template hash of replica `replica` of `service`.
+    pub fn replica_hash(&self, service: &str, replica: u16) -> String {
+        template_hash(service, self.settings(service, replica))
+    }
+
+    /// The replicas of `service` that run: the stable ones, and the canary during a
+    /// release.
+    pub fn replicas(&self, service: &str) -> Vec<u16> {
+        let canary = self
+            .versions
+            .get(service)
+            .is_some_and(|v| v.canary.is_some());
+        (0..REPLICAS)
+            .chain(canary.then_some(CANARY_REPLICA))
+            .collect()
+    }
+
     /// The environment variables of a replica: its ConfigMap, as the cluster would give it,
     /// with the addresses of this machine: its own port, its dependencies through its
     /// sidecar's outbound listeners, and the stack's databases.
@@ -158,6 +220,10 @@ impl Plan {
             Some(Datastore::Mysql) => set("DATABASE_URL", self.database_url(service)),
             Some(Datastore::Redis) => set("REDIS_URL", self.stores.redis.clone()),
             None => {}
+        }
+        // Last: a version's own settings win, a wrong dependency address included.
+        for (key, value) in self.settings(service, replica) {
+            set(key, value.clone());
         }
         vars
     }
@@ -283,7 +349,7 @@ impl Plan {
         let mut services: Vec<&str> = self.env.services.iter().map(|s| s.name()).collect();
         services.sort_by_key(|s| catalog::service(s).map_or(0, |d| d.calls.len()));
         for service in services {
-            for replica in 0..REPLICAS {
+            for replica in self.replicas(service) {
                 out.push(self.sidecar_spec(service, replica));
                 out.push(self.app_spec(service, replica));
             }
@@ -294,6 +360,16 @@ impl Plan {
         out
     }
 
+    /// The labels of a replica's series, as the cluster's monitors give them: its namespace,
+    /// pod and pod-template hash (`podTargetLabels`).
+    fn pod_labels(&self, service: &str, replica: u16) -> Value {
+        json!({
+            "namespace": self.env.namespace,
+            "pod": app_name(service, replica),
+            POD_TEMPLATE_HASH_SERIES_LABEL: self.replica_hash(service, replica),
+        })
+    }
+
     /// Prometheus' configuration: every replica, every sidecar and the ingress, with the
     /// labels the cluster's ServiceMonitors and PodMonitor give (`job`, `namespace`,
     /// `pod`), the environment's rules, and this Alertmanager.
@@ -301,11 +377,13 @@ impl Plan {
         let ns = &self.env.namespace;
         let mut jobs = Vec::new();
         for service in &self.env.services {
-            let targets: Vec<Value> = (0..REPLICAS)
+            let targets: Vec<Value> = self
+                .replicas(service.name())
+                .into_iter()
                 .map(|r| {
                     json!({
                         "targets": [format!("127.0.0.1:{}", self.ports.app(service.def, r))],
-                        "labels": {"namespace": ns, "pod": app_name(service.name(), r)},
+                        "labels": self.pod_labels(service.name(), r),
                     })
                 })
                 .collect();
@@ -317,10 +395,10 @@ impl Plan {
         }
         let mut proxies: Vec<Value> = Vec::new();
         for service in &self.env.services {
-            for r in 0..REPLICAS {
+            for r in self.replicas(service.name()) {
                 proxies.push(json!({
                     "targets": [format!("127.0.0.1:{}", self.ports.sidecar_admin(service.def, r))],
-                    "labels": {"namespace": ns, "pod": app_name(service.name(), r)},
+                    "labels": self.pod_labels(service.name(), r),
                 }));
             }
         }

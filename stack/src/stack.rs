@@ -42,6 +42,9 @@ pub struct State {
     pub request: Option<Request>,
     /// Every process started, in start order.
     pub processes: Vec<Running>,
+    /// Settings releases changed, per service.
+    #[serde(default)]
+    pub versions: std::collections::BTreeMap<String, plan::Versions>,
 }
 
 /// A stack in a run folder.
@@ -134,13 +137,23 @@ impl Stack {
             tools: tools(&request.bin_dir)?,
             stores: Stores::default(),
             webhooks: request.webhooks.clone(),
+            versions: state.versions.clone(),
         };
         let mut state = state;
         state.request = Some(request);
         Ok(Self { plan, state })
     }
 
-    fn save(&self) -> anyhow::Result<()> {
+    /// Records the settings of a service's versions (and uses them from now on).
+    pub fn set_versions(&mut self, service: &str, versions: plan::Versions) -> anyhow::Result<()> {
+        self.plan
+            .versions
+            .insert(service.to_owned(), versions.clone());
+        self.state.versions.insert(service.to_owned(), versions);
+        self.save()
+    }
+
+    pub(crate) fn save(&self) -> anyhow::Result<()> {
         std::fs::create_dir_all(&self.plan.run_dir)?;
         let path = self.plan.run_dir.join(STATE_FILE);
         let tmp = path.with_extension("tmp");
@@ -154,6 +167,12 @@ impl Stack {
         self.state.processes.iter().find(|p| p.spec.name == name)
     }
 
+    /// Forgets a stopped process (a canary that went away).
+    pub fn forget(&mut self, name: &str) {
+        self.state.processes.retain(|p| p.spec.name != name);
+        let _ = self.save();
+    }
+
     fn record(&mut self, running: Running) -> anyhow::Result<()> {
         self.state
             .processes
@@ -162,7 +181,7 @@ impl Stack {
         self.save()
     }
 
-    fn start(&mut self, spec: &Spec) -> anyhow::Result<()> {
+    pub(crate) fn start(&mut self, spec: &Spec) -> anyhow::Result<()> {
         let running = procs::spawn(spec)?;
         self.record(running.clone())?;
         running.wait_ready(READY_LIMIT)?;

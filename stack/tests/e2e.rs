@@ -306,23 +306,11 @@ fn load_at(w: &World, rate: u32, seconds: u64) -> thread::JoinHandle<Report> {
     thread::spawn(move || load::run(&url, rate, Duration::from_secs(seconds)).expect("load runs"))
 }
 
-fn encode(query: &str) -> String {
-    query
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// An instant query's result vector.
 fn query(w: &World, q: &str) -> Vec<Value> {
     let answer = http::get(
         w.stack.plan.ports.prometheus(),
-        &format!("/api/v1/query?query={}", encode(q)),
+        &format!("/api/v1/query?query={}", http::encode(q)),
     )
     .expect("Prometheus answers");
     let v: Value =
@@ -337,7 +325,7 @@ fn envoy_stat(admin: u16, name: &str) -> u64 {
         admin,
         &format!(
             "/stats?filter={}",
-            encode(&format!("^{}$", regex_escape(name)))
+            http::encode(&format!("^{}$", regex_escape(name)))
         ),
     )
     .map(|a| a.body)

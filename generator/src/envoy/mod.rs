@@ -42,7 +42,15 @@ pub fn render_local(env: &Environment, ports: LocalPorts) -> Vec<EnvoyConfig> {
     let policy = mesh_policy(env);
     let mut out = Vec::new();
     for service in &env.services {
-        for replica in 0..REPLICAS {
+        // A canary service's sidecar of its canary replica is written ahead, so a release
+        // only starts processes.
+        let canary = routed_subsets(&policy, service).contains(CANARY_SUBSET);
+        let replicas = if canary {
+            ports::CANARY_REPLICA + 1
+        } else {
+            REPLICAS
+        };
+        for replica in 0..replicas {
             out.push(EnvoyConfig {
                 file: sidecar_file(service.name(), replica),
                 bootstrap: sidecar(env, &policy, service, replica, ports),
