@@ -14,7 +14,7 @@ use crate::spec::{ReleaseSpec, ServiceSpec};
 /// Most canary steps: each one is a pause someone waits through.
 const MAX_STEPS: usize = 10;
 
-pub(super) fn release(c: &mut Check, layers: &ServiceLayers, name: &str) -> Checked<Release> {
+pub(super) fn release(c: &mut Check, layers: &ServiceLayers) -> Checked<Release> {
     fn r(s: &ServiceSpec) -> Option<&ReleaseSpec> {
         s.release.as_ref()
     }
@@ -57,7 +57,7 @@ pub(super) fn release(c: &mut Check, layers: &ServiceLayers, name: &str) -> Chec
         c.error(
             &steps_key,
             format!(
-                "{name} is released by rolling update ({}), which has no steps: set \
+                "steps apply to a canary, but this release is a rolling update ({}): set \
                  release.strategy: canary, or remove the steps",
                 shown_key(&strategy_key)
             ),

@@ -203,7 +203,7 @@ fn service(
     }
 
     let resilience = resilience(c, layers);
-    let release = release(c, layers, name);
+    let release = release(c, layers);
 
     c.clean_since(mark)?;
     Ok(Service {
