@@ -72,13 +72,3 @@ pub fn labels(name: &str, component: &str) -> BTreeMap<String, String> {
 pub fn image_name(service: &str) -> String {
     format!("kubestore/{service}")
 }
-
-/// The DestinationRule subset of a canary service's current version.
-pub const STABLE_SUBSET: &str = "stable";
-/// The DestinationRule subset of the version being released.
-pub const CANARY_SUBSET: &str = "canary";
-/// The pod label Argo Rollouts gives each version's pods.
-pub const POD_TEMPLATE_HASH_LABEL: &str = "rollouts-pod-template-hash";
-/// The same label on scraped series (Prometheus Operator's `podTargetLabels` turns `-`
-/// into `_`): what a canary-only SLI selects on.
-pub const POD_TEMPLATE_HASH_SERIES_LABEL: &str = "rollouts_pod_template_hash";

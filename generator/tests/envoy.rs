@@ -87,10 +87,13 @@ fn every_configuration_we_write_passes_envoy_validate() {
         let dir = tempfile::tempdir().expect("temp dir");
         let written = kubestore_gen::write_envoy_configs(&env, LocalPorts::default(), dir.path())
             .expect("written");
-        assert_eq!(
-            written.len(),
-            env.services.len() * usize::from(REPLICAS) + 1
-        );
+        // A canary service's canary replica has its sidecar written ahead.
+        let sidecars: usize = env
+            .services
+            .iter()
+            .map(|s| usize::from(REPLICAS) + usize::from(s.release.is_canary()))
+            .sum();
+        assert_eq!(written.len(), sidecars + 1);
         for path in written {
             let out = Command::new(&envoy)
                 .args([

@@ -365,8 +365,7 @@ impl Template {
                 ArgValue::CanaryHash => canary_hash,
                 ArgValue::StableHash => stable_hash,
             };
-            query = query.replace(&format!("{{{{args.{arg}}}}}"), value);
-            query = query.replace(&format!("{{{{ args.{arg} }}}}"), value);
+            query = query.replace(&kubestore_core::canary::arg(arg), value);
         }
         query
     }
@@ -404,11 +403,11 @@ impl Strategy {
             starting_step: u32_field(&canary["analysis"], "startingStep").unwrap_or(0) as usize,
             stable_subset: dr["stableSubsetName"]
                 .as_str()
-                .unwrap_or(kubestore_core::conventions::STABLE_SUBSET)
+                .unwrap_or(kubestore_core::canary::STABLE_SUBSET)
                 .to_owned(),
             canary_subset: dr["canarySubsetName"]
                 .as_str()
-                .unwrap_or(kubestore_core::conventions::CANARY_SUBSET)
+                .unwrap_or(kubestore_core::canary::CANARY_SUBSET)
                 .to_owned(),
         })
     }

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
+use kubestore_core::canary::POD_TEMPLATE_HASH_SERIES_LABEL;
 use kubestore_core::catalog::{self, Datastore};
-use kubestore_core::conventions::POD_TEMPLATE_HASH_SERIES_LABEL;
 use kubestore_core::model::Environment;
 use kubestore_gen::envoy::ports::{CANARY_REPLICA, LocalPorts, REPLICAS};
 use kubestore_gen::envoy::{INGRESS_FILE, sidecar_file};

@@ -12,7 +12,7 @@ pub mod translate;
 
 use std::collections::BTreeSet;
 
-use kubestore_core::conventions::CANARY_SUBSET;
+use kubestore_core::canary::CANARY_SUBSET;
 use kubestore_core::model::{Environment, Service};
 use serde_json::{Value, json};
 

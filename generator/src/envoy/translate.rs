@@ -469,7 +469,7 @@ mod tests {
     #[test]
     fn a_split_route_keeps_its_retries_and_takes_live_weights() {
         use crate::crds::istio::{HttpRouteDestination, PortSelector};
-        let to = |subset: &str, weight: u32| HttpRouteDestination {
+        let to = |subset: &str, weight: i32| HttpRouteDestination {
             destination: Destination {
                 host: "orders".into(),
                 port: PortSelector { number: 8083 },

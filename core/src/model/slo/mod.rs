@@ -285,6 +285,17 @@ pub fn burn_windows(window: Duration) -> Vec<BurnWindow> {
         .collect()
 }
 
+/// The burn rate at which the fastest page fires (`14.4`: 2% of the budget in an hour of
+/// a 30-day window). The alert windows scale with the SLO window, so the factor is the
+/// same for every window; a canary that burns faster than this over a step would page.
+pub fn page_burn_factor() -> String {
+    burn_windows(Duration::from_millis(THIRTY_DAYS))
+        .into_iter()
+        .find(|b| b.tier == Tier::Page)
+        .map(|b| b.factor())
+        .expect("the workbook has a page tier")
+}
+
 /// The ranges error ratios are recorded over: every alert window, then the SLO window.
 pub fn rate_windows(window: Duration) -> Vec<Duration> {
     let mut out: Vec<Duration> = burn_windows(window)
@@ -456,6 +467,11 @@ mod tests {
                 .collect::<Vec<_>>(),
             ["70s", "7m", "14m", "28m", "84m", "336m", "1008m", "7d"]
         );
+    }
+
+    #[test]
+    fn the_page_factor_is_the_workbooks_fast_burn() {
+        assert_eq!(page_burn_factor(), "14.4");
     }
 
     #[test]
