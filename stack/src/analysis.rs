@@ -228,6 +228,8 @@ pub struct Strategy {
     pub background: Vec<String>,
     /// The step from which background analysis runs.
     pub starting_step: usize,
+    /// The arguments the Rollout gives its analysis.
+    pub args: Vec<(String, ArgValue)>,
     /// The DestinationRule subset names.
     pub stable_subset: String,
     /// See `stable_subset`.
@@ -300,20 +302,7 @@ impl Template {
             .to_owned();
         let what = format!("AnalysisTemplate {name}");
         let spec = &object["spec"];
-        let args = spec["args"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|a| {
-                let arg = a["name"].as_str().unwrap_or_default().to_owned();
-                let value = match a["valueFrom"]["podTemplateHashValue"].as_str() {
-                    Some("Latest") => ArgValue::CanaryHash,
-                    Some(_) => ArgValue::StableHash,
-                    None => ArgValue::Literal(a["value"].as_str().unwrap_or_default().to_owned()),
-                };
-                (arg, value)
-            })
-            .collect();
+        let args = args(&spec["args"]);
         let mut metrics = Vec::new();
         for m in spec["metrics"]
             .as_array()
@@ -356,10 +345,17 @@ impl Template {
         })
     }
 
-    /// A metric's query with the arguments put in.
-    pub fn query(&self, metric: &Metric, canary_hash: &str, stable_hash: &str) -> String {
+    /// A metric's query with the arguments put in: the Rollout's values (`given`) over
+    /// the template's own.
+    pub fn query(
+        &self,
+        metric: &Metric,
+        given: &[(String, ArgValue)],
+        canary_hash: &str,
+        stable_hash: &str,
+    ) -> String {
         let mut query = metric.query.clone();
-        for (arg, value) in &self.args {
+        for (arg, value) in given.iter().chain(&self.args) {
             let value = match value {
                 ArgValue::Literal(v) => v.as_str(),
                 ArgValue::CanaryHash => canary_hash,
@@ -401,6 +397,7 @@ impl Strategy {
             steps,
             background: template_names(&canary["analysis"]),
             starting_step: u32_field(&canary["analysis"], "startingStep").unwrap_or(0) as usize,
+            args: args(&canary["analysis"]["args"]),
             stable_subset: dr["stableSubsetName"]
                 .as_str()
                 .unwrap_or(kubestore_core::canary::STABLE_SUBSET)
@@ -411,6 +408,24 @@ impl Strategy {
                 .to_owned(),
         })
     }
+}
+
+/// `args[]` of a template or of a Rollout's analysis.
+fn args(list: &Value) -> Vec<(String, ArgValue)> {
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| {
+            let arg = a["name"].as_str()?.to_owned();
+            let value = match a["valueFrom"]["podTemplateHashValue"].as_str() {
+                Some("Latest") => ArgValue::CanaryHash,
+                Some(_) => ArgValue::StableHash,
+                // An argument without a value is one the Rollout must give.
+                None => ArgValue::Literal(a["value"].as_str()?.to_owned()),
+            };
+            Some((arg, value))
+        })
+        .collect()
 }
 
 fn template_names(analysis: &Value) -> Vec<String> {

@@ -380,7 +380,12 @@ impl Controller<'_> {
             if run.done(metric) || run.due > now {
                 continue;
             }
-            let query = template.query(metric, &self.record.canary_hash, &self.record.stable_hash);
+            let query = template.query(
+                metric,
+                &self.strategy.args,
+                &self.record.canary_hash,
+                &self.record.stable_hash,
+            );
             let value = self.query(&query);
             let phase = metric.judge(value);
             let measurement = Measurement {

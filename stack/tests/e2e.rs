@@ -28,6 +28,9 @@ use kubestore_stack::load::{self, Report};
 use kubestore_stack::plan;
 use kubestore_stack::stack::{Request, Stack};
 
+mod support;
+use support::{SLO_CHECK, bin_dir, repo};
+
 /// Port plan of the tests: away from a developer's `scripts/stack up` (20000).
 const PORT_BASE: u16 = 24000;
 /// Load of every scenario, requests per second through the ingress.
@@ -107,9 +110,6 @@ fn main() -> ExitCode {
     }
 }
 
-/// The SLO gate's binary (and package) name.
-const SLO_CHECK: &str = "slo-check";
-
 /// What `slo-check --format json` answered, and its exit code.
 struct Verdict {
     code: i32,
@@ -167,35 +167,6 @@ fn unix_now() -> String {
         .expect("after 1970")
         .as_secs()
         .to_string()
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// The service binaries, next to this test's folder (`target/<profile>/`), built if
-/// missing.
-fn bin_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>")
-        .to_owned();
-    if catalog::names().iter().any(|s| !dir.join(s).exists()) || !dir.join(SLO_CHECK).exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut build = std::process::Command::new(cargo);
-        build.arg("build").current_dir(repo());
-        for s in catalog::names() {
-            build.args(["-p", &format!("kubestore-{s}")]);
-        }
-        build.args(["-p", SLO_CHECK]);
-        assert!(
-            build.status().expect("cargo runs").success(),
-            "building the services failed"
-        );
-    }
-    dir
 }
 
 /// dev.yaml as an environment that pages and accepts chaos experiments.
