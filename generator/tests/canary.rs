@@ -4,8 +4,9 @@
 //! each route's retries and timeout exactly; the Rollout names every route that reaches
 //! its service, and the objects around it point at it.
 
-use std::path::Path;
-use std::process::Command;
+mod common;
+
+use common::{environments, promtool};
 
 use kubestore_core::canary::{CANARY_HASH_ARG, STABLE_HASH_ARG, arg};
 use kubestore_core::model::slo::SliSource;
@@ -13,14 +14,6 @@ use kubestore_core::model::{Environment, ReleaseStrategy};
 use kubestore_gen::render::canary::{analysis_template, rollout, routes_reaching};
 use kubestore_gen::render::{mesh_policy, render_all};
 use serde_json::{Value, json};
-
-fn environments() -> Vec<Environment> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../environments");
-    kubestore_gen::Environments::read(&dir)
-        .expect("environments folder")
-        .load_all()
-        .expect("the environments are valid")
-}
 
 fn canary_environments() -> Vec<Environment> {
     let envs: Vec<Environment> = environments()
@@ -65,22 +58,6 @@ fn with_hashes(query: &str, canary: &str, stable: &str) -> String {
     out
 }
 
-fn promtool(args: &[&str], dir: &Path) -> (bool, String) {
-    let output = Command::new("promtool")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap_or_else(|e| panic!("promtool is required (apt-get install -y prometheus): {e}"));
-    (
-        output.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ),
-    )
-}
-
 #[test]
 fn promtool_parses_every_analysis_query() {
     let mut rules = Vec::new();
@@ -102,8 +79,7 @@ fn promtool_parses_every_analysis_query() {
     let text = serde_saphyr::to_string(&json!({"groups": [{"name": "analysis", "rules": rules}]}))
         .unwrap();
     std::fs::write(&file, text).unwrap();
-    let (ok, report) = promtool(&["check", "rules", "analysis.yaml"], tmp.path());
-    assert!(ok, "{report}");
+    promtool(&["check", "rules", "analysis.yaml"], tmp.path());
 }
 
 /// A rendered condition as PromQL that answers 1 where it holds: each
@@ -139,35 +115,42 @@ fn the_rendered_gate_passes_a_good_canary_fails_a_bad_one_and_waits_on_little_tr
     assert_eq!(slos.source, SliSource::Mesh, "prod measures in the mesh");
     let ns = &env.namespace;
     // Counters scraped every 15s for 10 minutes; per minute: `per_step x 4`.
-    let series = |hash: &str, code: &str, per_step: f64| {
+    let counter = |metric: &str, hash: &str, label: Option<(&str, &str)>, per_step: f64| {
+        let extra = label
+            .map(|(k, v)| format!(",{k}=\"{v}\""))
+            .unwrap_or_default();
         json!({
             "series": format!(
-                "istio_requests_total{{destination_workload=\"orders\",\
+                "{metric}{{destination_workload=\"orders\",\
                  destination_workload_namespace=\"{ns}\",reporter=\"destination\",\
-                 rollouts_pod_template_hash=\"{hash}\",response_code=\"{code}\"}}"
+                 rollouts_pod_template_hash=\"{hash}\"{extra}}}"
             ),
             "values": format!("0+{per_step}x40"),
         })
+    };
+    let series = |hash: &str, code: &str, per_step: f64| {
+        counter(
+            "istio_requests_total",
+            hash,
+            Some(("response_code", code)),
+            per_step,
+        )
     };
     let bucket = |hash: &str, le: &str, per_step: f64| {
-        json!({
-            "series": format!(
-                "istio_request_duration_milliseconds_bucket{{destination_workload=\"orders\",\
-                 destination_workload_namespace=\"{ns}\",reporter=\"destination\",\
-                 rollouts_pod_template_hash=\"{hash}\",le=\"{le}\"}}"
-            ),
-            "values": format!("0+{per_step}x40"),
-        })
+        counter(
+            "istio_request_duration_milliseconds_bucket",
+            hash,
+            Some(("le", le)),
+            per_step,
+        )
     };
     let count = |hash: &str, per_step: f64| {
-        json!({
-            "series": format!(
-                "istio_request_duration_milliseconds_count{{destination_workload=\"orders\",\
-                 destination_workload_namespace=\"{ns}\",reporter=\"destination\",\
-                 rollouts_pod_template_hash=\"{hash}\"}}"
-            ),
-            "values": format!("0+{per_step}x40"),
-        })
+        counter(
+            "istio_request_duration_milliseconds_count",
+            hash,
+            None,
+            per_step,
+        )
     };
     // Stable: 6000 requests a minute, 0.05% failing, all fast. Good canary: 600 a minute,
     // none failing, all fast. Bad canary: 600 a minute, 5% failing (burn 50 against
@@ -239,8 +222,7 @@ fn the_rendered_gate_passes_a_good_canary_fails_a_bad_one_and_waits_on_little_tr
         serde_saphyr::to_string(&file).unwrap(),
     )
     .unwrap();
-    let (ok, report) = promtool(&["test", "rules", "gate.yaml"], tmp.path());
-    assert!(ok, "{report}");
+    promtool(&["test", "rules", "gate.yaml"], tmp.path());
 }
 
 /// A route as JSON without its destinations, the one part a canary changes.
