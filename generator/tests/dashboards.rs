@@ -12,7 +12,6 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
-use kubestore_core::model::Environment;
 use kubestore_gen::render::dashboards::{
     DASHBOARD_LABEL, FOLDER_ANNOTATION, TEMPLATES, dashboards, metric_names,
 };

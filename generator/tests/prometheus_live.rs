@@ -13,7 +13,6 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use kubestore_core::model::Environment;
 use serde_json::Value;
 
 /// A Prometheus child process, stopped when dropped.
