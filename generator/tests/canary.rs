@@ -322,6 +322,45 @@ fn each_rollout_names_every_route_reaching_its_service_and_owns_its_pods() {
                 let listed: Vec<&Value> = vs["routes"].as_array().unwrap().iter().collect();
                 assert_eq!(listed, routes, "{} {name}", env.name);
             }
+            // The steps are the environment's, each weight held for its pause.
+            let steps: Vec<Value> = service
+                .release
+                .steps
+                .iter()
+                .flat_map(|s| {
+                    [
+                        json!({"setWeight": s.weight}),
+                        json!({"pause": {"duration": s.pause.to_string()}}),
+                    ]
+                })
+                .collect();
+            assert_eq!(rollout["spec"]["strategy"]["canary"]["steps"], json!(steps));
+            let analysis = &rollout["spec"]["strategy"]["canary"]["analysis"];
+            assert_eq!(analysis["startingStep"], 1, "measured from the first pause");
+            assert_eq!(
+                analysis["args"],
+                json!([
+                    {"name": "canary-hash", "valueFrom": {"podTemplateHashValue": "Latest"}},
+                    {"name": "stable-hash", "valueFrom": {"podTemplateHashValue": "Stable"}},
+                ])
+            );
+            // A failed measurement aborts at once, an inconclusive one pauses; each covers
+            // one whole interval of canary traffic, asked of the environment's Prometheus.
+            let template = find(
+                "AnalysisTemplate",
+                analysis["templates"][0]["templateName"].as_str().unwrap(),
+            );
+            let interval = service.release.analysis_interval.to_string();
+            for metric in template["spec"]["metrics"].as_array().unwrap() {
+                assert_eq!(metric["failureLimit"], 0);
+                assert_eq!(metric["inconclusiveLimit"], 0);
+                assert_eq!(metric["interval"], interval.as_str());
+                assert_eq!(metric["initialDelay"], interval.as_str());
+                assert_eq!(
+                    metric["provider"]["prometheus"]["address"],
+                    env.monitoring.prometheus_url.as_str()
+                );
+            }
             let rule = find("DestinationRule", name);
             let subsets: Vec<&Value> = rule["spec"]["subsets"]
                 .as_array()
