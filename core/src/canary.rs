@@ -206,3 +206,28 @@ fn error_ratio(
 pub fn number(v: f64) -> String {
     format!("{v}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arguments_are_spelt_as_argo_rollouts_reads_them() {
+        assert_eq!(arg(CANARY_HASH_ARG), "{{args.canary-hash}}");
+    }
+
+    #[test]
+    fn limits_print_as_written() {
+        assert_eq!(number(14.4), "14.4");
+        assert_eq!(number(2.0), "2");
+        assert_eq!(number(0.5), "0.5");
+    }
+
+    #[test]
+    fn the_series_label_is_the_pod_label_as_prometheus_operator_spells_it() {
+        assert_eq!(
+            POD_TEMPLATE_HASH_LABEL.replace('-', "_"),
+            POD_TEMPLATE_HASH_SERIES_LABEL
+        );
+    }
+}

@@ -2,6 +2,7 @@
 //! (its pods still described by the Deployment it refers to) and the `AnalysisTemplate`
 //! whose Prometheus measurements judge each step.
 
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Serialize;
 
 use super::Resource;
@@ -51,8 +52,8 @@ pub struct Strategy {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CanaryStrategy {
-    /// Extra pods while the canary runs.
-    pub max_surge: String,
+    /// Extra pods while the canary runs: a count or a percentage.
+    pub max_surge: IntOrString,
     /// Pods that may be missing while the canary runs.
     pub max_unavailable: i32,
     /// The analysis that runs beside the steps and aborts the release when it fails.

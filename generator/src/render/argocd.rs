@@ -11,7 +11,7 @@
 //! | -1 | the data stores: MySQL and Redis |
 //! | 0 | the migration Jobs (Sync hooks), once MySQL is up and before the new code runs |
 //! | 1 | the services: Deployments, Services, autoscalers, disruption budgets |
-//! | 2 | the mesh's routing and the ingress: Gateway, VirtualServices, DestinationRules, and monitoring; then canary Rollouts, which shift the routes' weights |
+//! | 2 | the mesh's routing and the ingress: Gateway, VirtualServices, DestinationRules, and monitoring, and canary Rollouts |
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -74,8 +74,8 @@ pub fn sync_wave(object: &Value) -> i32 {
         "Job" => WAVE_MIGRATIONS,
         "Gateway" | "VirtualService" | "DestinationRule" | "ServiceMonitor" | "PodMonitor"
         | "PrometheusRule"
-        // Last: a canary's subsets and weighted routes must exist before it starts, and
-        // Argo CD waits for a wave's health, which a canary in progress does not have.
+        // Last, with the routes it shifts: Argo CD waits for a wave's health, which a
+        // canary in progress does not have, so nothing may come after it.
         | "Rollout" => WAVE_MESH,
         _ if component == "database" => WAVE_DATA,
         _ => WAVE_SERVICES,

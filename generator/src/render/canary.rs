@@ -19,6 +19,7 @@
 //! destinations in the VirtualServices, the HPA's target, the monitors' pod label, Argo
 //! CD's ignored fields) are made there, asking [`is_canary`].
 
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kubestore_core::canary::{
     self, CANARY_HASH_ARG, CANARY_SUBSET, STABLE_HASH_ARG, STABLE_SUBSET,
 };
@@ -111,8 +112,8 @@ pub fn rollout(env: &Environment, service: &Service) -> Custom<RolloutSpec> {
         })
         .collect();
     let max_surge = match service.max_surge {
-        CountOrPercent::Count(n) => n.to_string(),
-        CountOrPercent::Percent(p) => format!("{p}%"),
+        CountOrPercent::Count(n) => IntOrString::Int(n as i32),
+        CountOrPercent::Percent(p) => IntOrString::String(format!("{p}%")),
     };
     let hash_arg = |arg: &str, from: &str| AnalysisRunArgument {
         name: arg.to_owned(),
