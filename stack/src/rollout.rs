@@ -477,36 +477,13 @@ impl Controller<'_> {
         value.as_str()?.parse().ok()
     }
 
-    /// Moves `weight` percent of every caller's requests to the canary subset.
     fn set_weight(&mut self, weight: u32) -> anyhow::Result<()> {
-        let ns = &self.stack.plan.env.namespace;
-        let port = catalog::service(&self.service)
-            .map(|d| u32::from(d.port))
-            .unwrap_or_default();
-        let prefix = weight_runtime_prefix(&self.service, ns);
-        let key = |subset: &str| {
-            http::encode(&format!(
-                "{prefix}.{}",
-                subset_cluster_name(&self.service, port, subset, ns)
-            ))
-        };
-        let path = format!(
-            "/runtime_modify?{}={}&{}={weight}",
-            key(&self.strategy.stable_subset),
-            100 - weight.min(100),
-            key(&self.strategy.canary_subset),
-        );
-        for admin in self.stack.caller_admins(&self.service) {
-            let answer = http::request(admin, "POST", &path, None)
-                .with_context(|| format!("cannot reach the Envoy admin on 127.0.0.1:{admin}"))?;
-            if answer.status != 200 {
-                bail!(
-                    "the Envoy on 127.0.0.1:{admin} refused the weights: {} {}",
-                    answer.status,
-                    answer.body.trim()
-                );
-            }
-        }
+        set_weight(
+            self.stack,
+            &self.service,
+            [&self.strategy.stable_subset, &self.strategy.canary_subset],
+            weight,
+        )?;
         self.weight = weight;
         self.record
             .weights
@@ -582,6 +559,46 @@ impl Controller<'_> {
         self.say("promoted".into());
         Ok(())
     }
+}
+
+/// Moves `weight` percent of every caller's requests to `service`'s canary subset
+/// (`subsets`: the stable and the canary subset's names), live, on every caller's Envoy.
+pub fn set_weight(
+    stack: &Stack,
+    service: &str,
+    subsets: [&str; 2],
+    weight: u32,
+) -> anyhow::Result<()> {
+    let ns = &stack.plan.env.namespace;
+    let port = catalog::service(service)
+        .map(|d| u32::from(d.port))
+        .unwrap_or_default();
+    let prefix = weight_runtime_prefix(service, ns);
+    let key = |subset: &str| {
+        http::encode(&format!(
+            "{prefix}.{}",
+            subset_cluster_name(service, port, subset, ns)
+        ))
+    };
+    let weight = weight.min(100);
+    let path = format!(
+        "/runtime_modify?{}={}&{}={weight}",
+        key(subsets[0]),
+        100 - weight,
+        key(subsets[1]),
+    );
+    for admin in stack.caller_admins(service) {
+        let answer = http::request(admin, "POST", &path, None)
+            .with_context(|| format!("cannot reach the Envoy admin on 127.0.0.1:{admin}"))?;
+        if answer.status != 200 {
+            bail!(
+                "the Envoy on 127.0.0.1:{admin} refused the weights: {} {}",
+                answer.status,
+                answer.body.trim()
+            );
+        }
+    }
+    Ok(())
 }
 
 fn fmt(value: Option<f64>) -> String {

@@ -5,8 +5,9 @@
 //! stopped by pid at the end, also after a failure.
 //!
 //! The environment is the repository's dev file with the frontend (which every shopper's
-//! request reaches) released as a canary in short steps: a 15 s analysis interval (three
-//! scrapes of the stack's Prometheus), 20% then 50%.
+//! request reaches) and the cart (which takes the checkouts) released as canaries in
+//! short steps: a 15 s analysis interval (three scrapes of the stack's Prometheus), 20%
+//! then 50%.
 
 use std::panic::AssertUnwindSafe;
 use std::process::ExitCode;
@@ -15,12 +16,23 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use std::net::TcpListener;
+
+use serde_json::Value;
+
+use kubestore_core::canary::{CANARY_SUBSET, STABLE_SUBSET};
+use kubestore_core::catalog;
+use kubestore_gen::envoy::ports::CANARY_REPLICA;
+use kubestore_stack::http;
 use kubestore_stack::load::{self, Report};
+use kubestore_stack::plan::{self, Versions};
 use kubestore_stack::rollout::{self, Record, Verdict};
 use kubestore_stack::stack::{Request, Stack};
 
 mod support;
-use support::{bin_dir, repo};
+use support::{
+    bin_dir, checkout_cutter, first_product, json_body, mysql_count, repo, request_with_key,
+};
 
 /// Port plan of these tests: away from `scripts/stack up` (20000), e2e.rs (24000) and a local RabbitMQ (25672).
 const PORT_BASE: u16 = 27000;
@@ -36,7 +48,10 @@ const MARGIN: f64 = 0.02;
 /// The most a release of these scenarios may take.
 const RELEASE_LIMIT: Duration = Duration::from_secs(180);
 
-type Scenario = fn(&mut Stack);
+/// The release setting of the canary services: short steps, an interval of three scrapes.
+const RELEASE: &str = "{strategy: canary, steps: [{weight: 20, pause: 30s}, {weight: 50, pause: 30s}], analysis_interval: 15s, min_requests: 30}";
+
+type Scenario = support::Scenario<Stack>;
 
 fn environment() -> String {
     let dev = std::fs::read_to_string(repo().join("environments/dev.yaml")).expect("dev.yaml");
@@ -44,7 +59,7 @@ fn environment() -> String {
         .replace("name: dev", "name: canary-e2e")
         .replace("kubestore-dev", "kubestore-canary-e2e");
     format!(
-        "{text}\nservices:\n  {SERVICE}:\n    release:\n      strategy: canary\n      steps:\n        - {{weight: {FIRST_WEIGHT}, pause: 30s}}\n        - {{weight: 50, pause: 30s}}\n      analysis_interval: 15s\n      min_requests: 30\n"
+        "{text}\nservices:\n  {SERVICE}:\n    release: {RELEASE}\n  cart:\n    release: {RELEASE}\n"
     )
 }
 
@@ -52,57 +67,14 @@ fn main() -> ExitCode {
     let scenarios: &[(&str, Scenario)] = &[
         ("low_traffic_is_not_promoted", low_traffic_is_not_promoted),
         ("bad_canary_is_aborted", bad_canary_is_aborted),
+        (
+            "retries_stay_safe_through_weighted_routes",
+            retries_stay_safe_through_weighted_routes,
+        ),
+        // Last: it changes the frontend's stable version.
         ("good_canary_is_promoted", good_canary_is_promoted),
     ];
-    let filter: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let chosen: Vec<_> = scenarios
-        .iter()
-        .filter(|(name, _)| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str())))
-        .collect();
-    if chosen.is_empty() {
-        return ExitCode::SUCCESS;
-    }
-    let started = Instant::now();
-    let mut stack = match setup() {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("canary: the stack did not come up: {e:#}");
-            return ExitCode::FAILURE;
-        }
-    };
-    eprintln!(
-        "canary: stack up in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
-    let mut failed = Vec::new();
-    for (name, scenario) in chosen {
-        let t = Instant::now();
-        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| scenario(&mut stack)));
-        let secs = t.elapsed().as_secs_f64();
-        match outcome {
-            Ok(()) => eprintln!("test {name} ... ok ({secs:.1} s)"),
-            Err(_) => {
-                eprintln!("test {name} ... FAILED ({secs:.1} s)");
-                failed.push(*name);
-            }
-        }
-    }
-    let stopped = stack.down();
-    eprintln!(
-        "canary: stopped {} processes; {} scenario(s) failed; total {:.1} s",
-        stopped.len(),
-        failed.len(),
-        started.elapsed().as_secs_f64()
-    );
-    if failed.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        eprintln!("failed: {}", failed.join(", "));
-        ExitCode::FAILURE
-    }
+    support::run_scenarios("canary", scenarios, setup, |s: &mut Stack| s)
 }
 
 fn setup() -> anyhow::Result<Stack> {
@@ -126,10 +98,16 @@ fn setup() -> anyhow::Result<Stack> {
 }
 
 /// Releases `settings` of the frontend while shoppers load the store (if `rate` > 0);
-/// the record and the shoppers' report.
-fn release_under_load(stack: &mut Stack, settings: &[(&str, &str)], rate: u32) -> (Record, Report) {
+/// the record, the shoppers' report and when the release started on the load's clock
+/// (seconds).
+fn release_under_load(
+    stack: &mut Stack,
+    settings: &[(&str, &str)],
+    rate: u32,
+) -> (Record, Report, f64) {
     let stop = Arc::new(AtomicBool::new(false));
     let url = stack.plan.store_url();
+    let load_started = Instant::now();
     let shoppers = {
         let stop = stop.clone();
         thread::spawn(move || {
@@ -144,6 +122,7 @@ fn release_under_load(stack: &mut Stack, settings: &[(&str, &str)], rate: u32) -
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
     let started = Instant::now();
+    let offset = started.duration_since(load_started).as_secs_f64();
     let record = rollout::run(stack, SERVICE, settings, &mut |line| eprintln!("  {line}"));
     stop.store(true, Ordering::SeqCst);
     let report = shoppers.join().expect("the load thread");
@@ -156,13 +135,13 @@ fn release_under_load(stack: &mut Stack, settings: &[(&str, &str)], rate: u32) -
         samples: Vec::new(),
         seconds: 0.0,
     });
-    (record, report)
+    (record, report, offset)
 }
 
 /// Test 3: a canary that gets too little traffic is not promoted, and the record says
 /// which measurement found too few requests.
 fn low_traffic_is_not_promoted(stack: &mut Stack) {
-    let (record, _) = release_under_load(stack, &[("RELEASE", "quiet")], 0);
+    let (record, _, _) = release_under_load(stack, &[("RELEASE", "quiet")], 0);
     eprintln!("  verdict {:?}: {}", record.verdict, record.reason);
     assert_eq!(record.verdict, Verdict::Inconclusive, "{}", record.reason);
     assert_eq!(record.verdict.exit_code(), 3);
@@ -188,7 +167,7 @@ fn low_traffic_is_not_promoted(stack: &mut Stack) {
 /// share stays within the first weight times the canary's failure rate (at most 1) plus
 /// the margin; the record names the SLO, the measured burn and its limit.
 fn bad_canary_is_aborted(stack: &mut Stack) {
-    let (record, report) =
+    let (record, report, offset) =
         release_under_load(stack, &[("PRODUCTS_URL", "http://127.0.0.1:1")], RATE);
     let summary = report.summary();
     eprintln!(
@@ -219,9 +198,10 @@ fn bad_canary_is_aborted(stack: &mut Stack) {
     assert!(share <= bound, "failed share {share:.4} above {bound:.4}");
     // The time from the first failed request to the abort (the weight back at 0).
     let first_failure = report.failures().map(|s| s.at).fold(f64::NAN, f64::min);
-    let aborted_at = record.weights.last().map(|(at, _)| *at).unwrap_or_default();
+    let aborted_at = offset + record.weights.last().map(|(at, _)| *at).unwrap_or_default();
     eprintln!(
-        "  first failed request at {first_failure:.1} s of the load, weight back to 0 at {aborted_at:.1} s of the release"
+        "  first failed request at {first_failure:.1} s, weight back to 0 at {aborted_at:.1} s: {:.1} s from the first failure to the abort",
+        aborted_at - first_failure
     );
     // The stable version serves: no failure after the abort settles.
     let after = load::run(&stack.plan.store_url(), RATE, Duration::from_secs(5)).expect("load");
@@ -232,7 +212,7 @@ fn bad_canary_is_aborted(stack: &mut Stack) {
 /// Test 2: a good version is promoted through every step with no failed request, and
 /// then serves as the stable version.
 fn good_canary_is_promoted(stack: &mut Stack) {
-    let (record, report) = release_under_load(stack, &[("RELEASE", "2")], RATE);
+    let (record, report, _) = release_under_load(stack, &[("RELEASE", "2")], RATE);
     let summary = report.summary();
     eprintln!(
         "  verdict {:?} after {:.1} s: {}; shoppers: {} requests, {} failed, statuses {:?}",
@@ -259,4 +239,210 @@ fn good_canary_is_promoted(stack: &mut Stack) {
         vec![("RELEASE".to_owned(), "2".to_owned())],
         "the new version is the stable one"
     );
+}
+
+/// `POST path` without an Idempotency-Key: (status, body).
+fn post_without_key(port: u16, path: &str, body: &str) -> (u16, String) {
+    let answer = http::request(port, "POST", path, Some(("application/json", body)));
+    answer.map_or((0, String::new()), |a| (a.status, a.body))
+}
+
+/// Test 4: with the cart's routes split 50/50 between its stable replicas and a running
+/// canary, a keyed checkout whose answer is lost (a relay in front of cart-0 closes the
+/// connection after the order is made) is retried by the caller's sidecar and returns
+/// the same order; a key-less checkout whose answer is lost is never repeated: the
+/// customer hears of a failure and exactly one order exists.
+fn retries_stay_safe_through_weighted_routes(stack: &mut Stack) {
+    let cart = catalog::service("cart").expect("cart");
+    let frontend = catalog::service("frontend").expect("frontend");
+    let users = catalog::service("users").expect("users");
+    // The cart's canary replica, running, with the routes split half and half.
+    stack
+        .set_versions(
+            "cart",
+            Versions {
+                stable: Vec::new(),
+                canary: Some(vec![("RELEASE".into(), "retries".into())]),
+            },
+        )
+        .expect("versions recorded");
+    for name in [
+        plan::sidecar_name("cart", CANARY_REPLICA),
+        plan::app_name("cart", CANARY_REPLICA),
+    ] {
+        stack.revive(&name).expect("the cart canary starts");
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !stack.healthy_in_callers("cart", CANARY_REPLICA) {
+        assert!(
+            Instant::now() < deadline,
+            "the cart canary never became healthy"
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+    rollout::set_weight(stack, "cart", [STABLE_SUBSET, CANARY_SUBSET], 50).expect("weights");
+    let via = stack.plan.ports.outbound(frontend, 0, "cart");
+    let dump = http::get(stack.plan.ports.sidecar_admin(frontend, 0), "/config_dump")
+        .expect("config dump");
+    assert!(
+        dump.body.contains("weighted_clusters") && dump.body.contains("|canary|cart."),
+        "the route to the cart is split between its subsets"
+    );
+
+    // cart-0 behind the relay that loses checkout answers.
+    let cart_port = stack.plan.ports.app(cart, 0);
+    let victim = stack
+        .process(&plan::app_name("cart", 0))
+        .expect("cart-0")
+        .clone();
+    victim.stop(Duration::from_secs(15));
+    let behind = TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let behind_port = behind.local_addr().expect("addr").port();
+    drop(behind);
+    let mut spec = stack.plan.app_spec("cart", 0);
+    spec.name = "cart-0-behind-cutter".into();
+    spec.env.retain(|(k, _)| k != "LISTEN_ADDR");
+    spec.env
+        .push(("LISTEN_ADDR".into(), format!("127.0.0.1:{behind_port}")));
+    spec.probe.port = behind_port;
+    let hidden = kubestore_stack::procs::spawn(&spec).expect("cart behind the cutter");
+    let stop = Arc::new(AtomicBool::new(false));
+    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        hidden.wait_ready(Duration::from_secs(30)).expect("ready");
+        let listen = TcpListener::bind(("127.0.0.1", cart_port)).expect("cart-0's port");
+        let swallowed = checkout_cutter(listen, behind_port, stop.clone());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !stack.healthy_in_callers("cart", 0) {
+            assert!(
+                Instant::now() < deadline,
+                "cart-0 behind the cutter never became healthy"
+            );
+            thread::sleep(Duration::from_millis(100));
+        }
+        let email = format!("weighted-{}@example.com", std::process::id());
+        let user = http::request(
+            stack.plan.ports.app(users, 0),
+            "POST",
+            "/v1/users",
+            Some((
+                "application/json",
+                &format!(r#"{{"email":"{email}","name":"Weighted"}}"#),
+            )),
+        )
+        .expect("user");
+        let user_id = serde_json::from_str::<Value>(&user.body).unwrap_or_default()["id"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no user: {}", user.body));
+        let product = first_product(stack);
+        let orders_db = stack.plan.database_url("orders");
+        let orders_db = orders_db
+            .rsplit('/')
+            .next()
+            .expect("a database name")
+            .to_owned();
+        let orders_of_user = || {
+            mysql_count(
+                &orders_db,
+                &format!("SELECT COUNT(*) FROM orders WHERE user_id = {user_id}"),
+            )
+        };
+        let fill = |id: &str| {
+            let put = http::request(
+                via,
+                "PUT",
+                &format!("/v1/carts/{id}/items/{product}"),
+                Some(("application/json", r#"{"quantity":1}"#)),
+            )
+            .expect("item added");
+            assert_eq!(put.status, 200, "{}", put.body);
+        };
+        let body = format!(r#"{{"user_id":{user_id}}}"#);
+        // Keyed: the balancer picks a subset, then a replica; check out fresh carts until
+        // one checkout went through the cutter.
+        let mut checkouts = 0u64;
+        let mut cut = None;
+        for attempt in 0..40 {
+            let id = format!("wk-{}-{attempt}", std::process::id());
+            fill(&id);
+            let (status, answer) = request_with_key(
+                via,
+                &format!("/v1/carts/{id}/checkout"),
+                &format!("key-{id}"),
+                &body,
+            );
+            checkouts += 1;
+            assert_eq!(
+                status, 201,
+                "the customer was told the checkout failed: {answer}"
+            );
+            if let Some(lost) = swallowed.lock().expect("lock").first().cloned() {
+                let answered: Value = serde_json::from_str(&answer).unwrap_or_default();
+                cut = Some((json_body(&lost)["id"].clone(), answered["id"].clone()));
+                break;
+            }
+        }
+        let (lost_id, answered_id) = cut.expect("no keyed checkout went through the cutter");
+        eprintln!(
+            "  keyed: the lost answer held order {lost_id}; the retry answered order {answered_id}"
+        );
+        assert!(lost_id.is_u64(), "the cut checkout made no order");
+        assert_eq!(lost_id, answered_id, "the retry made another order");
+        assert_eq!(orders_of_user(), checkouts, "one order per keyed checkout");
+        // Key-less: never repeated, so a lost answer is a failure the customer sees, and
+        // the order it made is the only one.
+        let before = swallowed.lock().expect("lock").len();
+        let mut keyless = 0u64;
+        let mut lost = None;
+        for attempt in 0..40 {
+            let id = format!("wn-{}-{attempt}", std::process::id());
+            fill(&id);
+            let (status, _) = post_without_key(via, &format!("/v1/carts/{id}/checkout"), &body);
+            keyless += 1;
+            if swallowed.lock().expect("lock").len() > before {
+                lost = Some(status);
+                break;
+            }
+            assert_eq!(status, 201, "a key-less checkout that was not cut failed");
+        }
+        let status = lost.expect("no key-less checkout went through the cutter");
+        eprintln!("  key-less: the lost answer reached the customer as {status}");
+        assert!(
+            status == 0 || status >= 500,
+            "the customer was not told: {status}"
+        );
+        assert_eq!(
+            orders_of_user(),
+            checkouts + keyless,
+            "a key-less checkout was repeated"
+        );
+    }));
+    stop.store(true, Ordering::Relaxed);
+    let _ = std::net::TcpStream::connect(("127.0.0.1", cart_port));
+    hidden.stop(Duration::from_secs(15));
+    thread::sleep(Duration::from_millis(200));
+    // Back to the stable version only: weight 0, the canary gone, cart-0 serving again.
+    rollout::set_weight(stack, "cart", [STABLE_SUBSET, CANARY_SUBSET], 0).expect("weights");
+    for name in [
+        plan::app_name("cart", CANARY_REPLICA),
+        plan::sidecar_name("cart", CANARY_REPLICA),
+    ] {
+        if let Some(p) = stack.process(&name).cloned() {
+            p.stop(Duration::from_secs(15));
+        }
+        stack.forget(&name);
+    }
+    stack
+        .set_versions("cart", Versions::default())
+        .expect("versions recorded");
+    stack
+        .revive(&plan::app_name("cart", 0))
+        .expect("cart-0 back");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !stack.healthy_in_callers("cart", 0) {
+        assert!(Instant::now() < deadline, "cart-0 did not come back");
+        thread::sleep(Duration::from_millis(100));
+    }
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
 }

@@ -29,7 +29,10 @@ use kubestore_stack::plan;
 use kubestore_stack::stack::{Request, Stack};
 
 mod support;
-use support::{SLO_CHECK, bin_dir, repo};
+use support::{
+    SLO_CHECK, bin_dir, checkout_cutter, first_product, json_body, mysql_count, repo,
+    request_with_key,
+};
 
 /// Port plan of the tests: away from a developer's `scripts/stack up` (20000).
 const PORT_BASE: u16 = 24000;
@@ -38,7 +41,7 @@ const RATE: u32 = 40;
 /// Load during the failover scenario: enough that every caller meets the dead replica.
 const FAILOVER_RATE: u32 = 160;
 
-type Scenario = fn(&mut World);
+type Scenario = support::Scenario<World>;
 
 struct World {
     stack: Stack,
@@ -62,52 +65,7 @@ fn main() -> ExitCode {
         // Last of all: it stops Prometheus.
         ("slo_check_hard_cases", slo_check_hard_cases),
     ];
-    let filter: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let chosen: Vec<_> = scenarios
-        .iter()
-        .filter(|(name, _)| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str())))
-        .collect();
-    if chosen.is_empty() {
-        return ExitCode::SUCCESS;
-    }
-    let started = Instant::now();
-    let mut world = match setup() {
-        Ok(w) => w,
-        Err(e) => {
-            eprintln!("e2e: the stack did not come up: {e:#}");
-            return ExitCode::FAILURE;
-        }
-    };
-    eprintln!("e2e: stack up in {:.1} s", started.elapsed().as_secs_f64());
-    let mut failed = Vec::new();
-    for (name, scenario) in chosen {
-        let t = Instant::now();
-        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| scenario(&mut world)));
-        let secs = t.elapsed().as_secs_f64();
-        match outcome {
-            Ok(()) => eprintln!("test {name} ... ok ({secs:.1} s)"),
-            Err(_) => {
-                eprintln!("test {name} ... FAILED ({secs:.1} s)");
-                failed.push(*name);
-            }
-        }
-    }
-    let stopped = world.stack.down();
-    eprintln!(
-        "e2e: stopped {} processes; {} scenario(s) failed; total {:.1} s",
-        stopped.len(),
-        failed.len(),
-        started.elapsed().as_secs_f64()
-    );
-    if failed.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        eprintln!("failed: {}", failed.join(", "));
-        ExitCode::FAILURE
-    }
+    support::run_scenarios("e2e", scenarios, setup, |w: &mut World| &mut w.stack)
 }
 
 /// What `slo-check --format json` answered, and its exit code.
@@ -694,7 +652,7 @@ fn circuit_breaker(w: &mut World) {
     let user_id = serde_json::from_str::<Value>(&user.body).expect("JSON")["id"]
         .as_u64()
         .expect("id");
-    let product = first_product(w);
+    let product = first_product(&w.stack);
     let body =
         format!(r#"{{"user_id":{user_id},"items":[{{"product_id":{product},"quantity":1}}]}}"#);
     // 60 simultaneous POSTs from one client pod: 4 connections + 2 pending admitted.
@@ -769,33 +727,6 @@ fn circuit_breaker(w: &mut World) {
     );
 }
 
-fn first_product(w: &World) -> u64 {
-    let products = catalog::service("products").expect("products");
-    let list =
-        http::get(w.stack.plan.ports.app(products, 0), "/v1/products?limit=1").expect("products");
-    let v: Value = serde_json::from_str(&list.body).expect("JSON");
-    v["items"][0]["id"]
-        .as_u64()
-        .or_else(|| v[0]["id"].as_u64())
-        .unwrap_or_else(|| panic!("no product: {}", list.body))
-}
-
-fn mysql_count(database: &str, sql: &str) -> u64 {
-    let out = std::process::Command::new("mariadb")
-        .args(["-uroot", "-h127.0.0.1", "-N", "-B", database, "-e", sql])
-        .output()
-        .expect("the mariadb client runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .expect("a count")
-}
-
 /// Test 6: A rolling restart of the frontend and of products under load: not one request
 /// through the ingress fails.
 fn zero_downtime_rollout(w: &mut World) {
@@ -822,88 +753,6 @@ fn zero_downtime_rollout(w: &mut World) {
         failed.len()
     );
     assert!(failed.is_empty(), "failed during the rollout: {failed:?}");
-}
-
-/// One HTTP/1.1 message (head and Content-Length body) from `stream`, or None at EOF.
-fn read_message(stream: &mut std::net::TcpStream) -> Option<Vec<u8>> {
-    let mut raw = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        if let Some(i) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&raw[..i]).to_ascii_lowercase();
-            let length: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(0);
-            while raw.len() < i + 4 + length {
-                let n = stream.read(&mut buf).ok()?;
-                if n == 0 {
-                    return None;
-                }
-                raw.extend_from_slice(&buf[..n]);
-            }
-            return Some(raw);
-        }
-        let n = stream.read(&mut buf).ok()?;
-        if n == 0 {
-            return None;
-        }
-        raw.extend_from_slice(&buf[..n]);
-    }
-}
-
-/// A relay in front of a cart replica that lets the first checkout reach the replica and
-/// then cuts the caller's connection instead of passing the answer on: the order exists,
-/// the cart is emptied, and the caller never heard. Returns the answer it swallowed.
-fn checkout_cutter(
-    listen: TcpListener,
-    upstream: u16,
-    stop: Arc<AtomicBool>,
-) -> Arc<Mutex<Option<String>>> {
-    let swallowed = Arc::new(Mutex::new(None::<String>));
-    let record = swallowed.clone();
-    thread::spawn(move || {
-        for downstream in listen.incoming().flatten() {
-            if stop.load(Ordering::Relaxed) {
-                break;
-            }
-            let record = record.clone();
-            thread::spawn(move || {
-                let mut downstream = downstream;
-                let Ok(mut up) = std::net::TcpStream::connect(("127.0.0.1", upstream)) else {
-                    return;
-                };
-                while let Some(request) = read_message(&mut downstream) {
-                    if up.write_all(&request).is_err() {
-                        return;
-                    }
-                    let Some(answer) = read_message(&mut up) else {
-                        return;
-                    };
-                    let checkout = String::from_utf8_lossy(&request[..request.len().min(200)])
-                        .contains("/checkout");
-                    let mut seen = record.lock().expect("lock");
-                    if checkout && seen.is_none() {
-                        *seen = Some(String::from_utf8_lossy(&answer).into_owned());
-                        // Close without a word: the caller gets no answer at all.
-                        let _ = downstream.shutdown(std::net::Shutdown::Both);
-                        return;
-                    }
-                    drop(seen);
-                    if downstream.write_all(&answer).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    swallowed
-}
-
-fn json_body(answer: &str) -> Value {
-    let body = answer.split_once("\r\n\r\n").map_or(answer, |(_, b)| b);
-    serde_json::from_str(body).unwrap_or(Value::Null)
 }
 
 /// Test 4: retries are safe. (a) An abort fault on half of products' catalogue calls:
@@ -1004,7 +853,7 @@ fn retries_are_safe(w: &mut World) {
         let user_id = serde_json::from_str::<Value>(&user.body).unwrap_or_default()["id"]
             .as_u64()
             .unwrap_or_else(|| panic!("no user: {}", user.body));
-        let product = first_product(w);
+        let product = first_product(&w.stack);
         let via = w.stack.plan.ports.outbound(frontend, 0, "cart");
         // The balancer picks either replica: check out fresh carts until one checkout
         // went through the cutter.
@@ -1031,7 +880,7 @@ fn retries_are_safe(w: &mut World) {
                 status, 201,
                 "the customer was told the checkout failed: {body}"
             );
-            if let Some(lost) = swallowed.lock().expect("lock").clone() {
+            if let Some(lost) = swallowed.lock().expect("lock").first().cloned() {
                 let answered: Value = serde_json::from_str(&body).unwrap_or_default();
                 cut = Some((json_body(&lost)["id"].clone(), answered["id"].clone(), id));
                 break;
@@ -1075,30 +924,6 @@ fn retries_are_safe(w: &mut World) {
     if let Err(panic) = outcome {
         std::panic::resume_unwind(panic);
     }
-}
-
-/// `POST path` with an Idempotency-Key and a JSON body: (status, body).
-fn request_with_key(port: u16, path: &str, key: &str, body: &str) -> (u16, String) {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("timeout");
-    let head = format!(
-        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nIdempotency-Key: {key}\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(head.as_bytes()).expect("sent");
-    let mut raw = String::new();
-    let _ = s.read_to_string(&mut raw);
-    let status = raw
-        .split(' ')
-        .nth(1)
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let body = raw
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
 }
 
 /// An OpenSLO document for a service that has never had a request.

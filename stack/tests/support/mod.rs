@@ -1,9 +1,21 @@
 //! What the end-to-end test programs share: where the repository and the service binaries
 //! are.
 
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
 
 use kubestore_core::catalog;
+use kubestore_stack::http;
+use kubestore_stack::stack::Stack;
 
 /// The SLO gate's binary (and package) name.
 pub const SLO_CHECK: &str = "slo-check";
@@ -36,4 +48,199 @@ pub fn bin_dir() -> PathBuf {
         );
     }
     dir
+}
+
+/// One HTTP/1.1 message (head and Content-Length body) from `stream`, or None at EOF.
+pub fn read_message(stream: &mut std::net::TcpStream) -> Option<Vec<u8>> {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        if let Some(i) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&raw[..i]).to_ascii_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            while raw.len() < i + 4 + length {
+                let n = stream.read(&mut buf).ok()?;
+                if n == 0 {
+                    return None;
+                }
+                raw.extend_from_slice(&buf[..n]);
+            }
+            return Some(raw);
+        }
+        let n = stream.read(&mut buf).ok()?;
+        if n == 0 {
+            return None;
+        }
+        raw.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// A relay in front of a cart replica that lets every checkout reach the replica and then
+/// cuts the caller's connection instead of passing the answer on: the order exists, the
+/// cart is emptied, and the caller never heard. Returns the answers it swallowed.
+pub fn checkout_cutter(
+    listen: TcpListener,
+    upstream: u16,
+    stop: Arc<AtomicBool>,
+) -> Arc<Mutex<Vec<String>>> {
+    let swallowed = Arc::new(Mutex::new(Vec::new()));
+    let record = swallowed.clone();
+    thread::spawn(move || {
+        for downstream in listen.incoming().flatten() {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            let record = record.clone();
+            thread::spawn(move || {
+                let mut downstream = downstream;
+                let Ok(mut up) = std::net::TcpStream::connect(("127.0.0.1", upstream)) else {
+                    return;
+                };
+                while let Some(request) = read_message(&mut downstream) {
+                    if up.write_all(&request).is_err() {
+                        return;
+                    }
+                    let Some(answer) = read_message(&mut up) else {
+                        return;
+                    };
+                    let checkout = String::from_utf8_lossy(&request[..request.len().min(200)])
+                        .contains("/checkout");
+                    if checkout {
+                        let answer = String::from_utf8_lossy(&answer).into_owned();
+                        record.lock().expect("lock").push(answer);
+                        // Close without a word: the caller gets no answer at all.
+                        let _ = downstream.shutdown(std::net::Shutdown::Both);
+                        return;
+                    }
+                    if downstream.write_all(&answer).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    swallowed
+}
+
+/// `POST path` with an Idempotency-Key and a JSON body: (status, body).
+pub fn request_with_key(port: u16, path: &str, key: &str, body: &str) -> (u16, String) {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nIdempotency-Key: {key}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).expect("sent");
+    let mut raw = String::new();
+    let _ = s.read_to_string(&mut raw);
+    let status = raw
+        .split(' ')
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let body = raw
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+pub fn json_body(answer: &str) -> Value {
+    let body = answer.split_once("\r\n\r\n").map_or(answer, |(_, b)| b);
+    serde_json::from_str(body).unwrap_or(Value::Null)
+}
+
+pub fn mysql_count(database: &str, sql: &str) -> u64 {
+    let out = std::process::Command::new("mariadb")
+        .args(["-uroot", "-h127.0.0.1", "-N", "-B", database, "-e", sql])
+        .output()
+        .expect("the mariadb client runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("a count")
+}
+
+pub fn first_product(stack: &Stack) -> u64 {
+    let products = catalog::service("products").expect("products");
+    let list =
+        http::get(stack.plan.ports.app(products, 0), "/v1/products?limit=1").expect("products");
+    let v: Value = serde_json::from_str(&list.body).expect("JSON");
+    v["items"][0]["id"]
+        .as_u64()
+        .or_else(|| v[0]["id"].as_u64())
+        .unwrap_or_else(|| panic!("no product: {}", list.body))
+}
+
+/// One scenario of an end-to-end program, on its world (the stack and what it needs).
+pub type Scenario<W> = fn(&mut W);
+
+/// Runs the `scenarios` named on the command line (all without a name) on one stack that
+/// `setup` brings up, each caught on its own so one failure does not hide the others, and
+/// stops every process of the stack at the end, also after a failure.
+pub fn run_scenarios<W>(
+    program: &str,
+    scenarios: &[(&str, Scenario<W>)],
+    setup: impl FnOnce() -> anyhow::Result<W>,
+    stack: impl Fn(&mut W) -> &mut Stack,
+) -> ExitCode {
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let chosen: Vec<_> = scenarios
+        .iter()
+        .filter(|(name, _)| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str())))
+        .collect();
+    if chosen.is_empty() {
+        return ExitCode::SUCCESS;
+    }
+    let started = Instant::now();
+    let mut world = match setup() {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("{program}: the stack did not come up: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    eprintln!(
+        "{program}: stack up in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let mut failed = Vec::new();
+    for (name, scenario) in chosen {
+        let t = Instant::now();
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| scenario(&mut world)));
+        let secs = t.elapsed().as_secs_f64();
+        match outcome {
+            Ok(()) => eprintln!("test {name} ... ok ({secs:.1} s)"),
+            Err(_) => {
+                eprintln!("test {name} ... FAILED ({secs:.1} s)");
+                failed.push(*name);
+            }
+        }
+    }
+    let stopped = stack(&mut world).down();
+    eprintln!(
+        "{program}: stopped {} processes; {} scenario(s) failed; total {:.1} s",
+        stopped.len(),
+        failed.len(),
+        started.elapsed().as_secs_f64()
+    );
+    if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("failed: {}", failed.join(", "));
+        ExitCode::FAILURE
+    }
 }
