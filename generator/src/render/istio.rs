@@ -1,8 +1,9 @@
 //! The mesh: the ingress Gateway and its VirtualService, and per service a VirtualService
-//! (timeouts, retries only where repeating a request is harmless, chaos faults), a
-//! DestinationRule (mTLS, connection pool, outlier detection) and an AuthorizationPolicy
-//! built from the call graph; plus the namespace's PeerAuthentication and allow-nothing
-//! default.
+//! (timeouts, retries only where repeating a request is harmless, chaos faults; for a
+//! canary service, every route split between its stable and canary subsets), a
+//! DestinationRule (mTLS, connection pool, outlier detection; the two subsets of a canary
+//! service) and an AuthorizationPolicy built from the call graph; plus the namespace's
+//! PeerAuthentication and allow-nothing default.
 //!
 //! Why retries are spelt out on every route: a route without `retries` gets Istio's
 //! default policy, two retries on `connect-failure,refused-stream,unavailable,
