@@ -9,14 +9,11 @@
 //! short steps: a 15 s analysis interval (three scrapes of the stack's Prometheus), 20%
 //! then 50%.
 
-use std::panic::AssertUnwindSafe;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
-
-use std::net::TcpListener;
 
 use serde_json::Value;
 
@@ -31,7 +28,8 @@ use kubestore_stack::stack::{Request, Stack};
 
 mod support;
 use support::{
-    bin_dir, checkout_cutter, first_product, json_body, mysql_count, repo, request_with_key,
+    bin_dir, first_product, json_body, mysql_count, repo, request_with_key,
+    wait_healthy_in_callers, with_checkout_answers_lost,
 };
 
 /// Port plan of these tests: away from `scripts/stack up` (20000), e2e.rs (24000) and a local RabbitMQ (25672).
@@ -253,9 +251,7 @@ fn post_without_key(port: u16, path: &str, body: &str) -> (u16, String) {
 /// the same order; a key-less checkout whose answer is lost is never repeated: the
 /// customer hears of a failure and exactly one order exists.
 fn retries_stay_safe_through_weighted_routes(stack: &mut Stack) {
-    let cart = catalog::service("cart").expect("cart");
     let frontend = catalog::service("frontend").expect("frontend");
-    let users = catalog::service("users").expect("users");
     // The cart's canary replica, running, with the routes split half and half.
     stack
         .set_versions(
@@ -272,14 +268,7 @@ fn retries_stay_safe_through_weighted_routes(stack: &mut Stack) {
     ] {
         stack.revive(&name).expect("the cart canary starts");
     }
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !stack.healthy_in_callers("cart", CANARY_REPLICA) {
-        assert!(
-            Instant::now() < deadline,
-            "the cart canary never became healthy"
-        );
-        thread::sleep(Duration::from_millis(100));
-    }
+    wait_healthy_in_callers(stack, "cart", CANARY_REPLICA);
     rollout::set_weight(stack, "cart", [STABLE_SUBSET, CANARY_SUBSET], 50).expect("weights");
     let via = stack.plan.ports.outbound(frontend, 0, "cart");
     let dump = http::get(stack.plan.ports.sidecar_admin(frontend, 0), "/config_dump")
@@ -289,50 +278,7 @@ fn retries_stay_safe_through_weighted_routes(stack: &mut Stack) {
         "the route to the cart is split between its subsets"
     );
 
-    // cart-0 behind the relay that loses checkout answers.
-    let cart_port = stack.plan.ports.app(cart, 0);
-    let victim = stack
-        .process(&plan::app_name("cart", 0))
-        .expect("cart-0")
-        .clone();
-    victim.stop(Duration::from_secs(15));
-    let behind = TcpListener::bind("127.0.0.1:0").expect("a free port");
-    let behind_port = behind.local_addr().expect("addr").port();
-    drop(behind);
-    let mut spec = stack.plan.app_spec("cart", 0);
-    spec.name = "cart-0-behind-cutter".into();
-    spec.env.retain(|(k, _)| k != "LISTEN_ADDR");
-    spec.env
-        .push(("LISTEN_ADDR".into(), format!("127.0.0.1:{behind_port}")));
-    spec.probe.port = behind_port;
-    let hidden = kubestore_stack::procs::spawn(&spec).expect("cart behind the cutter");
-    let stop = Arc::new(AtomicBool::new(false));
-    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        hidden.wait_ready(Duration::from_secs(30)).expect("ready");
-        let listen = TcpListener::bind(("127.0.0.1", cart_port)).expect("cart-0's port");
-        let swallowed = checkout_cutter(listen, behind_port, stop.clone());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !stack.healthy_in_callers("cart", 0) {
-            assert!(
-                Instant::now() < deadline,
-                "cart-0 behind the cutter never became healthy"
-            );
-            thread::sleep(Duration::from_millis(100));
-        }
-        let email = format!("weighted-{}@example.com", std::process::id());
-        let user = http::request(
-            stack.plan.ports.app(users, 0),
-            "POST",
-            "/v1/users",
-            Some((
-                "application/json",
-                &format!(r#"{{"email":"{email}","name":"Weighted"}}"#),
-            )),
-        )
-        .expect("user");
-        let user_id = serde_json::from_str::<Value>(&user.body).unwrap_or_default()["id"]
-            .as_u64()
-            .unwrap_or_else(|| panic!("no user: {}", user.body));
+    with_checkout_answers_lost(stack, |stack, swallowed, user_id| {
         let product = first_product(stack);
         let orders_db = stack.plan.database_url("orders");
         let orders_db = orders_db
@@ -415,12 +361,8 @@ fn retries_stay_safe_through_weighted_routes(stack: &mut Stack) {
             checkouts + keyless,
             "a key-less checkout was repeated"
         );
-    }));
-    stop.store(true, Ordering::Relaxed);
-    let _ = std::net::TcpStream::connect(("127.0.0.1", cart_port));
-    hidden.stop(Duration::from_secs(15));
-    thread::sleep(Duration::from_millis(200));
-    // Back to the stable version only: weight 0, the canary gone, cart-0 serving again.
+    });
+    // Back to the stable version only: weight 0, the canary gone.
     rollout::set_weight(stack, "cart", [STABLE_SUBSET, CANARY_SUBSET], 0).expect("weights");
     for name in [
         plan::app_name("cart", CANARY_REPLICA),
@@ -434,15 +376,4 @@ fn retries_stay_safe_through_weighted_routes(stack: &mut Stack) {
     stack
         .set_versions("cart", Versions::default())
         .expect("versions recorded");
-    stack
-        .revive(&plan::app_name("cart", 0))
-        .expect("cart-0 back");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !stack.healthy_in_callers("cart", 0) {
-        assert!(Instant::now() < deadline, "cart-0 did not come back");
-        thread::sleep(Duration::from_millis(100));
-    }
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
 }

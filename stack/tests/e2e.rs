@@ -30,8 +30,8 @@ use kubestore_stack::stack::{Request, Stack};
 
 mod support;
 use support::{
-    SLO_CHECK, bin_dir, checkout_cutter, first_product, json_body, mysql_count, repo,
-    request_with_key,
+    SLO_CHECK, bin_dir, first_product, json_body, mysql_count, repo, request_with_key,
+    with_checkout_answers_lost,
 };
 
 /// Port plan of the tests: away from a developer's `scripts/stack up` (20000).
@@ -806,55 +806,9 @@ fn retries_are_safe(w: &mut World) {
     );
 
     // (b)
-    let cart = catalog::service("cart").expect("cart");
-    let users = catalog::service("users").expect("users");
-    let cart_port = w.stack.plan.ports.app(cart, 0);
-    let victim = w
-        .stack
-        .process(&plan::app_name("cart", 0))
-        .expect("cart-0")
-        .clone();
-    victim.stop(Duration::from_secs(15));
-    step("cart-0 stopped");
-    let behind = TcpListener::bind("127.0.0.1:0").expect("a free port");
-    let behind_port = behind.local_addr().expect("addr").port();
-    drop(behind);
-    let mut spec = w.stack.plan.app_spec("cart", 0);
-    spec.name = "cart-0-behind-cutter".into();
-    spec.env.retain(|(k, _)| k != "LISTEN_ADDR");
-    spec.env
-        .push(("LISTEN_ADDR".into(), format!("127.0.0.1:{behind_port}")));
-    spec.probe.port = behind_port;
-    let hidden = kubestore_stack::procs::spawn(&spec).expect("cart behind the cutter");
-    let stop = Arc::new(AtomicBool::new(false));
-    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        hidden.wait_ready(Duration::from_secs(30)).expect("ready");
-        let listen = TcpListener::bind(("127.0.0.1", cart_port)).expect("cart-0's port");
-        let swallowed = checkout_cutter(listen, behind_port, stop.clone());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !w.stack.healthy_in_callers("cart", 0) {
-            assert!(
-                Instant::now() < deadline,
-                "cart-0 behind the cutter never became healthy"
-            );
-            thread::sleep(Duration::from_millis(100));
-        }
-        let email = format!("cut-{}@example.com", std::process::id());
-        let user = http::request(
-            w.stack.plan.ports.app(users, 0),
-            "POST",
-            "/v1/users",
-            Some((
-                "application/json",
-                &format!(r#"{{"email":"{email}","name":"Cut"}}"#),
-            )),
-        )
-        .expect("user");
-        let user_id = serde_json::from_str::<Value>(&user.body).unwrap_or_default()["id"]
-            .as_u64()
-            .unwrap_or_else(|| panic!("no user: {}", user.body));
-        let product = first_product(&w.stack);
-        let via = w.stack.plan.ports.outbound(frontend, 0, "cart");
+    let via = w.stack.plan.ports.outbound(frontend, 0, "cart");
+    with_checkout_answers_lost(&mut w.stack, |stack, swallowed, user_id| {
+        let product = first_product(stack);
         // The balancer picks either replica: check out fresh carts until one checkout
         // went through the cutter.
         let mut checkouts = 0u64;
@@ -906,24 +860,8 @@ fn retries_are_safe(w: &mut World) {
             orders, checkouts,
             "one order per checkout, the cut one included"
         );
-    }));
-    step("checkouts done");
-    stop.store(true, Ordering::Relaxed);
-    let _ = std::net::TcpStream::connect(("127.0.0.1", cart_port));
-    hidden.stop(Duration::from_secs(15));
-    step("hidden cart stopped");
-    thread::sleep(Duration::from_millis(200));
-    w.stack
-        .revive(&plan::app_name("cart", 0))
-        .expect("cart-0 back");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !w.stack.healthy_in_callers("cart", 0) {
-        assert!(Instant::now() < deadline, "cart-0 did not come back");
-        thread::sleep(Duration::from_millis(100));
-    }
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
+    });
+    step("checkouts done, cart-0 back");
 }
 
 /// An OpenSLO document for a service that has never had a request.

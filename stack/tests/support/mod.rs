@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use kubestore_core::catalog;
 use kubestore_stack::http;
+use kubestore_stack::plan;
 use kubestore_stack::stack::Stack;
 
 /// The SLO gate's binary (and package) name.
@@ -242,5 +243,78 @@ pub fn run_scenarios<W>(
     } else {
         eprintln!("failed: {}", failed.join(", "));
         ExitCode::FAILURE
+    }
+}
+
+/// Runs `body` with cart-0 behind a [`checkout_cutter`] (cart-0 restarted on another port,
+/// the relay on its own), once every caller sends to it again; `body` gets the swallowed
+/// answers and a new user's id. Afterwards the relay goes and cart-0 serves again, also
+/// when `body` panicked (the panic then goes on).
+pub fn with_checkout_answers_lost(
+    stack: &mut Stack,
+    body: impl FnOnce(&Stack, &Mutex<Vec<String>>, u64),
+) {
+    let cart = catalog::service("cart").expect("cart");
+    let users = catalog::service("users").expect("users");
+    let cart_port = stack.plan.ports.app(cart, 0);
+    let victim = stack
+        .process(&plan::app_name("cart", 0))
+        .expect("cart-0")
+        .clone();
+    victim.stop(Duration::from_secs(15));
+    let behind = TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let behind_port = behind.local_addr().expect("addr").port();
+    drop(behind);
+    let mut spec = stack.plan.app_spec("cart", 0);
+    spec.name = "cart-0-behind-cutter".into();
+    spec.env.retain(|(k, _)| k != "LISTEN_ADDR");
+    spec.env
+        .push(("LISTEN_ADDR".into(), format!("127.0.0.1:{behind_port}")));
+    spec.probe.port = behind_port;
+    let hidden = kubestore_stack::procs::spawn(&spec).expect("cart behind the cutter");
+    let stop = Arc::new(AtomicBool::new(false));
+    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        hidden.wait_ready(Duration::from_secs(30)).expect("ready");
+        let listen = TcpListener::bind(("127.0.0.1", cart_port)).expect("cart-0's port");
+        let swallowed = checkout_cutter(listen, behind_port, stop.clone());
+        wait_healthy_in_callers(stack, "cart", 0);
+        let email = format!("cut-{}-{}@example.com", std::process::id(), cart_port);
+        let user = http::request(
+            stack.plan.ports.app(users, 0),
+            "POST",
+            "/v1/users",
+            Some((
+                "application/json",
+                &format!(r#"{{"email":"{email}","name":"Cut"}}"#),
+            )),
+        )
+        .expect("user");
+        let user_id = serde_json::from_str::<Value>(&user.body).unwrap_or_default()["id"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no user: {}", user.body));
+        body(stack, &swallowed, user_id);
+    }));
+    stop.store(true, Ordering::Relaxed);
+    let _ = std::net::TcpStream::connect(("127.0.0.1", cart_port));
+    hidden.stop(Duration::from_secs(15));
+    thread::sleep(Duration::from_millis(200));
+    stack
+        .revive(&plan::app_name("cart", 0))
+        .expect("cart-0 back");
+    wait_healthy_in_callers(stack, "cart", 0);
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// Waits (30 s at most) until every caller of `service` sends to `replica`.
+pub fn wait_healthy_in_callers(stack: &Stack, service: &str, replica: u16) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !stack.healthy_in_callers(service, replica) {
+        assert!(
+            Instant::now() < deadline,
+            "the callers never sent to replica {replica} of {service}"
+        );
+        thread::sleep(Duration::from_millis(100));
     }
 }
