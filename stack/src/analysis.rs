@@ -500,4 +500,44 @@ mod tests {
         assert!(parse_duration("x", "5 minutes").is_err());
         assert!(parse_duration("x", "").is_err());
     }
+
+    #[test]
+    fn every_rendered_rollout_and_analysis_template_is_read() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../environments");
+        let mut rollouts = 0;
+        for name in ["dev", "staging", "prod"] {
+            let env = kubestore_gen::load_environment(&dir, name).expect("a valid environment");
+            for object in kubestore_gen::render::render_all(&env) {
+                let value = &object.value;
+                match value["kind"].as_str() {
+                    Some("Rollout") => {
+                        let strategy = Strategy::from_object(value).expect("a Rollout read");
+                        assert!(
+                            strategy.steps.contains(&Step::SetWeight(
+                                u32_field(
+                                    &value["spec"]["strategy"]["canary"]["steps"][0],
+                                    "setWeight"
+                                )
+                                .expect("a first weight")
+                            ))
+                        );
+                        assert!(strategy.args.contains(&(
+                            kubestore_core::canary::CANARY_HASH_ARG.to_owned(),
+                            ArgValue::CanaryHash
+                        )));
+                        rollouts += 1;
+                    }
+                    Some("AnalysisTemplate") => {
+                        let template = Template::from_object(value).expect("a template read");
+                        for m in &template.metrics {
+                            assert!(m.success.is_some() || m.failure.is_some(), "{}", m.name);
+                            assert!(m.interval > Duration::ZERO, "{}", m.name);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        assert!(rollouts > 0, "some environment releases a canary");
+    }
 }

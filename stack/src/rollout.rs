@@ -256,6 +256,9 @@ impl Controller<'_> {
     }
 
     fn release(&mut self) -> anyhow::Result<Stop> {
+        // A release interrupted before (its command killed) may have left its canary
+        // running: it goes first, so the new one gets its ports.
+        self.stop_canary();
         self.reload_prometheus()?;
         let canary_sidecar = self.stack.plan.sidecar_spec(&self.service, CANARY_REPLICA);
         let canary_app = self.stack.plan.app_spec(&self.service, CANARY_REPLICA);
