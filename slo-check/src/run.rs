@@ -5,6 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::time::Instant;
 
+use kubestore_core::slo_check::exit;
 use reqwest::header::{HeaderName, HeaderValue};
 
 use crate::cli::{Cli, Format, parse_time};
@@ -33,7 +34,7 @@ impl RunError {
     /// The contract's exit code.
     pub fn exit_code(&self) -> i32 {
         match self {
-            RunError::Usage(_) | RunError::Spec(_) | RunError::Output(_) => 2,
+            RunError::Usage(_) | RunError::Spec(_) | RunError::Output(_) => exit::USAGE,
         }
     }
 }
@@ -223,7 +224,7 @@ pub async fn run(cli: Cli) -> Result<i32, RunError> {
             );
         }
         print!("{}", explain(&defs, at, window, since));
-        return Ok(0);
+        return Ok(exit::MET);
     }
     if cli.soak.is_some_and(|s| cli.interval > s) {
         return Err(RunError::Usage(format!(
