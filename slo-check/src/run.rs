@@ -39,9 +39,6 @@ impl RunError {
     }
 }
 
-/// The page tier's burn-rate factor of the SRE workbook: 2% of the budget in 1h of a 30d
-/// period. Definitions from an environment carry their own.
-pub const PAGE_FACTOR: f64 = 14.4;
 /// The window without `--window` when definitions do not say.
 const DEFAULT_WINDOW: Span = Span::from_secs(600);
 
