@@ -133,14 +133,15 @@ pub struct Outcome {
 
 /// The queries of one SLO, in the order they are asked.
 pub struct Plan {
-    /// Bad (or good) events over the window; good slices with time slices.
+    /// Bad (or good) events over the window; with time slices, the share of good slices
+    /// (or the slices' mean ratio).
     pub numerator_window: String,
-    /// All events over the window; all slices with time slices.
-    pub total_window: String,
+    /// All events over the window; none with time slices, whose numerator is a share.
+    pub total_window: Option<String>,
     /// The same over the SLO period.
     pub numerator_period: String,
     /// The same over the SLO period.
-    pub total_period: String,
+    pub total_period: Option<String>,
     /// With time slices: the requests over the window, for traffic and no-data checks.
     pub events_window: Option<String>,
     /// The range the period's budget is measured over.
@@ -157,20 +158,17 @@ impl Plan {
             let ratio = Self::slice_ratio(def, slice);
             // A second short of the range: the slices ending within it, the same count
             // whether the server's subquery includes its start (Prometheus 2,
-            // VictoriaMetrics) or not (Prometheus 3).
+            // VictoriaMetrics) or not (Prometheus 3). One average, not a sum and a
+            // count: a 28d period of 1m slices is 40320 steps, evaluated once.
             let over = |range: Span| {
                 let range = Span::from_secs(range.secs().saturating_sub(1).max(1));
-                (
-                    format!("sum_over_time(({})[{range}:{slice}])", good(&ratio)),
-                    format!("count_over_time(({ratio})[{range}:{slice}])"),
-                )
+                format!("avg_over_time(({})[{range}:{slice}])", good(&ratio))
             };
-            let ((nw, tw), (np, tp)) = (over(window), over(period));
             Self {
-                numerator_window: nw,
-                total_window: tw,
-                numerator_period: np,
-                total_period: tp,
+                numerator_window: over(window),
+                total_window: None,
+                numerator_period: over(period),
+                total_period: None,
                 events_window: Some(def.total.over(window)),
                 period,
             }
@@ -178,9 +176,9 @@ impl Plan {
         match def.budgeting {
             Budgeting::Occurrences => Self {
                 numerator_window: def.numerator.over(window),
-                total_window: def.total.over(window),
+                total_window: Some(def.total.over(window)),
                 numerator_period: def.numerator.over(period),
-                total_period: def.total.over(period),
+                total_period: Some(def.total.over(period)),
                 events_window: None,
                 period,
             },
@@ -337,26 +335,24 @@ async fn one(
     params: &Params,
 ) -> Outcome {
     let plan = Plan::new(def, params.window, params.at);
-    let mut queries = vec![
-        plan.numerator_window.clone(),
-        plan.total_window.clone(),
-        plan.numerator_period.clone(),
-        plan.total_period.clone(),
-    ];
-    queries.extend(plan.events_window.clone());
+    let queries: Vec<String> = [
+        Some(&plan.numerator_window),
+        plan.total_window.as_ref(),
+        Some(&plan.numerator_period),
+        plan.total_period.as_ref(),
+        plan.events_window.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    .cloned()
+    .collect();
     let at = params.at;
-    let events = async {
-        match &plan.events_window {
-            Some(q) => client.query(auth, q, at).await.map(Some),
-            None => Ok(None),
-        }
-    };
     let answers = tokio::try_join!(
         client.query(auth, &plan.numerator_window, at),
-        client.query(auth, &plan.total_window, at),
+        optional(client, auth, plan.total_window.as_ref(), at),
         client.query(auth, &plan.numerator_period, at),
-        client.query(auth, &plan.total_period, at),
-        events,
+        optional(client, auth, plan.total_period.as_ref(), at),
+        optional(client, auth, plan.events_window.as_ref(), at),
     );
     let (n_w, t_w, n_p, t_p, e_w) = match answers {
         Ok(a) => a,
@@ -364,7 +360,12 @@ async fn one(
     };
     let mut o = base(def, params, queries);
     let mut partial = Vec::new();
-    for a in [&n_w, &t_w, &n_p, &t_p].into_iter().chain(e_w.as_ref()) {
+    for a in [&n_w, &n_p]
+        .into_iter()
+        .chain(t_w.as_ref())
+        .chain(t_p.as_ref())
+        .chain(e_w.as_ref())
+    {
         collect_warnings(&mut o.warnings, a);
         if a.partial {
             partial.push(());
@@ -400,11 +401,13 @@ async fn one(
     }
 
     let window_secs = params.window.secs() as f64;
-    let events_query = plan.events_window.as_ref().unwrap_or(&plan.total_window);
-    let events = match &e_w {
-        Some(e) => e.sum(),
-        None => t_w.sum(),
-    };
+    let events_query = plan
+        .events_window
+        .as_ref()
+        .or(plan.total_window.as_ref())
+        .cloned()
+        .unwrap_or_default();
+    let events = e_w.as_ref().or(t_w.as_ref()).and_then(Answer::sum);
     let Some(total) = events else {
         return no_series(client, auth, def, params, o).await;
     };
@@ -423,27 +426,25 @@ async fn one(
         );
         return o;
     }
-    // With time slices the ratio is of good slices (or of the slices' mean ratio), the
-    // requests only say whether there was traffic.
-    let sliced = e_w.is_some();
+    // With time slices the numerator is the share of good slices (or the slices' mean
+    // ratio) out of 1; the requests only say whether there was traffic.
+    let sliced = t_w.is_none();
     let kind = if sliced {
         Numerator::Good
     } else {
         def.numerator_kind
     };
     let units = if sliced {
-        match t_w.sum() {
-            Some(n) if n > 0.0 => n,
-            _ => {
-                o.verdict = Verdict::NoData;
-                o.no_data_cause = Some(NoDataCause::ZeroRequests);
-                o.reason = format!(
-                    "no slice with requests in the last {} ({})",
-                    params.window, plan.total_window
-                );
-                return o;
-            }
+        if n_w.sum().is_none() {
+            o.verdict = Verdict::NoData;
+            o.no_data_cause = Some(NoDataCause::ZeroRequests);
+            o.reason = format!(
+                "no slice with requests in the last {} ({})",
+                params.window, plan.numerator_window
+            );
+            return o;
         }
+        1.0
     } else {
         total
     };
@@ -461,7 +462,11 @@ async fn one(
     o.sli = Some(1.0 - error_ratio);
     o.burn_rate = Some(burn);
 
-    match t_p.sum() {
+    let period_total = match &t_p {
+        Some(t) => t.sum(),
+        None => n_p.sum().map(|_| 1.0),
+    };
+    match period_total {
         Some(tp) if tp > 0.0 => match bad_events(kind, n_p.sum(), tp, "SLO period") {
             Ok(bp) => o.budget_remaining = Some(1.0 - (bp / tp) / def.budget()),
             Err(reason) => {
@@ -559,6 +564,19 @@ async fn one(
     o
 }
 
+/// The answer to `query` when the plan has one.
+async fn optional(
+    client: &Client,
+    auth: Option<&Auth>,
+    query: Option<&String>,
+    at: i64,
+) -> Result<Option<Answer>, QueryError> {
+    match query {
+        Some(q) => client.query(auth, q, at).await.map(Some),
+        None => Ok(None),
+    }
+}
+
 fn collect_warnings(into: &mut Vec<String>, answer: &Answer) {
     for w in answer.warnings.iter().chain(&answer.infos) {
         if !into.contains(w) {
@@ -646,7 +664,7 @@ async fn no_series(
         }
     }
     let plan = Plan::new(def, params.window, params.at);
-    let total_query = plan.events_window.unwrap_or(plan.total_window);
+    let total_query = plan.events_window.or(plan.total_window).unwrap_or_default();
     let (cause, reason) = if !recorded.is_empty() && !seen_in_period {
         (
             NoDataCause::RulesNotLoaded,

@@ -172,24 +172,29 @@ fn explain(defs: &[SloDefinition], at: i64, window: Span, since: Option<i64>) ->
             crate::definition::Numerator::Bad => "bad",
             crate::definition::Numerator::Good => "good",
         };
-        let (numerator, total) = match def.budgeting {
-            Budgeting::Occurrences => (side.to_owned(), "total".to_owned()),
-            Budgeting::Timeslices { target, slice } => (
-                format!("good {slice} slices (ratio >= {})", short(target, 10)),
-                format!("{slice} slices"),
-            ),
-            Budgeting::RatioTimeslices { slice } => (
-                format!("sum of the {slice} slices' ratios"),
-                format!("{slice} slices"),
-            ),
+        let numerator = match def.budgeting {
+            Budgeting::Occurrences => side.to_owned(),
+            Budgeting::Timeslices { target, slice } => {
+                format!(
+                    "share of good {slice} slices (ratio >= {})",
+                    short(target, 10)
+                )
+            }
+            Budgeting::RatioTimeslices { slice } => format!("mean ratio of {slice} slices"),
         };
         for (what, range, query) in [
-            (&numerator, window, &plan.numerator_window),
-            (&total, window, &plan.total_window),
-            (&numerator, plan.period, &plan.numerator_period),
-            (&total, plan.period, &plan.total_period),
+            (numerator.as_str(), window, Some(&plan.numerator_window)),
+            ("total", window, plan.total_window.as_ref()),
+            (
+                numerator.as_str(),
+                plan.period,
+                Some(&plan.numerator_period),
+            ),
+            ("total", plan.period, plan.total_period.as_ref()),
         ] {
-            out.push_str(&format!("  {what} over {range}: {query}\n"));
+            if let Some(query) = query {
+                out.push_str(&format!("  {what} over {range}: {query}\n"));
+            }
         }
         if let Some(q) = &plan.events_window {
             out.push_str(&format!("  requests over {window}: {q}\n"));

@@ -189,10 +189,11 @@ fn the_wild_forms_evaluate_exactly() {
         assert_eq!(s["period"], "1d");
     }
     // The flag wins over the DataSource.
-    let out = slo_check_at(&path, "http://127.0.0.1:1", &at_s, &["--retries", "0"]);
+    let closed = format!("http://127.0.0.1:{}", free_port());
+    let out = slo_check_at(&path, &closed, &at_s, &["--retries", "0"]);
     assert_eq!(code(&out), 3, "{}", text(&out));
     assert!(
-        text(&out).contains("cannot reach http://127.0.0.1:1"),
+        text(&out).contains(&format!("cannot reach {closed}")),
         "{}",
         text(&out)
     );
@@ -339,7 +340,7 @@ fn time_slices_and_calendar_periods_evaluate_exactly() {
     let out = slo_check(&["--slos", &path, "--at", &at_s, "--explain"]);
     let t = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
-        t.contains(r#"good 1m slices (ratio >= 0.999) over 10m: sum_over_time(((1 - ((sum(increase(http_requests_total{namespace="kubestore-dev",service="orders",status=~"5.."}[1m])) or vector(0)) / (sum(increase(http_requests_total{namespace="kubestore-dev",service="orders"}[1m])) > 0))) >= bool 0.999)[9m59s:1m])"#),
+        t.contains(r#"share of good 1m slices (ratio >= 0.999) over 10m: avg_over_time(((1 - ((sum(increase(http_requests_total{namespace="kubestore-dev",service="orders",status=~"5.."}[1m])) or vector(0)) / (sum(increase(http_requests_total{namespace="kubestore-dev",service="orders"}[1m])) > 0))) >= bool 0.999)[9m59s:1m])"#),
         "{t}"
     );
     assert!(
