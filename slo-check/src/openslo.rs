@@ -56,6 +56,13 @@ struct Index<'a> {
     sources: HashMap<&'a str, Document<'a>>,
 }
 
+/// What the readers of indicators and metrics share: the documents referred to, and
+/// the problems found.
+struct Cx<'c, 'a> {
+    index: &'c Index<'a>,
+    errors: &'c mut Errors,
+}
+
 /// Reads every OpenSLO document of a run together, so references cross files.
 pub fn read(docs: &[Document<'_>]) -> Read {
     let mut out = Read::default();
@@ -248,14 +255,9 @@ fn slo(doc: &Document<'_>, index: &Index<'_>, errors: &mut Errors) -> Vec<SloDef
     let period = time_window(doc, spec, errors);
     let method = budgeting_method(doc, spec, errors);
     let objectives = objectives(doc, spec, method, errors);
-    let slo_indicator = indicator(
-        doc,
-        spec,
-        "spec",
-        index,
-        errors,
-        objectives.iter().all(|o| o.indicator.is_none()),
-    );
+    // The SLO's own indicator serves every objective that does not name one.
+    let required = objectives.is_empty() || objectives.iter().any(|o| o.indicator.is_none());
+    let slo_indicator = indicator(doc, spec, required, &mut Cx { index, errors });
 
     let annotations = metadata.and_then(|m| m.get("annotations"));
     let annotation = |key: &str| annotations.and_then(|a| a.get(key));
@@ -290,7 +292,7 @@ fn slo(doc: &Document<'_>, index: &Index<'_>, errors: &mut Errors) -> Vec<SloDef
     let mut resolved = Vec::new();
     for o in &objectives {
         let ratio = match &o.indicator {
-            Some((node, key)) => indicator_at(doc, node, key, index, errors),
+            Some((node, key)) => indicator_at(doc, node, key, &mut Cx { index, errors }),
             None => slo_indicator.clone(),
         };
         resolved.push(ratio);
@@ -376,19 +378,17 @@ struct Ratio {
 fn indicator(
     doc: &Document<'_>,
     spec: &Node,
-    path: &str,
-    index: &Index<'_>,
-    errors: &mut Errors,
     required: bool,
+    cx: &mut Cx<'_, '_>,
 ) -> Option<Ratio> {
     if spec.get("indicator").is_some() || spec.get("indicatorRef").is_some() {
-        return indicator_at(doc, spec, path, index, errors);
+        return indicator_at(doc, spec, "spec", cx);
     }
     if required {
-        errors.at(
+        cx.errors.at(
             doc,
             spec,
-            &format!("{path}.indicator"),
+            "spec.indicator",
             "missing: an SLO needs an `indicator` (or an `indicatorRef` to an SLI)",
         )
     } else {
@@ -401,11 +401,10 @@ fn indicator_at(
     doc: &Document<'_>,
     holder: &Node,
     path: &str,
-    index: &Index<'_>,
-    errors: &mut Errors,
+    cx: &mut Cx<'_, '_>,
 ) -> Option<Ratio> {
     match (holder.get("indicator"), holder.get("indicatorRef")) {
-        (Some(_), Some(r)) => errors.at(
+        (Some(_), Some(r)) => cx.errors.at(
             doc,
             r,
             &format!("{path}.indicatorRef"),
@@ -413,17 +412,17 @@ fn indicator_at(
         ),
         (Some(inline), None) => {
             let key = format!("{path}.indicator.spec");
-            let ispec = mapping(doc, inline, "spec", &key, errors)?;
-            sli_spec(doc, ispec, &key, index, errors)
+            let ispec = mapping(doc, inline, "spec", &key, cx.errors)?;
+            sli_spec(doc, ispec, &key, cx)
         }
         (None, Some(r)) => {
             let key = format!("{path}.indicatorRef");
-            let sli = referenced(doc, r, &key, &index.slis, "SLI", errors)?;
+            let sli = referenced(doc, r, &key, &cx.index.slis, "SLI", cx.errors)?;
             // Problems inside the SLI are its own file's, with its lines.
-            let ispec = mapping(&sli, sli.root, "spec", "spec", errors)?;
-            sli_spec(&sli, ispec, "spec", index, errors)
+            let ispec = mapping(&sli, sli.root, "spec", "spec", cx.errors)?;
+            sli_spec(&sli, ispec, "spec", cx)
         }
-        (None, None) => errors.at(
+        (None, None) => cx.errors.at(
             doc,
             holder,
             &format!("{path}.indicator"),
@@ -456,25 +455,19 @@ fn referenced<'a>(
 }
 
 /// An SLI's spec (`ratioMetric` or `thresholdMetric`), in `doc`.
-fn sli_spec(
-    doc: &Document<'_>,
-    spec: &Node,
-    path: &str,
-    index: &Index<'_>,
-    errors: &mut Errors,
-) -> Option<Ratio> {
+fn sli_spec(doc: &Document<'_>, spec: &Node, path: &str, cx: &mut Cx<'_, '_>) -> Option<Ratio> {
     if let Some(ratio) = spec.get("ratioMetric") {
-        return ratio_metric(doc, ratio, &format!("{path}.ratioMetric"), index, errors);
+        return ratio_metric(doc, ratio, &format!("{path}.ratioMetric"), cx);
     }
     if let Some(t) = spec.get("thresholdMetric") {
-        return errors.at(
+        return cx.errors.at(
             doc,
             t,
             &format!("{path}.thresholdMetric"),
             "a `thresholdMetric` is not supported yet: slo-check evaluates a `ratioMetric` of good (or bad) and total events",
         );
     }
-    errors.at(
+    cx.errors.at(
         doc,
         spec,
         &format!("{path}.ratioMetric"),
@@ -482,15 +475,9 @@ fn sli_spec(
     )
 }
 
-fn ratio_metric(
-    doc: &Document<'_>,
-    ratio: &Node,
-    key: &str,
-    index: &Index<'_>,
-    errors: &mut Errors,
-) -> Option<Ratio> {
+fn ratio_metric(doc: &Document<'_>, ratio: &Node, key: &str, cx: &mut Cx<'_, '_>) -> Option<Ratio> {
     if ratio.as_map().is_none() {
-        return errors.at(
+        return cx.errors.at(
             doc,
             ratio,
             key,
@@ -498,7 +485,7 @@ fn ratio_metric(
         );
     }
     if let Some(raw) = ratio.get("raw") {
-        return errors.at(
+        return cx.errors.at(
             doc,
             raw,
             &format!("{key}.raw"),
@@ -508,14 +495,14 @@ fn ratio_metric(
     let counter = match ratio.get("counter") {
         Some(c) => match c.as_bool() {
             Some(b) => Some(b),
-            None => errors.at(
+            None => cx.errors.at(
                 doc,
                 c,
                 &format!("{key}.counter"),
                 format!("expected `true` or `false`, found {}", c.kind()),
             ),
         },
-        None => errors.at(
+        None => cx.errors.at(
             doc,
             ratio,
             &format!("{key}.counter"),
@@ -527,7 +514,7 @@ fn ratio_metric(
         (Some(g), None) => (Numerator::Good, "good", g),
         (None, Some(b)) => (Numerator::Bad, "bad", b),
         (Some(_), Some(b)) => {
-            return errors.at(
+            return cx.errors.at(
                 doc,
                 b,
                 &format!("{key}.bad"),
@@ -535,7 +522,7 @@ fn ratio_metric(
             );
         }
         (None, None) => {
-            return errors.at(
+            return cx.errors.at(
                 doc,
                 ratio,
                 &format!("{key}.good"),
@@ -545,18 +532,11 @@ fn ratio_metric(
     };
     let total_node = ratio.get("total");
     if total_node.is_none() {
-        errors.at::<()>(doc, ratio, &format!("{key}.total"), "missing");
+        cx.errors
+            .at::<()>(doc, ratio, &format!("{key}.total"), "missing");
     }
-    let numerator = metric(
-        doc,
-        numerator_node,
-        &format!("{key}.{side}"),
-        counter,
-        index,
-        errors,
-    );
-    let total =
-        total_node.and_then(|t| metric(doc, t, &format!("{key}.total"), counter, index, errors));
+    let numerator = metric(doc, numerator_node, &format!("{key}.{side}"), counter, cx);
+    let total = total_node.and_then(|t| metric(doc, t, &format!("{key}.total"), counter, cx));
     let (numerator, total) = (numerator?, total?);
     Some(Ratio {
         kind,
@@ -582,27 +562,26 @@ fn metric(
     node: &Node,
     key: &str,
     counter: Option<bool>,
-    index: &Index<'_>,
-    errors: &mut Errors,
+    cx: &mut Cx<'_, '_>,
 ) -> Option<Metric> {
     let key = format!("{key}.metricSource");
     let source = match node.get("metricSource") {
         Some(s) if s.as_map().is_some() => s,
         Some(s) => {
-            return errors.at(
+            return cx.errors.at(
                 doc,
                 s,
                 &key,
                 format!("expected a mapping, found {}", s.kind()),
             );
         }
-        None => return errors.at(doc, node, &key, "missing"),
+        None => return cx.errors.at(doc, node, &key, "missing"),
     };
     let mut url = None;
     // The type, the node it is written at, and the document and key of that node: the
     // metric's own, or its DataSource's.
     let mut source_type =
-        optional_str(doc, source, "type", &format!("{key}.type"), errors).map(|t| {
+        optional_str(doc, source, "type", &format!("{key}.type"), cx.errors).map(|t| {
             (
                 t.to_owned(),
                 source.get("type").unwrap_or(source),
@@ -612,9 +591,9 @@ fn metric(
         });
     if let Some(r) = source.get("metricSourceRef") {
         let ref_key = format!("{key}.metricSourceRef");
-        let ds = referenced(doc, r, &ref_key, &index.sources, "DataSource", errors)?;
-        let ds_spec = mapping(&ds, ds.root, "spec", "spec", errors)?;
-        let ds_type = optional_str(&ds, ds_spec, "type", "spec.type", errors);
+        let ds = referenced(doc, r, &ref_key, &cx.index.sources, "DataSource", cx.errors)?;
+        let ds_spec = mapping(&ds, ds.root, "spec", "spec", cx.errors)?;
+        let ds_type = optional_str(&ds, ds_spec, "type", "spec.type", cx.errors);
         // The source's own type decides what can answer; a metric that repeats it
         // inline is read the same way.
         if let Some(t) = ds_type {
@@ -631,7 +610,7 @@ fn metric(
             .and_then(Node::as_str)
             .map(str::to_owned);
         if source_type.is_none() {
-            return errors.at(
+            return cx.errors.at(
                 &ds,
                 ds_spec,
                 "spec.type",
@@ -642,7 +621,7 @@ fn metric(
     match &source_type {
         Some((t, _, _, _)) if PROMETHEUS_TYPES.contains(&t.to_ascii_lowercase().as_str()) => {}
         Some((t, node, at, at_key)) => {
-            return errors.at(
+            return cx.errors.at(
                 at,
                 node,
                 at_key,
@@ -653,7 +632,7 @@ fn metric(
             );
         }
         None => {
-            return errors.at(
+            return cx.errors.at(
                 doc,
                 source,
                 &format!("{key}.type"),
@@ -661,15 +640,19 @@ fn metric(
             );
         }
     }
-    let spec = mapping(doc, source, "spec", &format!("{key}.spec"), errors)?;
+    let spec = mapping(doc, source, "spec", &format!("{key}.spec"), cx.errors)?;
     let (field, q) = match (spec.get("query"), spec.get("promql")) {
         (Some(q), _) => ("query", q),
         (None, Some(q)) => ("promql", q),
-        (None, None) => return errors.at(doc, spec, &format!("{key}.spec.query"), "missing"),
+        (None, None) => {
+            return cx
+                .errors
+                .at(doc, spec, &format!("{key}.spec.query"), "missing");
+        }
     };
     let qkey = format!("{key}.spec.{field}");
     let Some(text) = q.as_str() else {
-        return errors.at(
+        return cx.errors.at(
             doc,
             q,
             &qkey,
@@ -686,7 +669,7 @@ fn metric(
             url,
             from: format!("{}:{} {qkey}", doc.file.display(), q.line),
         }),
-        Err(e) => errors.at(doc, q, &qkey, e),
+        Err(e) => cx.errors.at(doc, q, &qkey, e),
     }
 }
 
