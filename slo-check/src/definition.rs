@@ -33,6 +33,9 @@ pub struct SloDefinition {
     pub calendar: Option<Calendar>,
     /// How the budget is counted.
     pub budgeting: Budgeting,
+    /// For an OpenSLO `thresholdMetric`: `numerator` is the value, judged per time slice
+    /// against this threshold (`total` is the same value, for diagnostics).
+    pub threshold: Option<Threshold>,
     /// Whether the numerator counts bad or good events.
     pub numerator_kind: Numerator,
     /// Bad or good events.
@@ -62,6 +65,15 @@ pub struct Sources {
     pub numerator: String,
     /// The total's query.
     pub total: String,
+}
+
+/// When a value is good: `value <op> threshold`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Threshold {
+    /// The PromQL comparison: `<`, `<=`, `>` or `>=`.
+    pub op: &'static str,
+    /// The threshold.
+    pub value: f64,
 }
 
 /// How the error budget is counted (OpenSLO `budgetingMethod`).

@@ -80,6 +80,7 @@ pub fn load(dir: &Path, name: &str) -> Result<EnvSlos, SpecErrors> {
                 period: secs(service.window),
                 calendar: None,
                 budgeting: Budgeting::Occurrences,
+                threshold: None,
                 numerator_kind: match slo.kind {
                     SloKind::Availability => Numerator::Bad,
                     SloKind::Latency => Numerator::Good,

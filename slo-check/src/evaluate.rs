@@ -169,7 +169,7 @@ impl Plan {
                 total_window: None,
                 numerator_period: over(period),
                 total_period: None,
-                events_window: Some(def.total.over(window)),
+                events_window: def.threshold.is_none().then(|| def.total.over(window)),
                 period,
             }
         };
@@ -191,6 +191,10 @@ impl Plan {
 
     /// The ratio of good events over the `slice` ending at each step.
     fn slice_ratio(def: &SloDefinition, slice: Span) -> String {
+        if let Some(t) = &def.threshold {
+            // 1 for a slice whose value is on the good side of the threshold, else 0.
+            return format!("({}) {} bool {}", def.numerator.over(slice), t.op, t.value);
+        }
         let (n, t) = (def.numerator.over(slice), def.total.over(slice));
         match def.numerator_kind {
             Numerator::Good => format!("({n}) / ({t} > 0)"),
@@ -408,24 +412,30 @@ async fn one(
         .cloned()
         .unwrap_or_default();
     let events = e_w.as_ref().or(t_w.as_ref()).and_then(Answer::sum);
-    let Some(total) = events else {
-        return no_series(client, auth, def, params, o).await;
+    // A threshold metric counts no requests: its slices say whether there was data.
+    let traffic = if def.threshold.is_some() {
+        None
+    } else {
+        let Some(total) = events else {
+            return no_series(client, auth, def, params, o).await;
+        };
+        o.requests = Some(total);
+        o.request_rate = Some(total / window_secs);
+        if let Err(reason) = sane("requests over the window", total) {
+            o.reason = reason;
+            return o;
+        }
+        if total == 0.0 {
+            o.verdict = Verdict::NoData;
+            o.no_data_cause = Some(NoDataCause::ZeroRequests);
+            o.reason = format!(
+                "zero requests in the window: the series exist but counted nothing over the last {} ({events_query})",
+                params.window
+            );
+            return o;
+        }
+        Some(total)
     };
-    o.requests = Some(total);
-    o.request_rate = Some(total / window_secs);
-    if let Err(reason) = sane("requests over the window", total) {
-        o.reason = reason;
-        return o;
-    }
-    if total == 0.0 {
-        o.verdict = Verdict::NoData;
-        o.no_data_cause = Some(NoDataCause::ZeroRequests);
-        o.reason = format!(
-            "zero requests in the window: the series exist but counted nothing over the last {} ({events_query})",
-            params.window
-        );
-        return o;
-    }
     // With time slices the numerator is the share of good slices (or the slices' mean
     // ratio) out of 1; the requests only say whether there was traffic.
     let sliced = t_w.is_none();
@@ -437,7 +447,11 @@ async fn one(
     let units = if sliced {
         if n_w.sum().is_none() {
             o.verdict = Verdict::NoData;
-            o.no_data_cause = Some(NoDataCause::ZeroRequests);
+            o.no_data_cause = Some(if traffic.is_some() {
+                NoDataCause::ZeroRequests
+            } else {
+                NoDataCause::SeriesNeverThere
+            });
             o.reason = format!(
                 "no slice with requests in the last {} ({})",
                 params.window, plan.numerator_window
@@ -446,7 +460,7 @@ async fn one(
         }
         1.0
     } else {
-        total
+        traffic.unwrap_or_default()
     };
     let bad = match bad_events(kind, n_w.sum(), units, "window") {
         Ok(b) => b,
@@ -516,7 +530,9 @@ async fn one(
     );
     let rate_low = def
         .min_request_rate
-        .is_some_and(|m| total / window_secs < m);
+        .zip(traffic)
+        .is_some_and(|(m, total)| total / window_secs < m);
+    let total = traffic.unwrap_or(f64::INFINITY);
     let exhausted = o.budget_remaining.is_some_and(|b| b <= 0.0);
     let exhausted_text = o
         .budget_remaining

@@ -11,7 +11,7 @@ use kubestore_core::model::slo::page_factor;
 use kubestore_core::slo_check::annotations::{FAST_BURN, MIN_REQUEST_RATE, RECORDED_ERROR_RATIO};
 
 use crate::calendar::Calendar;
-use crate::definition::{Budgeting, Numerator, SloDefinition, Sources};
+use crate::definition::{Budgeting, Numerator, SloDefinition, Sources, Threshold};
 use crate::error::SpecError;
 use crate::load::Document;
 use crate::promql::CounterExpr;
@@ -295,6 +295,25 @@ fn slo(doc: &Document<'_>, index: &Index<'_>, errors: &mut Errors) -> Vec<SloDef
             Some((node, key)) => indicator_at(doc, node, key, &mut Cx { index, errors }),
             None => slo_indicator.clone(),
         };
+        // A threshold is judged per time slice, where a Prometheus can answer it.
+        if ratio.as_ref().is_some_and(|r| r.threshold) {
+            if o.threshold.is_none() {
+                errors.at::<()>(
+                    doc,
+                    o.node,
+                    &format!("{}.op", o.key),
+                    "missing: a `thresholdMetric` objective needs `op` (lt, lte, gt or gte) and `value`",
+                );
+            }
+            if !matches!(o.budgeting, Some(Budgeting::Timeslices { .. })) {
+                errors.at::<()>(
+                    doc,
+                    spec.get("budgetingMethod").unwrap_or(spec),
+                    "spec.budgetingMethod",
+                    "a `thresholdMetric` is judged per time slice: slo-check evaluates it with `Timeslices`",
+                );
+            }
+        }
         resolved.push(ratio);
     }
     if errors.0.len() > before {
@@ -330,6 +349,7 @@ fn slo(doc: &Document<'_>, index: &Index<'_>, errors: &mut Errors) -> Vec<SloDef
                 period,
                 calendar: calendar.clone(),
                 budgeting,
+                threshold: objective.threshold.filter(|_| ratio.threshold),
                 numerator_kind: ratio.kind,
                 numerator: ratio.numerator,
                 total: ratio.total,
@@ -366,6 +386,8 @@ fn parse_rate(text: &str) -> Result<f64, String> {
 /// A ratio resolved to its queries.
 #[derive(Clone)]
 struct Ratio {
+    /// A `thresholdMetric`'s value rather than a ratio of events.
+    threshold: bool,
     kind: Numerator,
     numerator: CounterExpr,
     total: CounterExpr,
@@ -460,18 +482,25 @@ fn sli_spec(doc: &Document<'_>, spec: &Node, path: &str, cx: &mut Cx<'_, '_>) ->
         return ratio_metric(doc, ratio, &format!("{path}.ratioMetric"), cx);
     }
     if let Some(t) = spec.get("thresholdMetric") {
-        return cx.errors.at(
-            doc,
-            t,
-            &format!("{path}.thresholdMetric"),
-            "a `thresholdMetric` is not supported yet: slo-check evaluates a `ratioMetric` of good (or bad) and total events",
-        );
+        let key = format!("{path}.thresholdMetric");
+        let m = metric(doc, t, &key, Some(Shape::Value), cx)?;
+        return Some(Ratio {
+            threshold: true,
+            kind: Numerator::Good,
+            numerator: m.expr.clone(),
+            total: m.expr,
+            sources: Sources {
+                numerator: m.from.clone(),
+                total: m.from,
+            },
+            url: m.url,
+        });
     }
     cx.errors.at(
         doc,
         spec,
         &format!("{path}.ratioMetric"),
-        "missing: an SLI needs a `ratioMetric`",
+        "missing: an SLI needs a `ratioMetric` or a `thresholdMetric`",
     )
 }
 
@@ -494,7 +523,7 @@ fn ratio_metric(doc: &Document<'_>, ratio: &Node, key: &str, cx: &mut Cx<'_, '_>
     }
     let counter = match ratio.get("counter") {
         Some(c) => match c.as_bool() {
-            Some(b) => Some(b),
+            Some(b) => Some(if b { Shape::Counters } else { Shape::Counting }),
             None => cx.errors.at(
                 doc,
                 c,
@@ -539,6 +568,7 @@ fn ratio_metric(doc: &Document<'_>, ratio: &Node, key: &str, cx: &mut Cx<'_, '_>
     let total = total_node.and_then(|t| metric(doc, t, &format!("{key}.total"), counter, cx));
     let (numerator, total) = (numerator?, total?);
     Some(Ratio {
+        threshold: false,
         kind,
         url: numerator.url.or(total.url),
         numerator: numerator.expr,
@@ -548,6 +578,17 @@ fn ratio_metric(doc: &Document<'_>, ratio: &Node, key: &str, cx: &mut Cx<'_, '_>
             total: total.from,
         },
     })
+}
+
+/// How a metric's query is read.
+#[derive(Clone, Copy)]
+enum Shape {
+    /// `counter: true`: it selects counters.
+    Counters,
+    /// `counter: false`: it counts events over the window placeholder.
+    Counting,
+    /// A `thresholdMetric`: a value judged as it is.
+    Value,
 }
 
 /// One metric's query, its data source's URL and where it was written.
@@ -561,7 +602,7 @@ fn metric(
     doc: &Document<'_>,
     node: &Node,
     key: &str,
-    counter: Option<bool>,
+    shape: Option<Shape>,
     cx: &mut Cx<'_, '_>,
 ) -> Option<Metric> {
     let key = format!("{key}.metricSource");
@@ -659,9 +700,10 @@ fn metric(
             format!("expected a PromQL string, found {}", q.kind()),
         );
     };
-    let parsed = match counter? {
-        true => CounterExpr::counters(text.trim()),
-        false => CounterExpr::template(text.trim()),
+    let parsed = match shape? {
+        Shape::Counters => CounterExpr::counters(text.trim()),
+        Shape::Counting => CounterExpr::template(text.trim()),
+        Shape::Value => CounterExpr::value(text.trim()),
     };
     match parsed {
         Ok(expr) => Some(Metric {
@@ -866,6 +908,10 @@ fn budgeting(
 
 /// One objective: its target, its name and, for composite SLOs, its own indicator.
 struct Objective<'a> {
+    node: &'a Node,
+    key: String,
+    /// `op` and `value`, for a threshold metric.
+    threshold: Option<Threshold>,
     target: f64,
     budgeting: Option<Budgeting>,
     name: Option<String>,
@@ -952,7 +998,25 @@ fn objectives<'a>(
                     "must be between 0 and 1 (0% and 100%), both excluded: a 100% objective has no error budget",
                 );
             } else {
+                let threshold = match (o.get("op"), number("value", errors)) {
+                    (Some(op), Some((value, _))) => match op.as_str() {
+                        Some("lt") => Some(Threshold { op: "<", value }),
+                        Some("lte") => Some(Threshold { op: "<=", value }),
+                        Some("gt") => Some(Threshold { op: ">", value }),
+                        Some("gte") => Some(Threshold { op: ">=", value }),
+                        _ => errors.at(
+                            doc,
+                            op,
+                            &format!("{key}.op"),
+                            "expected `lt`, `lte`, `gt` or `gte`",
+                        ),
+                    },
+                    _ => None,
+                };
                 out.push(Objective {
+                    node: o,
+                    key: key.clone(),
+                    threshold,
                     target: t,
                     budgeting,
                     name,

@@ -110,6 +110,21 @@ impl CounterExpr {
         })
     }
 
+    /// Reads an expression whose value is judged as it is (an OpenSLO `thresholdMetric`,
+    /// e.g. a latency quantile), naming its range with a placeholder if it has one.
+    pub fn value(source: &str) -> Result<Self, String> {
+        let text = normalise(source);
+        let probe = text.replace(WINDOW_PLACEHOLDER, "5m");
+        let expr = parser::parse(&probe).map_err(|e| format!("not valid PromQL: {e}"))?;
+        let mut selectors = Vec::new();
+        collect_selectors(&expr, &mut selectors);
+        Ok(Self {
+            form: Form::Template(text),
+            selectors,
+            source: source.to_owned(),
+        })
+    }
+
     /// The query counting events over `range`.
     pub fn over(&self, range: Span) -> String {
         match &self.form {

@@ -66,7 +66,9 @@ fn usage_and_spec_errors_exit_2() {
     );
     let out = slo_check(&["--slos", &threshold, "--prometheus", "http://127.0.0.1:1"]);
     assert_eq!(code(&out), 2);
-    assert!(text(&out).contains("threshold.yaml:9: spec.indicator.spec.thresholdMetric: a `thresholdMetric` is not supported yet"), "{}", text(&out));
+    let t = text(&out);
+    assert!(t.contains("threshold.yaml:12: spec.budgetingMethod: a `thresholdMetric` is judged per time slice: slo-check evaluates it with `Timeslices`"), "{t}");
+    assert!(t.contains("threshold.yaml:13: spec.objectives[0].op: missing: a `thresholdMetric` objective needs `op` (lt, lte, gt or gte) and `value`"), "{t}");
 
     let rate = write(
         dir.path(),
