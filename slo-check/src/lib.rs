@@ -13,3 +13,4 @@ pub mod promql;
 pub mod report;
 pub mod run;
 pub mod span;
+pub mod window;

@@ -19,6 +19,8 @@ enum Form {
     Counters(Box<Expr>),
     /// Already counts events over the range, which it names as `$window`.
     Template(String),
+    /// Parsed with the window's placeholder in its ranges (see `window.rs`).
+    Ranged(Box<Expr>),
 }
 
 /// A PromQL expression that yields a number of events over a range.
@@ -71,11 +73,21 @@ impl CounterExpr {
         })
     }
 
+    /// An expression whose ranges stand for the window, checked by `window.rs`.
+    pub(crate) fn ranged(expr: Expr, selectors: Vec<String>, source: &str) -> Self {
+        Self {
+            form: Form::Ranged(Box::new(expr)),
+            selectors,
+            source: source.to_owned(),
+        }
+    }
+
     /// The query counting events over `range`.
     pub fn over(&self, range: Span) -> String {
         match &self.form {
             Form::Counters(expr) => increase_each(expr, range).to_string(),
             Form::Template(text) => text.replace(WINDOW_PLACEHOLDER, &range.to_string()),
+            Form::Ranged(expr) => crate::window::resolve(expr, range.std()).to_string(),
         }
     }
 
@@ -118,7 +130,7 @@ fn check_counters(expr: &Expr, selectors: &mut Vec<String>) -> Result<(), String
     }
 }
 
-fn collect_selectors(expr: &Expr, out: &mut Vec<String>) {
+pub(crate) fn collect_selectors(expr: &Expr, out: &mut Vec<String>) {
     match expr {
         Expr::VectorSelector(vs) => out.push(vs.to_string()),
         Expr::MatrixSelector(ms) => out.push(ms.vs.to_string()),
