@@ -13,6 +13,7 @@ use crate::definition::{Numerator, SloDefinition};
 use crate::error::{SpecError, SpecErrors};
 use crate::promql::CounterExpr;
 use crate::span::Span;
+use kubestore_core::model::slo::page_factor;
 
 /// The SLOs of one environment and its post-sync window.
 pub struct EnvSlos {
@@ -91,7 +92,7 @@ pub fn load(dir: &Path, name: &str) -> Result<EnvSlos, SpecErrors> {
                 fast_burn: service.burn_windows()[0]
                     .factor()
                     .parse()
-                    .unwrap_or(crate::run::PAGE_FACTOR),
+                    .unwrap_or_else(|_| page_factor()),
                 origin: origin.clone(),
             });
         }

@@ -13,6 +13,7 @@ use crate::definition::{Numerator, SloDefinition};
 use crate::error::{SpecError, SpecErrors};
 use crate::promql::CounterExpr;
 use crate::span::Span;
+use kubestore_core::model::slo::page_factor;
 
 use kubestore_core::slo_check::annotations::{FAST_BURN, MIN_REQUEST_RATE, RECORDED_ERROR_RATIO};
 
@@ -344,7 +345,7 @@ fn slo(
                 ),
             ),
         })
-        .unwrap_or(crate::run::PAGE_FACTOR);
+        .unwrap_or_else(page_factor);
     let recorded_error_ratio = annotations
         .and_then(|a| a.get(RECORDED_ERROR_RATIO))
         .map(|v| v.value.clone());

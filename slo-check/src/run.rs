@@ -5,6 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::time::Instant;
 
+use kubestore_core::slo_check::exit;
 use reqwest::header::{HeaderName, HeaderValue};
 
 use crate::cli::{Cli, Format, parse_time};
@@ -33,14 +34,11 @@ impl RunError {
     /// The contract's exit code.
     pub fn exit_code(&self) -> i32 {
         match self {
-            RunError::Usage(_) | RunError::Spec(_) | RunError::Output(_) => 2,
+            RunError::Usage(_) | RunError::Spec(_) | RunError::Output(_) => exit::USAGE,
         }
     }
 }
 
-/// The page tier's burn-rate factor of the SRE workbook: 2% of the budget in 1h of a 30d
-/// period. Definitions from an environment carry their own.
-pub const PAGE_FACTOR: f64 = 14.4;
 /// The window without `--window` when definitions do not say.
 const DEFAULT_WINDOW: Span = Span::from_secs(600);
 
@@ -223,7 +221,7 @@ pub async fn run(cli: Cli) -> Result<i32, RunError> {
             );
         }
         print!("{}", explain(&defs, at, window, since));
-        return Ok(0);
+        return Ok(exit::MET);
     }
     if cli.soak.is_some_and(|s| cli.interval > s) {
         return Err(RunError::Usage(format!(
