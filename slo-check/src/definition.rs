@@ -40,6 +40,21 @@ pub struct SloDefinition {
     pub fast_burn: f64,
     /// Where it was read from (`gitops/slo/dev/orders-availability.yaml`).
     pub origin: String,
+    /// Where each query was written, for `--explain`.
+    pub sources: Sources,
+    /// The server its data source names (an OpenSLO `DataSource`), used without
+    /// `--prometheus`.
+    pub prometheus_url: Option<String>,
+}
+
+/// Where the queries of a definition were written: `file:line key`, empty when they
+/// were built rather than read (an environment's SLOs).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sources {
+    /// The numerator's query.
+    pub numerator: String,
+    /// The total's query.
+    pub total: String,
 }
 
 impl SloDefinition {

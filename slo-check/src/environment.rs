@@ -94,6 +94,8 @@ pub fn load(dir: &Path, name: &str) -> Result<EnvSlos, SpecErrors> {
                     .parse()
                     .unwrap_or_else(|_| page_factor()),
                 origin: origin.clone(),
+                sources: Default::default(),
+                prometheus_url: None,
             });
         }
     }

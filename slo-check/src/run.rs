@@ -14,7 +14,7 @@ use crate::evaluate::{self, Outcome, Params, Plan, Verdict, short};
 use crate::prometheus::{self, Client};
 use crate::report::Report;
 use crate::span::Span;
-use crate::{environment, openslo};
+use crate::{environment, load};
 
 /// Why a run stopped before it had a verdict.
 #[derive(Debug, thiserror::Error)]
@@ -49,7 +49,13 @@ fn now() -> i64 {
 /// Loads the definitions the flags name: never an empty list.
 fn definitions(cli: &Cli) -> Result<(Vec<SloDefinition>, Option<Span>, String), RunError> {
     let (defs, window, from) = match (&cli.slos, &cli.env) {
-        (Some(path), _) => (openslo::load(path)?, None, path.display().to_string()),
+        (Some(path), _) => {
+            let loaded = load::load(path)?;
+            for note in &loaded.notes {
+                eprintln!("slo-check: note: {note}");
+            }
+            (loaded.slos, None, path.display().to_string())
+        }
         (None, Some(env)) => {
             let loaded = environment::load(&cli.environments, env)?;
             (loaded.slos, Some(loaded.window), loaded.file)
@@ -82,10 +88,30 @@ fn headers(cli: &Cli) -> Result<Vec<(HeaderName, HeaderValue)>, RunError> {
         .collect()
 }
 
-fn client(cli: &Cli, deadline: Instant) -> Result<Client, RunError> {
-    let url = cli.prometheus.clone().ok_or_else(|| {
-        RunError::Usage("--prometheus URL (or PROMETHEUS_URL) is required".into())
-    })?;
+/// The server to ask: `--prometheus`, else the one URL the definitions' data sources name.
+fn server(cli: &Cli, defs: &[SloDefinition]) -> Result<String, RunError> {
+    if let Some(url) = &cli.prometheus {
+        return Ok(url.clone());
+    }
+    let mut urls: Vec<&str> = defs
+        .iter()
+        .filter_map(|d| d.prometheus_url.as_deref())
+        .collect();
+    urls.sort_unstable();
+    urls.dedup();
+    match urls.as_slice() {
+        [url] => Ok((*url).to_owned()),
+        [] => Err(RunError::Usage(
+            "--prometheus URL (or PROMETHEUS_URL) is required: no DataSource names a URL".into(),
+        )),
+        several => Err(RunError::Usage(format!(
+            "--prometheus URL is required: the DataSources name several servers ({})",
+            several.join(", ")
+        ))),
+    }
+}
+
+fn client(cli: &Cli, url: String, deadline: Instant) -> Result<Client, RunError> {
     let basic_auth = match &cli.basic_auth_user {
         Some(user) => {
             let password = std::env::var("PROMETHEUS_PASSWORD").map_err(|_| {
@@ -241,7 +267,7 @@ pub async fn run(cli: Cli) -> Result<i32, RunError> {
     let report = match cli.soak {
         None => {
             let deadline = Instant::now() + cli.timeout.std();
-            let client = client(&cli, deadline)?;
+            let client = client(&cli, server(&cli, &defs)?, deadline)?;
             let (outcomes, warnings) = evaluate_within(&client, &defs, &params, cli.timeout).await;
             Report::new(
                 outcomes,
@@ -287,7 +313,7 @@ async fn soak_run(
         params.at = at;
         params.window = Span::from_secs((at - start).max(1) as u64);
         params.history = last && history;
-        let client = client(cli, Instant::now() + cli.timeout.std())?;
+        let client = client(cli, server(cli, defs)?, Instant::now() + cli.timeout.std())?;
         let (mut outcomes, warnings) = evaluate_within(&client, defs, &params, cli.timeout).await;
         let base = Report {
             evaluated_at: at,
