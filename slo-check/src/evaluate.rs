@@ -11,6 +11,8 @@ use crate::prometheus::{Answer, Auth, Client, QueryError};
 use crate::promql::{self, is_recorded};
 use crate::span::Span;
 
+mod ratio;
+
 /// What happens when the SLO period's budget is spent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -156,6 +158,7 @@ impl Plan {
         let (n, t) = (def.numerator.over(range), def.total.over(range));
         match def.numerator_kind {
             Numerator::Bad => format!("({n} or vector(0)) / ({t})"),
+            Numerator::ErrorRatio => n,
             Numerator::Good => format!("1 - (({n}) / ({t}))"),
         }
     }
@@ -327,6 +330,9 @@ async fn one(
         }
     }
 
+    if def.numerator_kind == Numerator::ErrorRatio {
+        return ratio::one(client, auth, def, params, o, &n_w, &n_p).await;
+    }
     let window_secs = params.window.secs() as f64;
     let Some(total) = t_w.sum() else {
         return no_series(client, auth, def, params, o).await;
@@ -373,7 +379,24 @@ async fn one(
             def.period
         )),
     }
+    finish(client, auth, def, params, o, Some(total)).await
+}
 
+/// Adds the chart's series and judges the measured outcome; `total` is the number of
+/// requests over the window, when the SLI counts them.
+async fn finish(
+    client: &Client,
+    auth: Option<&Auth>,
+    def: &SloDefinition,
+    params: &Params,
+    mut o: Outcome,
+    total: Option<f64>,
+) -> Outcome {
+    let at = params.at;
+    let window_secs = params.window.secs() as f64;
+    let (Some(error_ratio), Some(burn)) = (o.error_ratio, o.burn_rate) else {
+        return o;
+    };
     if params.history {
         let step = (params.window.secs() / 48).max(15);
         let range = Span::from_secs(step.max(60));
@@ -403,16 +426,18 @@ async fn one(
         params.window,
         short(burn, 2)
     );
-    let rate_low = def
-        .min_request_rate
-        .is_some_and(|m| total / window_secs < m);
+    let rate_low = total.is_some_and(|total| {
+        def.min_request_rate
+            .is_some_and(|m| total / window_secs < m)
+    });
+    let few = total.filter(|total| *total < params.min_events);
     let exhausted = o.budget_remaining.is_some_and(|b| b <= 0.0);
     let exhausted_text = o
         .budget_remaining
         .map(|b| format!("the {} budget is spent ({} left)", def.period, percent(b)));
-    if total < params.min_events || rate_low {
+    if few.is_some() || rate_low {
         o.verdict = Verdict::LowTraffic;
-        o.reason = if total < params.min_events {
+        o.reason = if let Some(total) = few {
             format!(
                 "{} requests over {} is below --min-events {}: one failure would swing the verdict ({burn_text})",
                 short(total, 2),
@@ -422,7 +447,7 @@ async fn one(
         } else {
             format!(
                 "{}/s over {} is below the SLO's min_request_rate {}/s ({burn_text})",
-                short(total / window_secs, 4),
+                short(total.unwrap_or_default() / window_secs, 4),
                 params.window,
                 short(def.min_request_rate.unwrap_or_default(), 6)
             )
@@ -484,8 +509,8 @@ fn bad_events(
     let slack = total * 1e-9 + 1e-9;
     match (def.numerator_kind, numerator) {
         // No bad series yet: no 5xx was ever counted.
-        (Numerator::Bad, None) => Ok(0.0),
-        (Numerator::Bad, Some(bad)) => {
+        (Numerator::Bad | Numerator::ErrorRatio, None) => Ok(0.0),
+        (Numerator::Bad | Numerator::ErrorRatio, Some(bad)) => {
             sane(&format!("bad events over the {over}"), bad)?;
             if bad > total + slack {
                 return Err(format!(

@@ -50,7 +50,7 @@ fn now() -> i64 {
 fn definitions(cli: &Cli) -> Result<(Vec<SloDefinition>, Option<Span>, String), RunError> {
     let (defs, window, from) = match (&cli.slos, &cli.env) {
         (Some(path), _) => {
-            let loaded = load::load(path)?;
+            let loaded = load::load(path, cli.default_slo_period)?;
             for note in &loaded.notes {
                 eprintln!("slo-check: note: {note}");
             }
@@ -167,20 +167,26 @@ fn explain(defs: &[SloDefinition], at: i64, window: Span, since: Option<i64>) ->
         let side = match def.numerator_kind {
             crate::definition::Numerator::Bad => "bad",
             crate::definition::Numerator::Good => "good",
+            crate::definition::Numerator::ErrorRatio => "error ratio",
         };
         out.push_str(&format!(
             "  {side} over {window}: {}\n",
             plan.numerator_window
         ));
-        out.push_str(&format!("  total over {window}: {}\n", plan.total_window));
+        let ratio = def.numerator_kind == crate::definition::Numerator::ErrorRatio;
+        if !ratio {
+            out.push_str(&format!("  total over {window}: {}\n", plan.total_window));
+        }
         out.push_str(&format!(
             "  {side} over {}: {}\n",
             def.period, plan.numerator_period
         ));
-        out.push_str(&format!(
-            "  total over {}: {}\n",
-            def.period, plan.total_period
-        ));
+        if !ratio {
+            out.push_str(&format!(
+                "  total over {}: {}\n",
+                def.period, plan.total_period
+            ));
+        }
         for q in Plan::diagnostics(def) {
             out.push_str(&format!("  if no data: {q}\n"));
         }
