@@ -52,6 +52,11 @@ pub struct Cli {
     #[arg(long = flags::ENV, value_name = "NAME")]
     pub env: Option<String>,
 
+    /// The SLO period of Sloth SLOs, whose files do not state one (as `sloth generate
+    /// --default-slo-period`).
+    #[arg(long, value_name = "DURATION", default_value_t = crate::sloth::DEFAULT_PERIOD, requires = flags::SLOS)]
+    pub default_slo_period: Span,
+
     /// Folder of environment files (with --env).
     #[arg(long = flags::ENVIRONMENTS, value_name = "DIR", default_value = "environments", requires = flags::ENV)]
     pub environments: PathBuf,

@@ -671,7 +671,7 @@ fn metric(
         Ok(expr) => Some(Metric {
             expr,
             url,
-            from: format!("{}:{} {qkey}", doc.file.display(), q.line),
+            from: doc.source(q, &qkey),
         }),
         Err(e) => errors.at(doc, q, &qkey, e),
     }

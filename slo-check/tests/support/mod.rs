@@ -235,9 +235,16 @@ impl Drop for Server {
 
 /// Prometheus on a free port, serving blocks promtool built from the history.
 pub fn prometheus(at: i64) -> Server {
+    prometheus_with(at, "")
+}
+
+/// Prometheus serving the history and `extra`, more OpenMetrics families (no `# EOF`).
+pub fn prometheus_with(at: i64, extra: &str) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("history.om");
-    std::fs::write(&input, openmetrics(&history(at))).unwrap();
+    let text = openmetrics(&history(at));
+    let text = format!("{}{extra}# EOF\n", text.trim_end_matches("# EOF\n"));
+    std::fs::write(&input, text).unwrap();
     let data = dir.path().join("data");
     let out = Command::new("promtool")
         .args(["tsdb", "create-blocks-from", "openmetrics"])
