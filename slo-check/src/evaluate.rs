@@ -128,6 +128,9 @@ pub struct Outcome {
     /// Error ratio over the window, `(unix seconds, ratio)`, for charts.
     #[serde(skip)]
     pub history: Vec<(f64, f64)>,
+    /// The recorded series this SLO's alerts read, when it has no recent sample.
+    #[serde(skip)]
+    pub rules_missing: Option<Span>,
 }
 
 /// The queries of one SLO, in the order they are asked.
@@ -202,7 +205,7 @@ pub async fn evaluate(
         outcomes[i] = Some(outcome);
     }
     let outcomes: Vec<Outcome> = outcomes.into_iter().flatten().collect();
-    let mut warnings: Vec<String> = Vec::new();
+    let mut warnings: Vec<String> = rules_missing(&outcomes).into_iter().collect();
     for o in &outcomes {
         for w in &o.warnings {
             if !warnings.contains(w) {
@@ -211,6 +214,23 @@ pub async fn evaluate(
         }
     }
     (outcomes, warnings)
+}
+
+/// One warning for every SLO whose recorded series is missing: one cause, said once.
+fn rules_missing(outcomes: &[Outcome]) -> Option<String> {
+    let missing: Vec<&Outcome> = outcomes
+        .iter()
+        .filter(|o| o.rules_missing.is_some())
+        .collect();
+    let range = missing.first()?.rules_missing?;
+    let names: Vec<&str> = missing.iter().map(|o| o.name.as_str()).collect();
+    Some(format!(
+        "recording rules not loaded: the recorded error ratio of {} {} has no sample in the \
+         last {range}, so {} alerts cannot fire",
+        if names.len() == 1 { "SLO" } else { "SLOs" },
+        names.join(", "),
+        if names.len() == 1 { "its" } else { "their" },
+    ))
 }
 
 /// An outcome with no numbers yet (verdict `error` until one is set).
@@ -240,6 +260,7 @@ fn base(def: &SloDefinition, params: &Params, queries: Vec<String>) -> Outcome {
         warnings: Vec::new(),
         origin: def.origin.clone(),
         history: Vec::new(),
+        rules_missing: None,
     }
 }
 
@@ -319,10 +340,7 @@ async fn one(
         let q = promql::presence(recorded, range);
         o.queries.push(q.clone());
         match client.query(auth, &q, at).await {
-            Ok(a) if a.samples.is_empty() => o.warnings.push(format!(
-                "recording rules not loaded: `{recorded}` has no sample in the last {range}, \
-                 so the alerts of this SLO cannot fire"
-            )),
+            Ok(a) if a.samples.is_empty() => o.rules_missing = Some(range),
             Ok(a) => collect_warnings(&mut o.warnings, &a),
             Err(e) => o
                 .warnings

@@ -182,6 +182,7 @@ fn documents(file: &Path, text: &str) -> Result<Vec<Node>, SpecError> {
 /// A parser error in words: its first line without the parser's position (the error
 /// carries the line), and its input limits as slo-check's own.
 fn yaml_error(e: &serde_saphyr::Error) -> String {
+    let e = e.without_snippet();
     if let serde_saphyr::Error::Budget { breach, .. } = e {
         return match breach {
             BudgetBreach::Documents { .. } => format!(
@@ -197,6 +198,7 @@ fn yaml_error(e: &serde_saphyr::Error) -> String {
     let text = e.to_string();
     let first = text.lines().next().unwrap_or(&text);
     // `line 3 column 1: did not find expected key` -> the message alone.
+    let first = first.strip_prefix("error: ").unwrap_or(first);
     let message = match first.split_once(": ") {
         Some((head, rest)) if head.starts_with("line ") => rest,
         _ => first,

@@ -582,8 +582,17 @@ fn metric(
         None => return errors.at(doc, node, &key, "missing"),
     };
     let mut url = None;
-    let mut source_type = optional_str(doc, source, "type", &format!("{key}.type"), errors)
-        .map(|t| (t.to_owned(), source.get("type").unwrap_or(source), doc.file));
+    // The type, the node it is written at, and the document and key of that node: the
+    // metric's own, or its DataSource's.
+    let mut source_type =
+        optional_str(doc, source, "type", &format!("{key}.type"), errors).map(|t| {
+            (
+                t.to_owned(),
+                source.get("type").unwrap_or(source),
+                *doc,
+                format!("{key}.type"),
+            )
+        });
     if let Some(r) = source.get("metricSourceRef") {
         let ref_key = format!("{key}.metricSourceRef");
         let Some(wanted) = r.as_str() else {
@@ -598,14 +607,16 @@ fn metric(
             );
         };
         let ds_spec = mapping(ds, ds.root, "spec", "spec", errors)?;
-        if source_type.is_none() {
-            source_type = optional_str(ds, ds_spec, "type", "spec.type", errors).map(|t| {
-                (
-                    t.to_owned(),
-                    ds_spec.get("type").unwrap_or(ds_spec),
-                    ds.file,
-                )
-            });
+        let ds_type = optional_str(ds, ds_spec, "type", "spec.type", errors);
+        // The source's own type decides what can answer; a metric that repeats it
+        // inline is read the same way.
+        if let Some(t) = ds_type {
+            source_type = Some((
+                t.to_owned(),
+                ds_spec.get("type").unwrap_or(ds_spec),
+                *ds,
+                "spec.type".to_owned(),
+            ));
         }
         url = ds_spec
             .get("connectionDetails")
@@ -622,17 +633,12 @@ fn metric(
         }
     }
     match &source_type {
-        Some((t, _, _)) if PROMETHEUS_TYPES.contains(&t.to_ascii_lowercase().as_str()) => {}
-        Some((t, node, file)) => {
-            let at = Document { file, root: node };
+        Some((t, _, _, _)) if PROMETHEUS_TYPES.contains(&t.to_ascii_lowercase().as_str()) => {}
+        Some((t, node, at, at_key)) => {
             return errors.at(
-                &at,
+                at,
                 node,
-                &if *file == doc.file {
-                    format!("{key}.type")
-                } else {
-                    "spec.type".to_owned()
-                },
+                at_key,
                 format!(
                     "a `{t}` source is not supported: slo-check asks a Prometheus-compatible \
                      server (type Prometheus, Thanos, Cortex, Mimir or VictoriaMetrics)"

@@ -138,6 +138,7 @@ fn client(cli: &Cli, url: String, deadline: Instant) -> Result<Client, RunError>
         ca_file: cli.ca_file.clone(),
         insecure_skip_verify: cli.insecure_skip_verify,
         query_timeout: cli.query_timeout.std(),
+        run_timeout: cli.timeout.std(),
         retries: cli.retries,
         concurrency: usize::from(cli.concurrency),
         allow_partial: cli.allow_partial,

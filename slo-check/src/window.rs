@@ -11,15 +11,11 @@
 
 use std::time::Duration;
 
-use promql_parser::parser::value::ValueType;
-use promql_parser::parser::{self, Call, Expr, Function, FunctionArgs};
+use promql_parser::parser::{self, Call, Expr, FunctionArgs};
 
-use crate::promql::CounterExpr;
+use crate::promql::{CounterExpr, WINDOW_PLACEHOLDERS, increase, rewrite};
 
-/// How the documents slo-check reads spell "the evaluation window".
-pub const PLACEHOLDERS: [&str; 4] = ["{{.window}}", "{{ .window }}", "{{.Window}}", "$window"];
-
-/// The placeholder named in messages.
+/// The placeholder named in messages, as Sloth spells it.
 pub const PLACEHOLDER: &str = "{{.window}}";
 
 /// A range no one writes, standing for the window while a query is parsed.
@@ -28,11 +24,14 @@ const SENTINEL: Duration = Duration::from_millis(3_141_592_653);
 
 /// The query with every placeholder made parseable, or `None` without a placeholder.
 fn substitute(source: &str) -> Option<String> {
-    PLACEHOLDERS.iter().any(|p| source.contains(p)).then(|| {
-        PLACEHOLDERS
-            .iter()
-            .fold(source.to_owned(), |text, p| text.replace(p, SENTINEL_TEXT))
-    })
+    WINDOW_PLACEHOLDERS
+        .iter()
+        .any(|p| source.contains(p))
+        .then(|| {
+            WINDOW_PLACEHOLDERS
+                .iter()
+                .fold(source.to_owned(), |text, p| text.replace(p, SENTINEL_TEXT))
+        })
 }
 
 fn parse(source: &str) -> Result<Expr, String> {
@@ -72,53 +71,20 @@ pub fn ratio(source: &str) -> Result<CounterExpr, String> {
 
 /// `expr` with the window's placeholder set to `range`.
 pub fn resolve(expr: &Expr, range: Duration) -> Expr {
-    match expr {
+    rewrite(expr, &|e| match e {
         Expr::MatrixSelector(ms) if ms.range == SENTINEL => {
             let mut ms = ms.clone();
             ms.range = range;
-            Expr::MatrixSelector(ms)
+            Some(Expr::MatrixSelector(ms))
         }
-        Expr::Subquery(s) => {
-            let mut s = s.clone();
-            if s.range == SENTINEL {
-                s.range = range;
-            }
-            s.expr = Box::new(resolve(&s.expr, range));
-            Expr::Subquery(s)
+        Expr::Subquery(q) if q.range == SENTINEL => {
+            let mut q = q.clone();
+            q.range = range;
+            q.expr = Box::new(resolve(&q.expr, range));
+            Some(Expr::Subquery(q))
         }
-        Expr::Aggregate(a) => {
-            let mut a = a.clone();
-            a.expr = Box::new(resolve(&a.expr, range));
-            Expr::Aggregate(a)
-        }
-        Expr::Binary(b) => {
-            let mut b = b.clone();
-            b.lhs = Box::new(resolve(&b.lhs, range));
-            b.rhs = Box::new(resolve(&b.rhs, range));
-            Expr::Binary(b)
-        }
-        Expr::Paren(p) => {
-            let mut p = p.clone();
-            p.expr = Box::new(resolve(&p.expr, range));
-            Expr::Paren(p)
-        }
-        Expr::Unary(u) => {
-            let mut u = u.clone();
-            u.expr = Box::new(resolve(&u.expr, range));
-            Expr::Unary(u)
-        }
-        Expr::Call(c) => {
-            let mut c = c.clone();
-            c.args.args = c
-                .args
-                .args
-                .iter()
-                .map(|a| Box::new(resolve(a, range)))
-                .collect();
-            Expr::Call(c)
-        }
-        other => other.clone(),
-    }
+        _ => None,
+    })
 }
 
 /// Checks that `expr` adds up rates (or increases) over the window and returns it with
@@ -212,16 +178,6 @@ fn shown(range: Duration) -> String {
         PLACEHOLDER.to_owned()
     } else {
         crate::span::Span::from_secs(range.as_secs()).to_string()
-    }
-}
-
-fn increase() -> Function {
-    Function {
-        name: "increase",
-        arg_types: vec![ValueType::Matrix],
-        variadic: 0,
-        return_type: ValueType::Vector,
-        experimental: false,
     }
 }
 
