@@ -22,6 +22,7 @@ use promql_parser::parser::{self, Expr};
 
 use crate::definition::{Numerator, SloDefinition, Sources};
 use crate::error::SpecError;
+use crate::fields;
 use crate::load::Document;
 use crate::promql::{CounterExpr, WINDOW_PLACEHOLDER};
 use crate::span::Span;
@@ -34,17 +35,13 @@ pub fn definitions(doc: &Document<'_>) -> Result<Vec<SloDefinition>, Vec<SpecErr
     let root = doc.root;
     let mut errors = Vec::new();
     let metadata = root.get("metadata");
-    let name = match metadata.and_then(|m| m.get("name")) {
-        Some(n) => n.as_str().filter(|s| !s.trim().is_empty()).or_else(|| {
-            errors.push(doc.error(n, "metadata.name", "expected the SLO's name"));
-            None
-        }),
+    let name = match metadata {
+        Some(m) => fields::text(doc, m, "name", "metadata.name", "the SLO's name")
+            .map(|(_, n)| n)
+            .map_err(|e| errors.push(e))
+            .ok(),
         None => {
-            errors.push(doc.error(
-                metadata.unwrap_or(root),
-                "metadata.name",
-                "missing: every SLO needs a name",
-            ));
+            errors.push(doc.error(root, "metadata.name", "missing: the SLO's name"));
             None
         }
     };
@@ -56,19 +53,9 @@ pub fn definitions(doc: &Document<'_>) -> Result<Vec<SloDefinition>, Vec<SpecErr
         ));
         return Err(errors);
     };
-    let objective = match spec.get("target") {
-        Some(t) => crate::objective::from_percent(t)
-            .map_err(|e| errors.push(doc.error(t, "spec.target", e)))
-            .ok(),
-        None => {
-            errors.push(doc.error(
-                spec,
-                "spec.target",
-                "missing: the objective as a percentage, e.g. `\"99.5\"`",
-            ));
-            None
-        }
-    };
+    let objective = fields::objective(doc, spec, "target", "spec.target")
+        .map_err(|e| errors.push(e))
+        .ok();
     let period = match spec.get("window") {
         Some(w) => match w.as_str().map(str::parse::<Span>) {
             Some(Ok(span)) => Some(span),
@@ -192,30 +179,21 @@ fn indicator(
         return None;
     }
     match kind {
-        "ratio" => {
-            let bad = selector(doc, node, &key, "errors", errors);
+        "ratio" | "latency" => {
+            let (numerator_field, numerator_kind) = if kind == "ratio" {
+                ("errors", Numerator::Bad)
+            } else {
+                ("success", Numerator::Good)
+            };
+            let numerator = selector(doc, node, &key, numerator_field, errors);
             let total = selector(doc, node, &key, "total", errors);
-            let ((bad, numerator), (total, total_from)) = (bad?, total?);
+            let ((numerator, numerator_from), (total, total_from)) = (numerator?, total?);
             Some((
-                Numerator::Bad,
-                counters(&bad),
+                numerator_kind,
+                counters(&numerator),
                 counters(&total),
                 Sources {
-                    numerator,
-                    total: total_from,
-                },
-            ))
-        }
-        "latency" => {
-            let good = selector(doc, node, &key, "success", errors);
-            let total = selector(doc, node, &key, "total", errors);
-            let ((good, numerator), (total, total_from)) = (good?, total?);
-            Some((
-                Numerator::Good,
-                counters(&good),
-                counters(&total),
-                Sources {
-                    numerator,
+                    numerator: numerator_from,
                     total: total_from,
                 },
             ))
@@ -317,23 +295,16 @@ fn selector_at(
     errors: &mut Vec<SpecError>,
 ) -> Option<(String, String)> {
     let key = format!("{key}.metric");
-    let Some(metric) = node.get("metric") else {
-        errors.push(doc.error(
-            node,
-            &key,
-            "missing: a selector such as `http_requests_total{job=\"shop\"}`",
-        ));
-        return None;
-    };
-    let Some(text) = metric.as_str() else {
-        errors.push(doc.error(
-            metric,
-            &key,
-            format!("expected a series selector, found {}", metric.kind()),
-        ));
-        return None;
-    };
-    match parser::parse(text.trim()) {
+    let (metric, text) = fields::text(
+        doc,
+        node,
+        "metric",
+        &key,
+        "a series selector such as `http_requests_total{job=\"shop\"}`",
+    )
+    .map_err(|e| errors.push(e))
+    .ok()?;
+    match parser::parse(text) {
         Ok(Expr::VectorSelector(vs)) if vs.offset.is_none() && vs.at.is_none() => {
             Some((vs.to_string(), doc.source(metric, &key)))
         }
@@ -393,6 +364,13 @@ mod tests {
         let latency = read(include_str!("../tests/fixtures/pyrra/users-latency.yaml"));
         assert_eq!(latency.service, "users");
         assert_eq!(latency.numerator_kind, Numerator::Good);
+        assert_eq!(
+            latency.sources,
+            Sources {
+                numerator: "slo.yaml:14 spec.indicator.latency.success.metric".into(),
+                total: "slo.yaml:16 spec.indicator.latency.total.metric".into(),
+            }
+        );
         assert_eq!(
             latency.numerator.over(span("1h")),
             r#"sum(increase(http_request_duration_seconds_bucket{le="0.5",namespace="kubestore-dev",service="users"}[1h]))"#

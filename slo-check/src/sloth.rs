@@ -15,6 +15,7 @@
 
 use crate::definition::{Numerator, SloDefinition, Sources};
 use crate::error::SpecError;
+use crate::fields;
 use crate::load::Document;
 use crate::promql::CounterExpr;
 use crate::span::Span;
@@ -74,23 +75,16 @@ pub fn definitions(doc: &Document<'_>, period: Span) -> Result<Vec<SloDefinition
     };
     let p = keys.prefix;
     let mut errors = Vec::new();
-    let service = match service_node.get("service") {
-        Some(s) => match s.as_str().filter(|s| !s.trim().is_empty()) {
-            Some(s) => Some(s.to_owned()),
-            None => {
-                errors.push(doc.error(s, &format!("{p}service"), "expected the service's name"));
-                None
-            }
-        },
-        None => {
-            errors.push(doc.error(
-                service_node,
-                &format!("{p}service"),
-                "missing: which service the SLOs are for",
-            ));
-            None
-        }
-    };
+    let service = fields::text(
+        doc,
+        service_node,
+        "service",
+        &format!("{p}service"),
+        "the name of the service the SLOs are for",
+    )
+    .map(|(_, s)| s.to_owned())
+    .map_err(|e| errors.push(e))
+    .ok();
     let slos = match service_node.get("slos") {
         Some(list) => match list.as_seq() {
             Some([]) => {
@@ -144,37 +138,13 @@ fn one(
     errors: &mut Vec<SpecError>,
 ) -> Option<SloDefinition> {
     let before = errors.len();
-    let name = match slo.get("name") {
-        Some(n) => n
-            .as_str()
-            .filter(|n| !n.trim().is_empty())
-            .map(str::to_owned)
-            .or_else(|| {
-                errors.push(doc.error(n, &format!("{key}.name"), "expected the SLO's name"));
-                None
-            }),
-        None => {
-            errors.push(doc.error(
-                slo,
-                &format!("{key}.name"),
-                "missing: every SLO needs a name",
-            ));
-            None
-        }
-    };
-    let objective = match slo.get("objective") {
-        Some(o) => crate::objective::from_percent(o)
-            .map_err(|e| errors.push(doc.error(o, &format!("{key}.objective"), e)))
-            .ok(),
-        None => {
-            errors.push(doc.error(
-                slo,
-                &format!("{key}.objective"),
-                "missing: the objective as a percentage, e.g. `99.9`",
-            ));
-            None
-        }
-    };
+    let name = fields::text(doc, slo, "name", &format!("{key}.name"), "the SLO's name")
+        .map(|(_, n)| n.to_owned())
+        .map_err(|e| errors.push(e))
+        .ok();
+    let objective = fields::objective(doc, slo, "objective", &format!("{key}.objective"))
+        .map_err(|e| errors.push(e))
+        .ok();
     let sli = sli(doc, keys, slo, &format!("{key}.sli"), errors);
     if errors.len() > before {
         return None;
@@ -311,19 +281,10 @@ fn query(
     errors: &mut Vec<SpecError>,
 ) -> Option<(CounterExpr, String)> {
     let key = format!("{parent_key}.{field}");
-    let Some(node) = parent.get(field) else {
-        errors.push(doc.error(parent, &key, "missing: a PromQL query"));
-        return None;
-    };
-    let Some(text) = node.as_str() else {
-        errors.push(doc.error(
-            node,
-            &key,
-            format!("expected a PromQL query, found {}", node.kind()),
-        ));
-        return None;
-    };
-    match read(text.trim()) {
+    let (node, text) = fields::text(doc, parent, field, &key, "a PromQL query")
+        .map_err(|e| errors.push(e))
+        .ok()?;
+    match read(text) {
         Ok(expr) => Some((expr, doc.source(node, &key))),
         Err(e) => {
             errors.push(doc.error(node, &key, e));
@@ -383,7 +344,18 @@ mod tests {
             events.recorded_error_ratio.as_deref(),
             Some(r#"slo:sli_error:ratio_rate5m{sloth_id="orders-requests-availability"}"#)
         );
+        assert_eq!(
+            events.sources,
+            Sources {
+                numerator: "orders.yaml:12 slos[0].sli.events.error_query".into(),
+                total: "orders.yaml:13 slos[0].sli.events.total_query".into(),
+            }
+        );
         assert_eq!(raw.numerator_kind, Numerator::ErrorRatio);
+        assert_eq!(
+            raw.sources.numerator,
+            "orders.yaml:28 slos[1].sli.raw.error_ratio_query"
+        );
         assert_eq!(
             raw.numerator.over(span("10m")),
             r#"sum(rate(http_requests_total{namespace="kubestore-dev",service="orders",status=~"5.."}[10m])) / sum(rate(http_requests_total{namespace="kubestore-dev",service="orders"}[10m]))"#
@@ -400,6 +372,10 @@ mod tests {
         assert_eq!(defs.len(), 1);
         assert_eq!(defs[0].name, "users-requests-availability");
         assert_eq!(defs[0].objective, 0.995);
+        assert_eq!(
+            defs[0].sources.total,
+            "users.yaml:17 spec.slos[0].sli.events.totalQuery"
+        );
         assert_eq!(
             defs[0].total.over(span("1h")),
             r#"sum(increase(http_requests_total{namespace="kubestore-dev",service="users"}[1h]))"#

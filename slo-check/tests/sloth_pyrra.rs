@@ -178,14 +178,7 @@ fn sloth_and_pyrra_known_history() {
         assert_eq!(s["verdict"], verdict, "{name}: {s:#}");
         assert_eq!(s["period"], period, "{name}");
         near(&s["objective"], objective, &format!("{name} objective"));
-        near(&s["sli"], sli, &format!("{name} sli"));
-        near(&s["error_ratio"], 1.0 - sli, &format!("{name} error_ratio"));
-        near(&s["burn_rate"], burn, &format!("{name} burn_rate"));
-        near(
-            &s["budget_remaining"],
-            budget,
-            &format!("{name} budget_remaining"),
-        );
+        numbers(s, name, sli, burn, budget);
         match requests {
             Some(n) => {
                 near(&s["requests"], n, &format!("{name} requests"));
@@ -342,23 +335,7 @@ fn victoria_metrics_agrees_on_sloth_and_pyrra() {
     };
     let (p, v) = (run(&prom.url), run(&vm.url));
     assert_eq!(p["slos"].as_array().unwrap().len(), 6);
-    for s in p["slos"].as_array().unwrap() {
-        let name = s["name"].as_str().unwrap();
-        let other = slo(&v, name);
-        assert_eq!(s["verdict"], other["verdict"], "{name}: {s:#} vs {other:#}");
-        for key in [
-            "sli",
-            "error_ratio",
-            "burn_rate",
-            "budget_remaining",
-            "requests",
-        ] {
-            match s[key].as_f64() {
-                Some(x) => near(&other[key], x, &format!("{name} {key} on VictoriaMetrics")),
-                None => assert!(other[key].is_null(), "{name} {key}: {other:#}"),
-            }
-        }
-    }
+    agree(&p, &v, "VictoriaMetrics");
 }
 
 /// Every Sloth and Pyrra feature slo-check cannot answer, and every malformed value, is

@@ -478,6 +478,40 @@ pub fn slo<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Val
         .unwrap_or_else(|| panic!("no SLO {name} in {report:#}"))
 }
 
+/// Asserts an SLO's SLI, error ratio, burn rate and budget left to 4 decimals.
+pub fn numbers(s: &serde_json::Value, name: &str, sli: f64, burn: f64, budget: f64) {
+    near(&s["sli"], sli, &format!("{name} sli"));
+    near(&s["error_ratio"], 1.0 - sli, &format!("{name} error_ratio"));
+    near(&s["burn_rate"], burn, &format!("{name} burn_rate"));
+    near(
+        &s["budget_remaining"],
+        budget,
+        &format!("{name} budget_remaining"),
+    );
+}
+
+/// Asserts that two reports, from Prometheus and another server, agree on every SLO of
+/// the first: verdicts, and numbers to 4 decimals (`null` where the first has `null`).
+pub fn agree(first: &serde_json::Value, other: &serde_json::Value, server: &str) {
+    for s in first["slos"].as_array().unwrap() {
+        let name = s["name"].as_str().unwrap();
+        let o = slo(other, name);
+        assert_eq!(s["verdict"], o["verdict"], "{name}: {s:#} vs {o:#}");
+        for key in [
+            "sli",
+            "error_ratio",
+            "burn_rate",
+            "budget_remaining",
+            "requests",
+        ] {
+            match s[key].as_f64() {
+                Some(x) => near(&o[key], x, &format!("{name} {key} on {server}")),
+                None => assert!(o[key].is_null(), "{name} {key}: {o:#}"),
+            }
+        }
+    }
+}
+
 /// Asserts a JSON number to 4 decimals.
 pub fn near(v: &serde_json::Value, expected: f64, what: &str) {
     let got = v
