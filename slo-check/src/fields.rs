@@ -28,6 +28,44 @@ pub fn text<'n>(
     }
 }
 
+/// Which one of `names` the mapping `node` (named `key`) holds; `none` is the message
+/// when it holds none of them.
+pub fn one_of(
+    doc: &Document<'_>,
+    node: &Node,
+    key: &str,
+    names: &[&'static str],
+    none: String,
+) -> Result<&'static str, SpecError> {
+    let found: Vec<&'static str> = names
+        .iter()
+        .copied()
+        .filter(|n| node.get(n).is_some())
+        .collect();
+    match found.as_slice() {
+        [one] => Ok(one),
+        [] => Err(doc.error(node, key, none)),
+        several => Err(doc.error(
+            node,
+            key,
+            format!(
+                "give one of {}, not {}",
+                listed(names, "or"),
+                listed(several, "and")
+            ),
+        )),
+    }
+}
+
+/// `` `a`, `b` or `c` ``.
+fn listed(names: &[&str], last: &str) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    match quoted.split_last() {
+        Some((tail, head)) if !head.is_empty() => format!("{} {last} {tail}", head.join(", ")),
+        _ => quoted.concat(),
+    }
+}
+
 /// The objective at `parent.<field>`, a percentage, as a ratio.
 pub fn objective(
     doc: &Document<'_>,
@@ -72,6 +110,16 @@ mod tests {
 
     fn node(value: Value) -> Node {
         Node { value, line: 1 }
+    }
+
+    #[test]
+    fn lists_read_as_a_sentence() {
+        assert_eq!(
+            listed(&["events", "raw", "plugin"], "or"),
+            "`events`, `raw` or `plugin`"
+        );
+        assert_eq!(listed(&["events", "raw"], "and"), "`events` and `raw`");
+        assert_eq!(listed(&["raw"], "and"), "`raw`");
     }
 
     #[test]

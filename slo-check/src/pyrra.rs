@@ -127,43 +127,20 @@ fn indicator(
         ));
         return None;
     };
-    let kinds: Vec<&str> = INDICATORS
-        .into_iter()
-        .filter(|k| indicator.get(k).is_some())
-        .collect();
-    let kind = match kinds.as_slice() {
-        [kind] => *kind,
-        [] => {
-            let found = indicator
-                .as_map()
-                .and_then(|m| m.first())
-                .map(|(k, _)| format!(" (found `{k}`)"))
-                .unwrap_or_default();
-            errors.push(doc.error(
-                indicator,
-                "spec.indicator",
-                format!(
-                    "expected one of `ratio`, `latency`, `latencyNative` or `bool_gauge`{found}"
-                ),
-            ));
-            return None;
-        }
-        several => {
-            errors.push(doc.error(
-                indicator,
-                "spec.indicator",
-                format!(
-                    "give one indicator, not {}",
-                    several
-                        .iter()
-                        .map(|k| format!("`{k}`"))
-                        .collect::<Vec<_>>()
-                        .join(" and ")
-                ),
-            ));
-            return None;
-        }
-    };
+    let found = indicator
+        .as_map()
+        .and_then(|m| m.first())
+        .map(|(k, _)| format!(" (found `{k}`)"))
+        .unwrap_or_default();
+    let kind = fields::one_of(
+        doc,
+        indicator,
+        "spec.indicator",
+        &INDICATORS,
+        format!("expected one of `ratio`, `latency`, `latencyNative` or `bool_gauge`{found}"),
+    )
+    .map_err(|e| errors.push(e))
+    .ok()?;
     let node = indicator.get(kind)?;
     let key = format!("spec.indicator.{kind}");
     if let Some(grouping) = node.get("grouping")

@@ -186,12 +186,17 @@ fn sli(
         ));
         return None;
     };
-    let forms: Vec<&str> = ["events", "raw", "plugin"]
-        .into_iter()
-        .filter(|k| sli.get(k).is_some())
-        .collect();
-    match forms.as_slice() {
-        ["events"] => {
+    let form = fields::one_of(
+        doc,
+        sli,
+        key,
+        &["events", "raw", "plugin"],
+        "expected `events` (error and total queries) or `raw` (an error ratio query)".into(),
+    )
+    .map_err(|e| errors.push(e))
+    .ok()?;
+    match form {
+        "events" => {
             let events = sli.get("events")?;
             let key = format!("{key}.events");
             let bad = query(doc, events, &key, keys.error_query, window::events, errors);
@@ -207,7 +212,7 @@ fn sli(
                 },
             ))
         }
-        ["raw"] => {
+        "raw" => {
             let raw = sli.get("raw")?;
             let ratio = query(
                 doc,
@@ -228,7 +233,7 @@ fn sli(
                 },
             ))
         }
-        ["plugin"] => {
+        _ => {
             let plugin = sli.get("plugin")?;
             let id = plugin
                 .get("id")
@@ -241,29 +246,6 @@ fn sli(
                 format!(
                     "the SLI plugin{id} is not supported: a Sloth plugin builds its query in Go \
                      code that slo-check cannot run; write the SLI as `events` or `raw`"
-                ),
-            ));
-            None
-        }
-        [] => {
-            errors.push(doc.error(
-                sli,
-                key,
-                "expected `events` (error and total queries) or `raw` (an error ratio query)",
-            ));
-            None
-        }
-        several => {
-            errors.push(doc.error(
-                sli,
-                key,
-                format!(
-                    "give one of `events`, `raw` or `plugin`, not {}",
-                    several
-                        .iter()
-                        .map(|k| format!("`{k}`"))
-                        .collect::<Vec<_>>()
-                        .join(" and ")
                 ),
             ));
             None
