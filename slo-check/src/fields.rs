@@ -5,9 +5,44 @@
 
 use kubestore_core::model::units::Percent;
 
+use kubestore_core::model::slo::page_factor;
+
+use crate::definition::{Numerator, SloDefinition, Sources};
 use crate::error::SpecError;
 use crate::load::Document;
+use crate::promql::CounterExpr;
+use crate::span::Span;
 use crate::yaml::Node;
+
+/// What an SLI reads: its two queries and where each was written.
+pub type Sli = (Numerator, CounterExpr, CounterExpr, Sources);
+
+/// A definition read from `doc` with what neither Sloth nor Pyrra states left at
+/// slo-check's defaults: no minimum request rate, the page tier's fast burn.
+pub fn definition(
+    doc: &Document<'_>,
+    (name, service, slo): (String, String, String),
+    objective: f64,
+    period: Span,
+    (numerator_kind, numerator, total, sources): Sli,
+) -> SloDefinition {
+    SloDefinition {
+        name,
+        service,
+        slo,
+        objective,
+        period,
+        numerator_kind,
+        numerator,
+        total,
+        min_request_rate: None,
+        recorded_error_ratio: None,
+        fast_burn: page_factor(),
+        origin: doc.origin(),
+        sources,
+        prometheus_url: None,
+    }
+}
 
 /// The text at `parent.<field>`, named `key` in errors; `what` says what it should be
 /// (`a PromQL query`).

@@ -16,7 +16,6 @@
 //! The service of a Pyrra SLO is its `metadata.labels.service`, else its namespace, else
 //! its name: Pyrra itself has no such field.
 
-use kubestore_core::model::slo::page_factor;
 use kubestore_core::model::units::Duration;
 use promql_parser::parser::{self, Expr};
 
@@ -81,12 +80,7 @@ pub fn definitions(doc: &Document<'_>) -> Result<Vec<SloDefinition>, Vec<SpecErr
     if !errors.is_empty() {
         return Err(errors);
     }
-    let (
-        Some(name),
-        Some(objective),
-        Some(period),
-        Some((numerator_kind, numerator, total, sources)),
-    ) = (name, objective, period, sli)
+    let (Some(name), Some(objective), Some(period), Some(sli)) = (name, objective, period, sli)
     else {
         return Err(errors);
     };
@@ -96,29 +90,16 @@ pub fn definitions(doc: &Document<'_>) -> Result<Vec<SloDefinition>, Vec<SpecErr
         .or_else(|| metadata.and_then(|m| m.get("namespace")))
         .and_then(Node::as_str)
         .unwrap_or(name);
-    Ok(vec![SloDefinition {
-        name: name.to_owned(),
-        service: service.to_owned(),
-        slo: name.to_owned(),
+    Ok(vec![fields::definition(
+        doc,
+        (name.to_owned(), service.to_owned(), name.to_owned()),
         objective,
         period,
-        numerator_kind,
-        numerator,
-        total,
-        min_request_rate: None,
-        recorded_error_ratio: None,
-        fast_burn: page_factor(),
-        origin: doc.origin(),
-        sources,
-        prometheus_url: None,
-    }])
+        sli,
+    )])
 }
 
-fn indicator(
-    doc: &Document<'_>,
-    spec: &Node,
-    errors: &mut Vec<SpecError>,
-) -> Option<(Numerator, CounterExpr, CounterExpr, Sources)> {
+fn indicator(doc: &Document<'_>, spec: &Node, errors: &mut Vec<SpecError>) -> Option<fields::Sli> {
     let Some(indicator) = spec.get("indicator") else {
         errors.push(doc.error(
             spec,

@@ -22,8 +22,6 @@ use crate::span::Span;
 use crate::window;
 use crate::yaml::Node;
 
-use kubestore_core::model::slo::page_factor;
-
 /// Sloth's own default SLO period (`sloth generate --default-slo-period`).
 pub const DEFAULT_PERIOD: Span = Span::from_secs(30 * 86_400);
 
@@ -149,25 +147,17 @@ fn one(
     if errors.len() > before {
         return None;
     }
-    let (service, name, objective, (numerator_kind, numerator, total, sources)) =
-        (service?, name?, objective?, sli?);
+    let (service, name, objective, sli) = (service?, name?, objective?, sli?);
     let id = format!("{service}-{name}");
-    Some(SloDefinition {
-        recorded_error_ratio: Some(format!("slo:sli_error:ratio_rate5m{{sloth_id=\"{id}\"}}")),
-        name: id,
-        service: service.to_owned(),
-        slo: name,
+    let mut def = fields::definition(
+        doc,
+        (id.clone(), service.to_owned(), name),
         objective,
         period,
-        numerator_kind,
-        numerator,
-        total,
-        min_request_rate: None,
-        fast_burn: page_factor(),
-        origin: doc.origin(),
-        sources,
-        prometheus_url: None,
-    })
+        sli,
+    );
+    def.recorded_error_ratio = Some(format!("slo:sli_error:ratio_rate5m{{sloth_id=\"{id}\"}}"));
+    Some(def)
 }
 
 /// The SLI's two queries: events (bad, total) or a raw error ratio (ratio, ratio).
@@ -177,7 +167,7 @@ fn sli(
     slo: &Node,
     key: &str,
     errors: &mut Vec<SpecError>,
-) -> Option<(Numerator, CounterExpr, CounterExpr, Sources)> {
+) -> Option<fields::Sli> {
     let Some(sli) = slo.get("sli") else {
         errors.push(doc.error(
             slo,
