@@ -37,13 +37,14 @@ pub enum Format {
     Html,
 }
 
-/// Checks that services meet their SLOs, from OpenSLO definitions (or a KubeStore
-/// environment) and any Prometheus-compatible query API.
+/// Checks that services meet their SLOs, from OpenSLO, Sloth or Pyrra definitions (or a
+/// KubeStore environment) and any Prometheus-compatible query API.
 #[derive(Debug, Parser)]
 #[command(name = "slo-check", version, after_long_help = EXIT_CODES, after_help = EXIT_CODES)]
 #[command(group(ArgGroup::new("source").required(true).args([flags::SLOS, flags::ENV])))]
 pub struct Cli {
-    /// OpenSLO v1 documents: a file, or a folder read recursively (*.yaml, *.yml).
+    /// SLO definitions (OpenSLO v1, Sloth, Pyrra, mixed freely): a file, or a folder read
+    /// recursively (*.yaml, *.yml).
     #[arg(long = flags::SLOS, value_name = "PATH")]
     pub slos: Option<PathBuf>,
 

@@ -1,5 +1,5 @@
-//! slo-check: does a service meet its SLOs? Reads SLO definitions (OpenSLO v1, or a
-//! KubeStore environment), asks a Prometheus-compatible server at one evaluation time, and answers
+//! slo-check: does a service meet its SLOs? Reads SLO definitions (OpenSLO v1, Sloth,
+//! Pyrra, or a KubeStore environment), asks a Prometheus-compatible server at one evaluation time, and answers
 //! with an exit code and a report (table, JSON, JUnit, Markdown or HTML).
 
 pub mod cli;
