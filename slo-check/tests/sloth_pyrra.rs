@@ -338,6 +338,142 @@ fn victoria_metrics_agrees_on_sloth_and_pyrra() {
     agree(&p, &v, "VictoriaMetrics");
 }
 
+/// The protocol-buffer exposition format (`io.prometheus.client`), just what one native
+/// histogram needs: promtool cannot write native histograms, so Prometheus scrapes them.
+mod proto {
+    fn varint(mut v: u64, out: &mut Vec<u8>) {
+        while v >= 0x80 {
+            out.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+    }
+
+    fn key(field: u64, wire: u64, out: &mut Vec<u8>) {
+        varint((field << 3) | wire, out);
+    }
+
+    pub fn uint(field: u64, v: u64, out: &mut Vec<u8>) {
+        key(field, 0, out);
+        varint(v, out);
+    }
+
+    pub fn sint(field: u64, v: i64, out: &mut Vec<u8>) {
+        key(field, 0, out);
+        varint(((v << 1) ^ (v >> 63)) as u64, out);
+    }
+
+    pub fn double(field: u64, v: f64, out: &mut Vec<u8>) {
+        key(field, 1, out);
+        out.extend(v.to_le_bytes());
+    }
+
+    pub fn bytes(field: u64, b: &[u8], out: &mut Vec<u8>) {
+        key(field, 2, out);
+        varint(b.len() as u64, out);
+        out.extend(b);
+    }
+
+    /// `message` with its length before it, as a scrape body holds each family.
+    pub fn delimited(message: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        varint(message.len() as u64, &mut out);
+        out.extend(message);
+        out
+    }
+}
+
+/// `http_request_duration_seconds{service="frontend"}` as a native histogram (schema 0:
+/// buckets end at powers of 2) after `scrapes` scrapes: 90 requests per scrape in
+/// (0.25s, 0.5s], bucket -1, and 10 in (1s, 2s], bucket 1.
+fn native_histogram(scrapes: u64) -> Vec<u8> {
+    use proto::*;
+    let (fast, slow) = (90 * scrapes, 10 * scrapes);
+    let mut h = Vec::new();
+    uint(1, fast + slow, &mut h);
+    double(2, fast as f64 * 0.4 + slow as f64 * 1.5, &mut h);
+    sint(5, 0, &mut h);
+    // A zero threshold marks the histogram as native (client_golang's default).
+    double(6, 2f64.powi(-128), &mut h);
+    uint(7, 0, &mut h);
+    for (offset, length) in [(-1, 1), (1, 1)] {
+        let mut span = Vec::new();
+        sint(1, offset, &mut span);
+        uint(2, length, &mut span);
+        bytes(12, &span, &mut h);
+    }
+    sint(13, fast as i64, &mut h);
+    sint(13, slow as i64 - fast as i64, &mut h);
+    let mut metric = Vec::new();
+    for (k, v) in [("namespace", NS), ("service", "frontend")] {
+        let mut label = Vec::new();
+        bytes(1, k.as_bytes(), &mut label);
+        bytes(2, v.as_bytes(), &mut label);
+        bytes(1, &label, &mut metric);
+    }
+    bytes(7, &h, &mut metric);
+    let mut family = Vec::new();
+    bytes(1, b"http_request_duration_seconds", &mut family);
+    uint(3, 4, &mut family);
+    bytes(4, &metric, &mut family);
+    delimited(&family)
+}
+
+/// A scrape target serving [`native_histogram`], one more scrape's requests each time.
+fn serve_native_histogram() -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for (n, stream) in listener.incoming().enumerate() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let body = native_histogram(n as u64 + 1);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.google.protobuf; \
+                 proto=io.prometheus.client.MetricFamily; encoding=delimited\r\n\
+                 Content-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(&body);
+        }
+    });
+    target
+}
+
+// Pyrra's latencyNative over native histograms Prometheus scraped: 90 of every 100
+// requests end at or below 0.5s, a bucket boundary at schema 0, so `histogram_fraction`
+// counts whole buckets and the SLI is 0.9 exactly, whatever the number of scrapes in the
+// window (every bucket's increase is extrapolated by the same factor). At 99% the
+// error ratio 0.1 burns 0.1 / 0.01 = 10x; the budget left over 4w is 1 - 10 = -9.
+#[test]
+fn pyrra_latency_native_over_scraped_native_histograms() {
+    let prom = prometheus_scraping(&serve_native_histogram());
+    std::thread::sleep(std::time::Duration::from_secs(70));
+    let out = slo_check(&[
+        "--slos",
+        &fixtures("pyrra/frontend-latency-native.yaml"),
+        "--prometheus",
+        &prom.url,
+        "--window",
+        "1m",
+        "--min-events",
+        "10",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    let r = json(&out);
+    let s = slo(&r, "frontend-latency-native");
+    assert_eq!(s["verdict"], "breached", "{s:#}");
+    numbers(s, "frontend-latency-native", 0.9, 10.0, -9.0);
+    // About 100 requests a second over the minute; how many scrapes fell in it varies.
+    let requests = s["requests"].as_f64().unwrap();
+    assert!((4000.0..=8000.0).contains(&requests), "{s:#}");
+}
+
 /// Every Sloth and Pyrra feature slo-check cannot answer, and every malformed value, is
 /// refused with file, line, key and the feature named, all at once (exit 2).
 #[test]

@@ -282,11 +282,45 @@ pub fn prometheus_tls(at: i64, web_config: &Path) -> Server {
 
 /// Starts Prometheus on `data`, with a web config (TLS) when given.
 pub fn start_prometheus(dir: tempfile::TempDir, data: &Path, web_config: Option<&Path>) -> Server {
-    let config = dir.path().join("prometheus.yml");
-    std::fs::write(&config, "global: {scrape_interval: 15s}\n").unwrap();
+    start_prometheus_with(
+        dir,
+        data,
+        web_config,
+        "global: {scrape_interval: 15s}\n",
+        &[],
+    )
+}
+
+/// Prometheus scraping `target` (`127.0.0.1:port`) every second, with native histograms.
+pub fn prometheus_scraping(target: &str) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = format!(
+        "global: {{scrape_interval: 1s}}\nscrape_configs:\n  - job_name: app\n    static_configs: [{{targets: ['{target}']}}]\n"
+    );
+    start_prometheus_with(
+        dir,
+        &data,
+        None,
+        &config,
+        &["--enable-feature=native-histograms"],
+    )
+}
+
+/// Starts Prometheus on `data` with the configuration `config` and extra flags.
+pub fn start_prometheus_with(
+    dir: tempfile::TempDir,
+    data: &Path,
+    web_config: Option<&Path>,
+    config: &str,
+    flags: &[&str],
+) -> Server {
+    let config_file = dir.path().join("prometheus.yml");
+    std::fs::write(&config_file, config).unwrap();
     let port = free_port();
     let mut cmd = Command::new("prometheus");
-    cmd.arg(format!("--config.file={}", config.display()))
+    cmd.arg(format!("--config.file={}", config_file.display()))
+        .args(flags)
         .arg(format!("--storage.tsdb.path={}", data.display()))
         .arg("--storage.tsdb.retention.time=10y")
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
