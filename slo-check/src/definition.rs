@@ -1,6 +1,7 @@
 //! What slo-check evaluates: one SLO with its objective, period and the two counter
 //! expressions of its ratio, wherever it was read from (OpenSLO or an environment file).
 
+use crate::calendar::Calendar;
 use crate::promql::CounterExpr;
 use crate::span::Span;
 
@@ -27,8 +28,14 @@ pub struct SloDefinition {
     pub slo: String,
     /// Share of good events promised, in (0, 1).
     pub objective: f64,
-    /// The SLO period the error budget is spent over (rolling).
+    /// The SLO period the error budget is spent over: its length when rolling, the
+    /// current period's length when `calendar` is set.
     pub period: Span,
+    /// Calendar periods (OpenSLO `isRolling: false`): the budget is the current
+    /// period's, from its start to the evaluation time.
+    pub calendar: Option<Calendar>,
+    /// How the budget is counted.
+    pub budgeting: Budgeting,
     /// Whether the numerator counts bad or good events.
     pub numerator_kind: Numerator,
     /// Bad or good events.
@@ -60,9 +67,46 @@ pub struct Sources {
     pub total: String,
 }
 
+/// How the error budget is counted (OpenSLO `budgetingMethod`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Budgeting {
+    /// Bad events out of all events.
+    Occurrences,
+    /// The share of good slices of `slice`, a slice being good when its ratio of good
+    /// events reaches `target`.
+    Timeslices {
+        /// The ratio a slice must reach to be good (`timeSliceTarget`).
+        target: f64,
+        /// The slice (`timeSliceWindow`).
+        slice: Span,
+    },
+    /// The mean of the slices' ratios of good events.
+    RatioTimeslices {
+        /// The slice (`timeSliceWindow`).
+        slice: Span,
+    },
+}
+
 impl SloDefinition {
     /// The error budget as a ratio: `1 - objective`.
     pub fn budget(&self) -> f64 {
         1.0 - self.objective
+    }
+
+    /// The length of the SLO period `at` falls in.
+    pub fn period_at(&self, at: i64) -> Span {
+        match self.calendar.as_ref().and_then(|c| c.period(at)) {
+            Some((start, end)) => Span::from_secs((end - start) as u64),
+            None => self.period,
+        }
+    }
+
+    /// The range the period's budget is measured over at `at`: the rolling period, or
+    /// from the start of the current calendar period.
+    pub fn period_range(&self, at: i64) -> Span {
+        match self.calendar.as_ref().and_then(|c| c.period(at)) {
+            Some((start, _)) => Span::from_secs((at - start).max(1) as u64),
+            None => self.period,
+        }
     }
 }

@@ -9,7 +9,7 @@ use kubestore_core::model::slo::SloKind;
 use kubestore_core::sli::{error_ratio_series, selector, sli_metrics, slo_labels, slo_name};
 use kubestore_core::spec;
 
-use crate::definition::{Numerator, SloDefinition};
+use crate::definition::{Budgeting, Numerator, SloDefinition};
 use crate::error::{SpecError, SpecErrors};
 use crate::promql::CounterExpr;
 use crate::span::Span;
@@ -78,6 +78,8 @@ pub fn load(dir: &Path, name: &str) -> Result<EnvSlos, SpecErrors> {
                 slo: slo.kind.as_str().to_owned(),
                 objective: slo.objective_ratio().parse().unwrap_or(f64::NAN),
                 period: secs(service.window),
+                calendar: None,
+                budgeting: Budgeting::Occurrences,
                 numerator_kind: match slo.kind {
                     SloKind::Availability => Numerator::Bad,
                     SloKind::Latency => Numerator::Good,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use tokio::task::JoinSet;
 
-use crate::definition::{Numerator, SloDefinition};
+use crate::definition::{Budgeting, Numerator, SloDefinition};
 use crate::prometheus::{Answer, Auth, Client, QueryError};
 use crate::promql::{self, is_recorded};
 use crate::span::Span;
@@ -135,24 +135,71 @@ pub struct Outcome {
 
 /// The queries of one SLO, in the order they are asked.
 pub struct Plan {
-    /// Bad (or good) events over the window.
+    /// Bad (or good) events over the window; good slices with time slices.
     pub numerator_window: String,
-    /// All events over the window.
+    /// All events over the window; all slices with time slices.
     pub total_window: String,
-    /// Bad (or good) events over the SLO period.
+    /// The same over the SLO period.
     pub numerator_period: String,
-    /// All events over the SLO period.
+    /// The same over the SLO period.
     pub total_period: String,
+    /// With time slices: the requests over the window, for traffic and no-data checks.
+    pub events_window: Option<String>,
+    /// The range the period's budget is measured over.
+    pub period: Span,
 }
 
 impl Plan {
-    /// The queries of `def` for `window`.
-    pub fn new(def: &SloDefinition, window: Span) -> Self {
-        Self {
-            numerator_window: def.numerator.over(window),
-            total_window: def.total.over(window),
-            numerator_period: def.numerator.over(def.period),
-            total_period: def.total.over(def.period),
+    /// The queries of `def` for `window` at `at`.
+    pub fn new(def: &SloDefinition, window: Span, at: i64) -> Self {
+        let period = def.period_range(at);
+        // Slices are evaluated by a subquery stepping by the slice: each step's ratio
+        // is that of the slice ending there; slices without requests are left out.
+        let sliced = |slice: Span, good: &dyn Fn(&str) -> String| {
+            let ratio = Self::slice_ratio(def, slice);
+            // A second short of the range: the slices ending within it, the same count
+            // whether the server's subquery includes its start (Prometheus 2,
+            // VictoriaMetrics) or not (Prometheus 3).
+            let over = |range: Span| {
+                let range = Span::from_secs(range.secs().saturating_sub(1).max(1));
+                (
+                    format!("sum_over_time(({})[{range}:{slice}])", good(&ratio)),
+                    format!("count_over_time(({ratio})[{range}:{slice}])"),
+                )
+            };
+            let ((nw, tw), (np, tp)) = (over(window), over(period));
+            Self {
+                numerator_window: nw,
+                total_window: tw,
+                numerator_period: np,
+                total_period: tp,
+                events_window: Some(def.total.over(window)),
+                period,
+            }
+        };
+        match def.budgeting {
+            Budgeting::Occurrences => Self {
+                numerator_window: def.numerator.over(window),
+                total_window: def.total.over(window),
+                numerator_period: def.numerator.over(period),
+                total_period: def.total.over(period),
+                events_window: None,
+                period,
+            },
+            Budgeting::Timeslices { target, slice } => {
+                sliced(slice, &|ratio| format!("({ratio}) >= bool {target}"))
+            }
+            Budgeting::RatioTimeslices { slice } => sliced(slice, &|ratio| ratio.to_owned()),
+        }
+    }
+
+    /// The ratio of good events over the `slice` ending at each step.
+    fn slice_ratio(def: &SloDefinition, slice: Span) -> String {
+        let (n, t) = (def.numerator.over(slice), def.total.over(slice));
+        match def.numerator_kind {
+            Numerator::Good => format!("({n}) / ({t} > 0)"),
+            Numerator::Bad => format!("1 - (({n} or vector(0)) / ({t} > 0))"),
+            Numerator::ErrorRatio => format!("1 - ({n})"),
         }
     }
 
@@ -252,7 +299,7 @@ fn base(def: &SloDefinition, params: &Params, queries: Vec<String>) -> Outcome {
         bad_requests: None,
         request_rate: None,
         budget_remaining: None,
-        period: def.period,
+        period: def.period_at(params.at),
         verdict: Verdict::Error,
         reason: String::new(),
         no_data_cause: None,
@@ -293,27 +340,35 @@ async fn one(
     def: &SloDefinition,
     params: &Params,
 ) -> Outcome {
-    let plan = Plan::new(def, params.window);
-    let queries = vec![
+    let plan = Plan::new(def, params.window, params.at);
+    let mut queries = vec![
         plan.numerator_window.clone(),
         plan.total_window.clone(),
         plan.numerator_period.clone(),
         plan.total_period.clone(),
     ];
+    queries.extend(plan.events_window.clone());
     let at = params.at;
+    let events = async {
+        match &plan.events_window {
+            Some(q) => client.query(auth, q, at).await.map(Some),
+            None => Ok(None),
+        }
+    };
     let answers = tokio::try_join!(
         client.query(auth, &plan.numerator_window, at),
         client.query(auth, &plan.total_window, at),
         client.query(auth, &plan.numerator_period, at),
         client.query(auth, &plan.total_period, at),
+        events,
     );
-    let (n_w, t_w, n_p, t_p) = match answers {
+    let (n_w, t_w, n_p, t_p, e_w) = match answers {
         Ok(a) => a,
         Err(e) => return failed(def, params, queries, &e),
     };
     let mut o = base(def, params, queries);
     let mut partial = Vec::new();
-    for a in [&n_w, &t_w, &n_p, &t_p] {
+    for a in [&n_w, &t_w, &n_p, &t_p].into_iter().chain(e_w.as_ref()) {
         collect_warnings(&mut o.warnings, a);
         if a.partial {
             partial.push(());
@@ -352,7 +407,12 @@ async fn one(
         return ratio::one(client, auth, def, params, o, &n_w, &n_p).await;
     }
     let window_secs = params.window.secs() as f64;
-    let Some(total) = t_w.sum() else {
+    let events_query = plan.events_window.as_ref().unwrap_or(&plan.total_window);
+    let events = match &e_w {
+        Some(e) => e.sum(),
+        None => t_w.sum(),
+    };
+    let Some(total) = events else {
         return no_series(client, auth, def, params, o).await;
     };
     o.requests = Some(total);
@@ -365,27 +425,51 @@ async fn one(
         o.verdict = Verdict::NoData;
         o.no_data_cause = Some(NoDataCause::ZeroRequests);
         o.reason = format!(
-            "zero requests in the window: the series exist but counted nothing over the last {} ({})",
-            params.window, plan.total_window
+            "zero requests in the window: the series exist but counted nothing over the last {} ({events_query})",
+            params.window
         );
         return o;
     }
-    let bad = match bad_events(def, n_w.sum(), total, "window") {
+    // With time slices the ratio is of good slices (or of the slices' mean ratio), the
+    // requests only say whether there was traffic.
+    let sliced = e_w.is_some();
+    let kind = if sliced {
+        Numerator::Good
+    } else {
+        def.numerator_kind
+    };
+    let units = if sliced {
+        match t_w.sum() {
+            Some(n) if n > 0.0 => n,
+            _ => {
+                o.verdict = Verdict::NoData;
+                o.no_data_cause = Some(NoDataCause::ZeroRequests);
+                o.reason = format!(
+                    "no slice with requests in the last {} ({})",
+                    params.window, plan.total_window
+                );
+                return o;
+            }
+        }
+    } else {
+        total
+    };
+    let bad = match bad_events(kind, n_w.sum(), units, "window") {
         Ok(b) => b,
         Err(reason) => {
             o.reason = reason;
             return o;
         }
     };
-    let error_ratio = bad / total;
+    let error_ratio = bad / units;
     let burn = error_ratio / def.budget();
-    o.bad_requests = Some(bad);
+    o.bad_requests = (!sliced).then_some(bad);
     o.error_ratio = Some(error_ratio);
     o.sli = Some(1.0 - error_ratio);
     o.burn_rate = Some(burn);
 
     match t_p.sum() {
-        Some(tp) if tp > 0.0 => match bad_events(def, n_p.sum(), tp, "SLO period") {
+        Some(tp) if tp > 0.0 => match bad_events(kind, n_p.sum(), tp, "SLO period") {
             Ok(bp) => o.budget_remaining = Some(1.0 - (bp / tp) / def.budget()),
             Err(reason) => {
                 o.reason = reason;
@@ -394,7 +478,7 @@ async fn one(
         },
         _ => o.warnings.push(format!(
             "no requests over the SLO period {}: the budget left is unknown",
-            def.period
+            plan.period
         )),
     }
     finish(client, auth, def, params, o, Some(total)).await
@@ -438,8 +522,13 @@ async fn finish(
     }
 
     let budget = percent(def.budget());
+    let measure = match def.budgeting {
+        Budgeting::Occurrences => "error ratio".to_owned(),
+        Budgeting::Timeslices { slice, .. } => format!("share of bad {slice} slices"),
+        Budgeting::RatioTimeslices { slice } => format!("mean error ratio of {slice} slices"),
+    };
     let burn_text = format!(
-        "error ratio {} over {} is {}x the {budget} budget",
+        "{measure} {} over {} is {}x the {budget} budget",
         percent(error_ratio),
         params.window,
         short(burn, 2)
@@ -518,14 +607,14 @@ fn sane(what: &str, value: f64) -> Result<(), String> {
 /// Bad events out of `total`; more bad (or good) events than requests is a data error,
 /// reported with the numbers rather than clamped.
 fn bad_events(
-    def: &SloDefinition,
+    kind: Numerator,
     numerator: Option<f64>,
     total: f64,
     over: &str,
 ) -> Result<f64, String> {
     // Counter increases are extrapolated; a few parts in a billion are not a contradiction.
     let slack = total * 1e-9 + 1e-9;
-    match (def.numerator_kind, numerator) {
+    match (kind, numerator) {
         // No bad series yet: no 5xx was ever counted.
         (Numerator::Bad | Numerator::ErrorRatio, None) => Ok(0.0),
         (Numerator::Bad | Numerator::ErrorRatio, Some(bad)) => {
@@ -582,7 +671,8 @@ async fn no_series(
             }
         }
     }
-    let total_query = Plan::new(def, params.window).total_window;
+    let plan = Plan::new(def, params.window, params.at);
+    let total_query = plan.events_window.unwrap_or(plan.total_window);
     let (cause, reason) = if !recorded.is_empty() && !seen_in_period {
         (
             NoDataCause::RulesNotLoaded,

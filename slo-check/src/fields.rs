@@ -7,7 +7,7 @@ use kubestore_core::model::units::Percent;
 
 use kubestore_core::model::slo::page_factor;
 
-use crate::definition::{Numerator, SloDefinition, Sources};
+use crate::definition::{Budgeting, Numerator, SloDefinition, Sources};
 use crate::error::SpecError;
 use crate::load::Document;
 use crate::promql::CounterExpr;
@@ -18,7 +18,8 @@ use crate::yaml::Node;
 pub type Sli = (Numerator, CounterExpr, CounterExpr, Sources);
 
 /// A definition read from `doc` with what neither Sloth nor Pyrra states left at
-/// slo-check's defaults: no minimum request rate, the page tier's fast burn.
+/// slo-check's defaults: a rolling period, events counted (`Occurrences`), no minimum
+/// request rate, the page tier's fast burn.
 pub fn definition(
     doc: &Document<'_>,
     (name, service, slo): (String, String, String),
@@ -32,6 +33,8 @@ pub fn definition(
         slo,
         objective,
         period,
+        calendar: None,
+        budgeting: Budgeting::Occurrences,
         numerator_kind,
         numerator,
         total,

@@ -2,6 +2,7 @@
 //! Pyrra, or a KubeStore environment), asks a Prometheus-compatible server at one evaluation time, and answers
 //! with an exit code and a report (table, JSON, JUnit, Markdown or HTML).
 
+pub mod calendar;
 pub mod cli;
 pub mod definition;
 pub mod environment;

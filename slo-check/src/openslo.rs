@@ -10,7 +10,8 @@ use std::collections::HashMap;
 use kubestore_core::model::slo::page_factor;
 use kubestore_core::slo_check::annotations::{FAST_BURN, MIN_REQUEST_RATE, RECORDED_ERROR_RATIO};
 
-use crate::definition::{Numerator, SloDefinition, Sources};
+use crate::calendar::Calendar;
+use crate::definition::{Budgeting, Numerator, SloDefinition, Sources};
 use crate::error::SpecError;
 use crate::load::Document;
 use crate::promql::CounterExpr;
@@ -245,8 +246,8 @@ fn slo(doc: &Document<'_>, index: &Index<'_>, errors: &mut Errors) -> Vec<SloDef
             )
         });
     let period = time_window(doc, spec, errors);
-    budgeting_method(doc, spec, errors);
-    let objectives = objectives(doc, spec, errors);
+    let method = budgeting_method(doc, spec, errors);
+    let objectives = objectives(doc, spec, method, errors);
     let slo_indicator = indicator(
         doc,
         spec,
@@ -297,7 +298,7 @@ fn slo(doc: &Document<'_>, index: &Index<'_>, errors: &mut Errors) -> Vec<SloDef
     if errors.0.len() > before {
         return Vec::new();
     }
-    let (Some(name), Some(service), Some(period)) = (name, service, period) else {
+    let (Some(name), Some(service), Some((period, calendar))) = (name, service, period) else {
         return Vec::new();
     };
     let slo_label = label(metadata, "slo");
@@ -308,6 +309,7 @@ fn slo(doc: &Document<'_>, index: &Index<'_>, errors: &mut Errors) -> Vec<SloDef
         .enumerate()
         .filter_map(|(i, (objective, ratio))| {
             let ratio = ratio?;
+            let budgeting = objective.budgeting?;
             Some(SloDefinition {
                 name: if several {
                     format!(
@@ -324,6 +326,8 @@ fn slo(doc: &Document<'_>, index: &Index<'_>, errors: &mut Errors) -> Vec<SloDef
                     .unwrap_or_else(|| name.clone()),
                 objective: objective.target,
                 period,
+                calendar: calendar.clone(),
+                budgeting,
                 numerator_kind: ratio.kind,
                 numerator: ratio.numerator,
                 total: ratio.total,
@@ -683,7 +687,11 @@ fn metric(
     }
 }
 
-fn time_window(doc: &Document<'_>, spec: &Node, errors: &mut Errors) -> Option<Span> {
+fn time_window(
+    doc: &Document<'_>,
+    spec: &Node,
+    errors: &mut Errors,
+) -> Option<(Span, Option<Calendar>)> {
     let Some(windows) = spec.get("timeWindow") else {
         return errors.at(
             doc,
@@ -727,20 +735,55 @@ fn time_window(doc: &Document<'_>, spec: &Node, errors: &mut Errors) -> Option<S
             format!("expected `true` or `false`, found {}", r.kind()),
         );
     }
-    if window.get("isRolling").and_then(Node::as_bool) == Some(false) {
-        return errors.at(
-            doc,
-            window,
-            &format!("{key}.isRolling"),
-            "calendar windows are not supported yet: slo-check measures the budget over a rolling period",
-        );
-    }
     let Some(duration) = window.get("duration") else {
         return errors.at(doc, window, &format!("{key}.duration"), "missing");
     };
     let text = duration.scalar_text().unwrap_or_default();
+    if window.get("isRolling").and_then(Node::as_bool) == Some(false) {
+        let ckey = format!("{key}.calendar");
+        let calendar = mapping(doc, window, "calendar", &ckey, errors)?;
+        let start_key = format!("{ckey}.startTime");
+        let Some(start) = calendar.get("startTime") else {
+            return errors.at(
+                doc,
+                calendar,
+                &start_key,
+                "missing: when the first period begins, e.g. `2022-01-01 00:00:00`",
+            );
+        };
+        let zone = optional_str(
+            doc,
+            calendar,
+            "timeZone",
+            &format!("{ckey}.timeZone"),
+            errors,
+        );
+        let start_text = start.scalar_text().unwrap_or_default();
+        return match Calendar::new(&text, &start_text, zone) {
+            Ok(c) => {
+                // The nominal length, for reports; each evaluation measures its own period.
+                let length = c
+                    .period(c.origin())
+                    .map(|(s, e)| Span::from_secs((e - s) as u64));
+                Some((length.unwrap_or(Span::from_secs(1)), Some(c)))
+            }
+            Err(e) => {
+                let (node, k) = if e.contains("time zone") {
+                    (
+                        calendar.get("timeZone").unwrap_or(calendar),
+                        format!("{ckey}.timeZone"),
+                    )
+                } else if e.contains("start time") {
+                    (start, start_key)
+                } else {
+                    (duration, format!("{key}.duration"))
+                };
+                errors.at(doc, node, &k, e)
+            }
+        };
+    }
     match text.parse::<Span>() {
-        Ok(s) => Some(s),
+        Ok(s) => Some((s, None)),
         Err(_) if text.ends_with('M') || text.ends_with('Q') => errors.at(
             doc,
             duration,
@@ -754,43 +797,101 @@ fn time_window(doc: &Document<'_>, spec: &Node, errors: &mut Errors) -> Option<S
     }
 }
 
-fn budgeting_method(doc: &Document<'_>, spec: &Node, errors: &mut Errors) {
-    match spec.get("budgetingMethod") {
-        None => errors.at::<()>(
+/// The budgeting method, when it is one of OpenSLO's.
+fn budgeting_method<'a>(
+    doc: &Document<'_>,
+    spec: &'a Node,
+    errors: &mut Errors,
+) -> Option<&'a str> {
+    let Some(m) = spec.get("budgetingMethod") else {
+        return errors.at(
             doc,
             spec,
             "spec.budgetingMethod",
             "missing: `Occurrences`, `Timeslices` or `RatioTimeslices`",
-        ),
-        Some(m) => match m.as_str() {
-            Some("Occurrences") => None,
-            Some(other @ ("Timeslices" | "RatioTimeslices")) => errors.at(
-                doc,
-                m,
-                "spec.budgetingMethod",
-                format!("`{other}` is not supported yet: slo-check counts events (`Occurrences`)"),
-            ),
-            _ => errors.at(
-                doc,
-                m,
-                "spec.budgetingMethod",
-                format!(
-                    "`{}` is not a budgeting method: expected `Occurrences`, `Timeslices` or `RatioTimeslices`",
-                    m.scalar_text().unwrap_or_else(|| m.kind().to_owned())
-                ),
-            ),
-        },
+        );
     };
+    match m.as_str() {
+        Some(method @ ("Occurrences" | "Timeslices" | "RatioTimeslices")) => Some(method),
+        _ => errors.at(
+            doc,
+            m,
+            "spec.budgetingMethod",
+            format!(
+                "`{}` is not a budgeting method: expected `Occurrences`, `Timeslices` or `RatioTimeslices`",
+                m.scalar_text().unwrap_or_else(|| m.kind().to_owned())
+            ),
+        ),
+    }
+}
+
+/// How objective `o` (at `key`) counts its budget under `method`.
+fn budgeting(
+    doc: &Document<'_>,
+    o: &Node,
+    key: &str,
+    method: &str,
+    errors: &mut Errors,
+) -> Option<Budgeting> {
+    let slice = |errors: &mut Errors| {
+        let k = format!("{key}.timeSliceWindow");
+        let Some(w) = o.get("timeSliceWindow") else {
+            return errors.at(
+                doc,
+                o,
+                &k,
+                format!("missing: `{method}` needs the slice, e.g. `1m`"),
+            );
+        };
+        let text = w.scalar_text().unwrap_or_default();
+        // A bare number is seconds.
+        let text = if text.bytes().all(|b| b.is_ascii_digit()) {
+            format!("{text}s")
+        } else {
+            text
+        };
+        match text.parse::<Span>() {
+            Ok(s) => Some(s),
+            Err(e) => errors.at(doc, w, &k, e),
+        }
+    };
+    match method {
+        "Timeslices" => {
+            let k = format!("{key}.timeSliceTarget");
+            let target = match o.get("timeSliceTarget") {
+                None => errors.at(doc, o, &k, "missing: `Timeslices` needs the ratio a slice must reach to be good, e.g. `0.95`"),
+                Some(t) => match t.as_f64() {
+                    Some(v) if v > 0.0 && v <= 1.0 => Some(v),
+                    _ => errors.at(doc, t, &k, "must be a ratio above 0 and at most 1"),
+                },
+            };
+            let slice = slice(errors);
+            Some(Budgeting::Timeslices {
+                target: target?,
+                slice: slice?,
+            })
+        }
+        "RatioTimeslices" => Some(Budgeting::RatioTimeslices {
+            slice: slice(errors)?,
+        }),
+        _ => Some(Budgeting::Occurrences),
+    }
 }
 
 /// One objective: its target, its name and, for composite SLOs, its own indicator.
 struct Objective<'a> {
     target: f64,
+    budgeting: Option<Budgeting>,
     name: Option<String>,
     indicator: Option<(&'a Node, String)>,
 }
 
-fn objectives<'a>(doc: &Document<'_>, spec: &'a Node, errors: &mut Errors) -> Vec<Objective<'a>> {
+fn objectives<'a>(
+    doc: &Document<'_>,
+    spec: &'a Node,
+    method: Option<&str>,
+    errors: &mut Errors,
+) -> Vec<Objective<'a>> {
     let Some(list) = spec.get("objectives") else {
         errors.at::<()>(
             doc,
@@ -855,6 +956,7 @@ fn objectives<'a>(doc: &Document<'_>, spec: &'a Node, errors: &mut Errors) -> Ve
             .find_map(|k| o.get(k).and_then(Node::scalar_text));
         let indicator = (o.get("indicator").is_some() || o.get("indicatorRef").is_some())
             .then(|| (o, key.clone()));
+        let budgeting = method.and_then(|m| budgeting(doc, o, &key, m, errors));
         if let Some((t, n, field)) = target {
             if !(t > 0.0 && t < 1.0) {
                 errors.at::<()>(
@@ -866,6 +968,7 @@ fn objectives<'a>(doc: &Document<'_>, spec: &'a Node, errors: &mut Errors) -> Ve
             } else {
                 out.push(Objective {
                     target: t,
+                    budgeting,
                     name,
                     indicator,
                 });

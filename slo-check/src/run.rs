@@ -9,7 +9,7 @@ use kubestore_core::slo_check::exit;
 use reqwest::header::{HeaderName, HeaderValue};
 
 use crate::cli::{Cli, Format, parse_time};
-use crate::definition::SloDefinition;
+use crate::definition::{Budgeting, SloDefinition};
 use crate::evaluate::{self, Outcome, Params, Plan, Verdict, short};
 use crate::prometheus::{self, Client};
 use crate::report::Report;
@@ -156,13 +156,16 @@ fn explain(defs: &[SloDefinition], at: i64, window: Span, since: Option<i64>) ->
             .unwrap_or_default()
     );
     for def in defs {
-        let plan = Plan::new(def, window);
+        let plan = Plan::new(def, window, at);
+        let period = match &def.calendar {
+            Some(c) => format!("calendar {c}, the current period so far: {}", plan.period),
+            None => format!("period {}", def.period),
+        };
         out.push_str(&format!(
-            "\n{} (service {}, objective {}, period {}, from {})\n",
+            "\n{} (service {}, objective {}, {period}, from {})\n",
             def.name,
             def.service,
             short(def.objective, 10),
-            def.period,
             def.origin
         ));
         let side = match def.numerator_kind {
@@ -170,23 +173,40 @@ fn explain(defs: &[SloDefinition], at: i64, window: Span, since: Option<i64>) ->
             crate::definition::Numerator::Good => "good",
             crate::definition::Numerator::ErrorRatio => "error ratio",
         };
-        out.push_str(&format!(
-            "  {side} over {window}: {}\n",
-            plan.numerator_window
-        ));
+        let (numerator, total) = match def.budgeting {
+            Budgeting::Occurrences => (side.to_owned(), "total".to_owned()),
+            Budgeting::Timeslices { target, slice } => (
+                format!("good {slice} slices (ratio >= {})", short(target, 10)),
+                format!("{slice} slices"),
+            ),
+            Budgeting::RatioTimeslices { slice } => (
+                format!("sum of the {slice} slices' ratios"),
+                format!("{slice} slices"),
+            ),
+        };
+        // An error ratio query is its own total: shown once per range.
         let ratio = def.numerator_kind == crate::definition::Numerator::ErrorRatio;
-        if !ratio {
-            out.push_str(&format!("  total over {window}: {}\n", plan.total_window));
+        for (what, range, query) in [
+            (&numerator, window, &plan.numerator_window),
+            (&total, window, &plan.total_window),
+            (&numerator, plan.period, &plan.numerator_period),
+            (&total, plan.period, &plan.total_period),
+        ] {
+            if !(ratio && what == &total) {
+                out.push_str(&format!("  {what} over {range}: {query}\n"));
+            }
         }
-        out.push_str(&format!(
-            "  {side} over {}: {}\n",
-            def.period, plan.numerator_period
-        ));
-        if !ratio {
-            out.push_str(&format!(
-                "  total over {}: {}\n",
-                def.period, plan.total_period
-            ));
+        if let Some(q) = &plan.events_window {
+            out.push_str(&format!("  requests over {window}: {q}\n"));
+        }
+        for (what, from) in [
+            (side, &def.sources.numerator),
+            ("total", &def.sources.total),
+        ] {
+            if from.is_empty() || (ratio && what == "total") {
+                continue;
+            }
+            out.push_str(&format!("  {what} query from {from}\n"));
         }
         for q in Plan::diagnostics(def) {
             out.push_str(&format!("  if no data: {q}\n"));

@@ -17,6 +17,11 @@ fn fixtures() -> PathBuf {
 
 /// A copy of `tests/fixtures/openslo/<name>` with the DataSource's URL set to `url`.
 fn copy(name: &str, url: &str) -> tempfile::TempDir {
+    copy_with(name, &[("__PROMETHEUS_URL__", url)])
+}
+
+/// A copy of `tests/fixtures/openslo/<name>` with each placeholder replaced.
+fn copy_with(name: &str, values: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let from = fixtures().join(name);
     let mut stack = vec![from.clone()];
@@ -28,8 +33,12 @@ fn copy(name: &str, url: &str) -> tempfile::TempDir {
                 std::fs::create_dir_all(&to).unwrap();
                 stack.push(p);
             } else {
-                let text = std::fs::read_to_string(&p).unwrap();
-                std::fs::write(&to, text.replace("__PROMETHEUS_URL__", url)).unwrap();
+                let text = values
+                    .iter()
+                    .fold(std::fs::read_to_string(&p).unwrap(), |t, (k, v)| {
+                        t.replace(k, v)
+                    });
+                std::fs::write(&to, text).unwrap();
             }
         }
     }
@@ -268,4 +277,85 @@ fn logs_to_a_pipe_are_plain() {
     let e = stderr(&out);
     assert!(e.contains("retrying a query"), "a log line is written: {e}");
     assert!(!e.contains('\x1b'), "no ANSI codes: {e:?}");
+}
+
+/// `unix` as local time in `zone`, the way OpenSLO writes `calendar.startTime`.
+fn local(unix: i64, zone: &str) -> String {
+    let out = Command::new("date")
+        .env("TZ", zone)
+        .args(["-d", &format!("@{unix}"), "+%Y-%m-%d %H:%M:%S"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Time slices and calendar periods against the known history (support::history), to 4
+/// decimals. The history is orders' 40 req/s with 0.5% errors from at-8m to at-3m, and
+/// pod b's counters reset at at-5m, inside the window.
+///
+/// Timeslices, 1m slices, a slice good at >= 99.9%: of the 10 minutes ending at `at`, the
+/// 5 ending at at-7m .. at-3m hold the burst (0.5% errors each, the reset counted once,
+/// not as a drop) and are bad: sli = 5/10 = 0.5, burn = 0.5 / (1 - 0.9) = 5 (breached).
+/// The 1d period holds 180 minutes of traffic, 5 of them bad: budget left
+/// 1 - (5/180)/0.1 = 0.722222.
+///
+/// RatioTimeslices: the mean of the minutes' ratios, 5 at 99.5% and 5 at 100%:
+/// sli = 0.9975, burn = 0.0025/0.001 = 2.5; over 180 minutes the mean error is
+/// 5 x 0.005 / 180, so 1 - 0.000138889/0.001 = 0.861111 left (the same as counting
+/// events, as it must be with steady traffic).
+///
+/// Calendar month (Paris time) that began at at-2h: the budget is that of the last 2h,
+/// 288000 requests with 60 errors: 1 - (60/288000)/0.001 = 0.791667, where the 1d
+/// rolling period of the same SLO leaves 0.861111.
+#[test]
+fn time_slices_and_calendar_periods_evaluate_exactly() {
+    let at = at();
+    let at_s = at.to_string();
+    let prom = prometheus(at);
+    let start = local(at - 7200, "Europe/Paris");
+    let dir = copy_with(
+        "budgeting",
+        &[("__PROMETHEUS_URL__", &prom.url), ("__START__", &start)],
+    );
+    let path = dir.path().display().to_string();
+    let out = slo_check(&["--slos", &path, "--at", &at_s, "--format", "json"]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    let r = json(&out);
+    let expect = [
+        // name, sli, burn, budget left, verdict
+        ("orders-good-minutes", 0.5, 5.0, 0.722222, "breached"),
+        ("orders-minute-ratio", 0.9975, 2.5, 0.861111, "breached"),
+        ("orders-this-month", 0.9975, 2.5, 0.791667, "breached"),
+    ];
+    for (name, sli, burn, budget, verdict) in expect {
+        let s = slo(&r, name);
+        near(&s["sli"], sli, &format!("{name} sli"));
+        near(&s["burn_rate"], burn, &format!("{name} burn_rate"));
+        near(&s["budget_remaining"], budget, &format!("{name} budget"));
+        near(&s["requests"], 24000.0, &format!("{name} requests"));
+        assert_eq!(s["verdict"], verdict, "{name}: {s:#}");
+    }
+    assert_eq!(
+        slo(&r, "orders-good-minutes")["reason"],
+        "share of bad 1m slices 50% over 10m is 5x the 10% budget, above --max-burn 1"
+    );
+    // --explain shows the subqueries and where each query was written.
+    let out = slo_check(&["--slos", &path, "--at", &at_s, "--explain"]);
+    let t = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        t.contains(r#"good 1m slices (ratio >= 0.999) over 10m: sum_over_time(((1 - ((sum(increase(http_requests_total{namespace="kubestore-dev",service="orders",status=~"5.."}[1m])) or vector(0)) / (sum(increase(http_requests_total{namespace="kubestore-dev",service="orders"}[1m])) > 0))) >= bool 0.999)[9m59s:1m])"#),
+        "{t}"
+    );
+    assert!(
+        t.contains(
+            "orders-slices.yaml:19 spec.indicator.spec.ratioMetric.bad.metricSource.spec.query"
+        ),
+        "{t}"
+    );
+    assert!(
+        t.contains(&format!(
+            "orders-this-month (service orders, objective 0.999, calendar 1M from {start} CET, the current period so far: 2h"
+        )),
+        "{t}"
+    );
 }

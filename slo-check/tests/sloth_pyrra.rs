@@ -338,6 +338,58 @@ fn victoria_metrics_agrees_on_sloth_and_pyrra() {
     agree(&p, &v, "VictoriaMetrics");
 }
 
+/// `--explain` shows, for every Sloth and Pyrra SLO, the queries it runs and the file,
+/// line and key each came from, and asks nothing.
+#[test]
+fn explain_names_every_query_and_its_source() {
+    let dir = both();
+    let d = dir.path().display().to_string();
+    let out = slo_check(&[
+        "--slos",
+        &d,
+        "--prometheus",
+        "http://127.0.0.1:9",
+        "--explain",
+    ]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let (sloth, pyrra) = (format!("{d}/sloth"), format!("{d}/pyrra"));
+    for line in [
+        format!(
+            "  bad over 10m: sum(increase(http_requests_total{{namespace=\"{NS}\",service=\"orders\",status=~\"5..\"}}[10m]))"
+        ),
+        format!("  bad query from {sloth}/orders.yaml:12 slos[0].sli.events.error_query"),
+        format!("  total query from {sloth}/orders.yaml:13 slos[0].sli.events.total_query"),
+        format!(
+            "  error ratio over 30d: sum(rate(http_requests_total{{namespace=\"{NS}\",service=\"orders\",status=~\"5..\"}}[30d])) / sum(rate(http_requests_total{{namespace=\"{NS}\",service=\"orders\"}}[30d]))"
+        ),
+        format!(
+            "  error ratio query from {sloth}/orders.yaml:28 slos[1].sli.raw.error_ratio_query"
+        ),
+        format!(
+            "  bad query from {sloth}/users-kubernetes.yaml:16 spec.slos[0].sli.events.errorQuery"
+        ),
+        format!(
+            "  bad query from {pyrra}/orders-errors.yaml:16 spec.indicator.ratio.errors.metric"
+        ),
+        format!(
+            "  good query from {pyrra}/users-latency.yaml:14 spec.indicator.latency.success.metric"
+        ),
+        format!(
+            "  good over 1d: sum(sum_over_time(probe_success{{namespace=\"{NS}\",target=\"shop\"}}[1d]))"
+        ),
+        format!("  total query from {pyrra}/shop-probe.yaml:11 spec.indicator.bool_gauge.metric"),
+        format!(
+            "  good query from {pyrra}/frontend-latency-native.yaml:15 spec.indicator.latencyNative.total.metric, {pyrra}/frontend-latency-native.yaml:13 spec.indicator.latencyNative.latency"
+        ),
+    ] {
+        assert!(
+            stdout.lines().any(|l| l == line),
+            "missing line:\n{line}\nin:\n{stdout}"
+        );
+    }
+}
+
 /// The protocol-buffer exposition format (`io.prometheus.client`), just what one native
 /// histogram needs: promtool cannot write native histograms, so Prometheus scrapes them.
 mod proto {
