@@ -568,6 +568,18 @@ spec:
       sli:
         events:
           errorQuery: sum(rate(x_total{code="500"}[{{.window}}]))
+    - name: both
+      objective: 99
+      sli:
+        events:
+          errorQuery: sum(rate(x_total{code="500"}[{{.window}}]))
+          totalQuery: sum(rate(x_total[{{.window}}]))
+        raw:
+          errorRatioQuery: sum(rate(x_total{code="500"}[{{.window}}])) / sum(rate(x_total[{{.window}}]))
+---
+apiVersion: sloth.slok.dev/v1
+kind: PrometheusServiceLevel
+metadata: {name: bare}
 "#,
     )
     .unwrap();
@@ -605,6 +617,17 @@ spec:
   window: 4w
   indicator:
     latencyHistogram:
+      total: {metric: x}
+---
+apiVersion: pyrra.dev/v1alpha1
+kind: ServiceLevelObjective
+metadata: {name: native}
+spec:
+  target: "99"
+  window: 4w
+  indicator:
+    latencyNative:
+      latency: fast
       total: {metric: x}
 "#,
     )
@@ -667,6 +690,18 @@ spec:
              error ratio query)"
         ),
         format!("{s}:33: spec.slos[0].sli.events.totalQuery: missing: a PromQL query"),
+        format!(
+            "{s}:37: spec.slos[1].sli: give one of `events`, `raw` or `plugin`, not `events` \
+             and `raw`"
+        ),
+        format!(
+            "{s}:44: spec: missing: a PrometheusServiceLevel holds its service and SLOs under \
+             `spec`"
+        ),
+        format!(
+            "{p}:42: spec.indicator.latencyNative.latency: expected the latency threshold as a \
+             duration, e.g. `500ms` or `1s`"
+        ),
     ] {
         assert!(
             stderr.lines().any(|l| l == line),
@@ -678,7 +713,7 @@ spec:
             .lines()
             .filter(|l| l.starts_with(&*dir.path().display().to_string()))
             .count(),
-        11,
+        14,
         "{stderr}"
     );
 }
