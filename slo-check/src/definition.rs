@@ -36,6 +36,9 @@ pub struct SloDefinition {
     pub calendar: Option<Calendar>,
     /// How the budget is counted.
     pub budgeting: Budgeting,
+    /// Labels the SLI is grouped by (Pyrra's `grouping`): each group is judged on its own
+    /// and the SLO takes its worst group's verdict; empty for one SLI over all series.
+    pub grouping: Vec<String>,
     /// Whether the numerator counts bad or good events.
     pub numerator_kind: Numerator,
     /// Bad or good events.

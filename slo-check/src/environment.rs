@@ -80,6 +80,7 @@ pub fn load(dir: &Path, name: &str) -> Result<EnvSlos, SpecErrors> {
                 period: secs(service.window),
                 calendar: None,
                 budgeting: Budgeting::Occurrences,
+                grouping: Vec::new(),
                 numerator_kind: match slo.kind {
                     SloKind::Availability => Numerator::Bad,
                     SloKind::Latency => Numerator::Good,

@@ -11,6 +11,7 @@ use crate::prometheus::{Answer, Auth, Client, QueryError};
 use crate::promql::{self, is_recorded};
 use crate::span::Span;
 
+mod grouped;
 mod ratio;
 
 /// What happens when the SLO period's budget is spent.
@@ -405,6 +406,9 @@ async fn one(
 
     if def.numerator_kind == Numerator::ErrorRatio {
         return ratio::one(client, auth, def, params, o, &n_w, &n_p).await;
+    }
+    if !def.grouping.is_empty() {
+        return grouped::one(client, auth, def, params, o, [&n_w, &t_w, &n_p, &t_p]).await;
     }
     let window_secs = params.window.secs() as f64;
     let events_query = plan.events_window.as_ref().unwrap_or(&plan.total_window);

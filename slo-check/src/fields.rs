@@ -35,6 +35,7 @@ pub fn definition(
         period,
         calendar: None,
         budgeting: Budgeting::Occurrences,
+        grouping: Vec::new(),
         numerator_kind,
         numerator,
         total,

@@ -328,6 +328,7 @@ fn slo(doc: &Document<'_>, index: &Index<'_>, errors: &mut Errors) -> Vec<SloDef
                 period,
                 calendar: calendar.clone(),
                 budgeting,
+                grouping: Vec::new(),
                 numerator_kind: ratio.kind,
                 numerator: ratio.numerator,
                 total: ratio.total,

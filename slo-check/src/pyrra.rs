@@ -10,8 +10,8 @@
 //! | `latencyNative` | good: `histogram_fraction(0, latency, ...)` of each series' increase, times its count | `histogram_count` of the increase |
 //! | `bool_gauge` | good: samples at 1, `sum_over_time` | samples, `count_over_time` |
 //!
-//! `grouping` is refused: Pyrra judges every group on its own, and a sum over all groups
-//! could pass while one group breaches.
+//! With `grouping`, every query keeps the groups apart (`sum by (...)`) and each group is
+//! judged on its own, as Pyrra does; the SLO takes its worst group's verdict.
 //!
 //! The service of a Pyrra SLO is its `metadata.labels.service`, else its namespace, else
 //! its name: Pyrra itself has no such field.
@@ -80,7 +80,8 @@ pub fn definitions(doc: &Document<'_>) -> Result<Vec<SloDefinition>, Vec<SpecErr
     if !errors.is_empty() {
         return Err(errors);
     }
-    let (Some(name), Some(objective), Some(period), Some(sli)) = (name, objective, period, sli)
+    let (Some(name), Some(objective), Some(period), Some((sli, grouping))) =
+        (name, objective, period, sli)
     else {
         return Err(errors);
     };
@@ -90,16 +91,22 @@ pub fn definitions(doc: &Document<'_>) -> Result<Vec<SloDefinition>, Vec<SpecErr
         .or_else(|| metadata.and_then(|m| m.get("namespace")))
         .and_then(Node::as_str)
         .unwrap_or(name);
-    Ok(vec![fields::definition(
+    let mut def = fields::definition(
         doc,
         (name.to_owned(), service.to_owned(), name.to_owned()),
         objective,
         period,
         sli,
-    )])
+    );
+    def.grouping = grouping;
+    Ok(vec![def])
 }
 
-fn indicator(doc: &Document<'_>, spec: &Node, errors: &mut Vec<SpecError>) -> Option<fields::Sli> {
+fn indicator(
+    doc: &Document<'_>,
+    spec: &Node,
+    errors: &mut Vec<SpecError>,
+) -> Option<(fields::Sli, Vec<String>)> {
     let Some(indicator) = spec.get("indicator") else {
         errors.push(doc.error(
             spec,
@@ -124,19 +131,32 @@ fn indicator(doc: &Document<'_>, spec: &Node, errors: &mut Vec<SpecError>) -> Op
     .ok()?;
     let node = indicator.get(kind)?;
     let key = format!("spec.indicator.{kind}");
-    if let Some(grouping) = node.get("grouping")
-        && grouping.as_seq().is_none_or(|g| !g.is_empty())
-    {
-        errors.push(doc.error(
-            grouping,
-            &format!("{key}.grouping"),
-            "`grouping` is not supported: Pyrra judges each group on its own, and one verdict \
-             over all groups could pass while a group breaches; drop `grouping` to judge the \
-             groups together, or write one SLO per group with its label in the selectors",
-        ));
-        return None;
-    }
-    match kind {
+    let grouping = match node.get("grouping") {
+        None => Vec::new(),
+        Some(g) => match g.as_seq().map(|items| {
+            items
+                .iter()
+                .map(|i| i.as_str().filter(|l| is_label_name(l)).map(str::to_owned))
+                .collect::<Option<Vec<String>>>()
+        }) {
+            Some(Some(labels)) => labels,
+            _ => {
+                errors.push(doc.error(
+                    g,
+                    &format!("{key}.grouping"),
+                    "expected a list of label names, e.g. `[route]`",
+                ));
+                return None;
+            }
+        },
+    };
+    // Each group is a series of every query: `sum by (...)` keeps the groups apart.
+    let sum = if grouping.is_empty() {
+        "sum".to_owned()
+    } else {
+        format!("sum by ({}) ", grouping.join(", "))
+    };
+    let sli = match kind {
         "ratio" | "latency" => {
             let (numerator_field, numerator_kind) = if kind == "ratio" {
                 ("errors", Numerator::Bad)
@@ -148,8 +168,8 @@ fn indicator(doc: &Document<'_>, spec: &Node, errors: &mut Vec<SpecError>) -> Op
             let ((numerator, numerator_from), (total, total_from)) = (numerator?, total?);
             Some((
                 numerator_kind,
-                counters(&numerator),
-                counters(&total),
+                counters(&sum, &numerator),
+                counters(&sum, &total),
                 Sources {
                     numerator: numerator_from,
                     total: total_from,
@@ -185,10 +205,10 @@ fn indicator(doc: &Document<'_>, spec: &Node, errors: &mut Vec<SpecError>) -> Op
             let seconds = latency.millis() as f64 / 1000.0;
             let w = WINDOW_PLACEHOLDER;
             let good = format!(
-                "sum(histogram_fraction(0, {seconds}, increase({total}[{w}])) \
+                "{sum}(histogram_fraction(0, {seconds}, increase({total}[{w}])) \
                  * histogram_count(increase({total}[{w}])))"
             );
-            let all = format!("sum(histogram_count(increase({total}[{w}])))");
+            let all = format!("{sum}(histogram_count(increase({total}[{w}])))");
             Some((
                 Numerator::Good,
                 template(&good),
@@ -204,21 +224,31 @@ fn indicator(doc: &Document<'_>, spec: &Node, errors: &mut Vec<SpecError>) -> Op
             let w = WINDOW_PLACEHOLDER;
             Some((
                 Numerator::Good,
-                template(&format!("sum(sum_over_time({gauge}[{w}]))")),
-                template(&format!("sum(count_over_time({gauge}[{w}]))")),
+                template(&format!("{sum}(sum_over_time({gauge}[{w}]))")),
+                template(&format!("{sum}(count_over_time({gauge}[{w}]))")),
                 Sources {
                     numerator: from.clone(),
                     total: from,
                 },
             ))
         }
-    }
+    };
+    Some((sli?, grouping))
 }
 
-/// `sum(selector)`, whose increase slo-check takes per series.
-fn counters(selector: &str) -> CounterExpr {
-    CounterExpr::counters(&format!("sum({selector})"))
+/// `sum(selector)` (or `sum by (...)`), whose increase slo-check takes per series.
+fn counters(sum: &str, selector: &str) -> CounterExpr {
+    CounterExpr::counters(&format!("{sum}({selector})"))
         .expect("a checked selector inside `sum` is a counter query")
+}
+
+/// A Prometheus label name: a letter or `_`, then letters, digits and `_`.
+fn is_label_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 fn template(query: &str) -> CounterExpr {

@@ -98,7 +98,7 @@ fn sloth_and_pyrra_known_history() {
     assert_eq!(code(&out), 1, "{}", text(&out));
     let r = json(&out);
     assert_eq!(r["verdict"], "breached");
-    assert_eq!(r["slos"].as_array().unwrap().len(), 7);
+    assert_eq!(r["slos"].as_array().unwrap().len(), 8);
     let expect = [
         // name, period, objective, sli, burn, budget left, requests, verdict
         //
@@ -148,6 +148,20 @@ fn sloth_and_pyrra_known_history() {
             0.986111,
             Some(24000.0),
             "met",
+        ),
+        // Pyrra ratio grouped by service at 99.9% over 1w, each group judged on its own:
+        // orders burns 0.0025 / 0.001 = 2.5, users 1, frontend 0 (products, 20
+        // requests, and cart, none, are not judged). The worst, orders, is reported; the
+        // budget left is the most spent group's, users': 1 - 0.001 / 0.001 = 0.
+        (
+            "shop-errors-by-service",
+            "7d",
+            0.999,
+            0.9975,
+            2.5,
+            0.0,
+            Some(24000.0),
+            "breached",
         ),
         // Pyrra latency at 95% over 2w: burn 0.03 / 0.05 = 0.6; budget left 0.4.
         (
@@ -202,6 +216,11 @@ fn sloth_and_pyrra_known_history() {
         "error ratio 0.25% over 10m is 2.5x the 0.1% budget, above --max-burn 1"
     );
     assert_eq!(slo(&r, "users-latency")["service"], "users");
+    assert_eq!(
+        slo(&r, "shop-errors-by-service")["reason"],
+        "error ratio 0.25% over 10m is 2.5x the 0.1% budget, above --max-burn 1 (group \
+         {service=\"orders\"}, the worst of 3 judged of 5 groups)"
+    );
     assert_eq!(slo(&r, "orders-errors")["service"], "kubestore-dev");
     let warnings: Vec<&str> = r["warnings"]
         .as_array()
@@ -334,7 +353,7 @@ fn victoria_metrics_agrees_on_sloth_and_pyrra() {
         json(&out)
     };
     let (p, v) = (run(&prom.url), run(&vm.url));
-    assert_eq!(p["slos"].as_array().unwrap().len(), 6);
+    assert_eq!(p["slos"].as_array().unwrap().len(), 7);
     agree(&p, &v, "VictoriaMetrics");
 }
 
@@ -596,7 +615,7 @@ spec:
     ratio:
       errors: {metric: 'x_total{code="500"}'}
       total: {metric: x_total}
-      grouping: [route]
+      grouping: route
 ---
 apiVersion: pyrra.dev/v1alpha1
 kind: ServiceLevelObjective
@@ -643,10 +662,8 @@ spec:
     let (p, s) = (pyrra.display(), sloth.display());
     for line in [
         format!(
-            "{p}:11: spec.indicator.ratio.grouping: `grouping` is not supported: Pyrra judges \
-             each group on its own, and one verdict over all groups could pass while a group \
-             breaches; drop `grouping` to judge the groups together, or write one SLO per \
-             group with its label in the selectors"
+            "{p}:11: spec.indicator.ratio.grouping: expected a list of label names, e.g. \
+             `[route]`"
         ),
         format!(
             "{p}:17: spec.target: `99,5` is not a percentage: expected a number between 0 and \
