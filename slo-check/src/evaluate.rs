@@ -597,6 +597,14 @@ fn collect_warnings(into: &mut Vec<String>, answer: &Answer) {
     }
 }
 
+/// `o` judged as having no data, for `cause`, with `reason` (which prints the query).
+fn no_data(mut o: Outcome, cause: NoDataCause, reason: String) -> Outcome {
+    o.verdict = Verdict::NoData;
+    o.no_data_cause = Some(cause);
+    o.reason = reason;
+    o
+}
+
 /// A count must be a finite number, at least 0.
 fn sane(what: &str, value: f64) -> Result<(), String> {
     if value.is_finite() && value >= 0.0 {

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 
 use super::{
-    Answer, Auth, Client, NoDataCause, Outcome, Params, SloDefinition, Verdict, bad_events, finish,
+    Answer, Auth, Client, NoDataCause, Outcome, Params, SloDefinition, bad_events, finish, no_data,
     no_series, sane,
 };
 
@@ -48,14 +48,12 @@ pub(super) async fn one(
         }
     };
     if window.values().all(|g| g.requests == 0.0) {
-        o.verdict = Verdict::NoData;
-        o.no_data_cause = Some(NoDataCause::ZeroRequests);
-        o.reason = format!(
+        let reason = format!(
             "zero requests in the window: no group counted a request over the last {} ({})",
             params.window,
             def.total.over(params.window)
         );
-        return o;
+        return no_data(o, NoDataCause::ZeroRequests, reason);
     }
     let burn = |g: &Group| g.bad / g.requests / def.budget();
     let judged: Vec<(&String, &Group)> = window

@@ -5,7 +5,7 @@
 //! no data with zero requests, never a pass.
 
 use super::{
-    Answer, Auth, Client, NoDataCause, Outcome, Params, Plan, SloDefinition, Verdict, finish,
+    Answer, Auth, Client, NoDataCause, Outcome, Params, Plan, SloDefinition, finish, no_data,
     no_series, percent, short,
 };
 
@@ -31,13 +31,11 @@ pub(super) async fn one(
         }
     };
     if ratio.is_nan() {
-        o.verdict = Verdict::NoData;
-        o.no_data_cause = Some(NoDataCause::ZeroRequests);
-        o.reason = format!(
+        let reason = format!(
             "zero requests in the window: the error ratio over the last {} is NaN (0/0) ({query})",
             params.window
         );
-        return o;
+        return no_data(o, NoDataCause::ZeroRequests, reason);
     }
     if let Err(reason) = within(ratio, "over the window") {
         o.reason = reason;
@@ -97,16 +95,14 @@ async fn empty(
     if missing.is_empty() {
         return no_series(client, auth, def, params, o).await;
     }
-    o.verdict = Verdict::NoData;
-    o.no_data_cause = Some(NoDataCause::SeriesNeverThere);
-    o.reason = format!(
+    let reason = format!(
         "series never there: no series matches {} in the last {}, so the error ratio is \
          empty ({query}); if it counts errors that never happened, write `(... or vector(0))` \
          around it",
         missing.join(", "),
         def.period
     );
-    o
+    no_data(o, NoDataCause::SeriesNeverThere, reason)
 }
 
 /// The one number of a ratio answer; several series cannot be one SLI.
