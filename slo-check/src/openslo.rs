@@ -419,26 +419,39 @@ fn indicator_at(
         }
         (None, Some(r)) => {
             let key = format!("{path}.indicatorRef");
-            let Some(wanted) = r.as_str() else {
-                return errors.at(doc, r, &key, "expected the name of an SLI");
-            };
-            let Some(sli) = index.slis.get(wanted) else {
-                return errors.at(
-                    doc,
-                    r,
-                    &key,
-                    format!("no `kind: SLI` named `{wanted}` among the documents read"),
-                );
-            };
+            let sli = referenced(doc, r, &key, &index.slis, "SLI", errors)?;
             // Problems inside the SLI are its own file's, with its lines.
-            let ispec = mapping(sli, sli.root, "spec", "spec", errors)?;
-            sli_spec(sli, ispec, "spec", index, errors)
+            let ispec = mapping(&sli, sli.root, "spec", "spec", errors)?;
+            sli_spec(&sli, ispec, "spec", index, errors)
         }
         (None, None) => errors.at(
             doc,
             holder,
             &format!("{path}.indicator"),
             "missing: an `indicator` or an `indicatorRef`",
+        ),
+    }
+}
+
+/// The document of `kind` a reference (`r`, at `key`) names.
+fn referenced<'a>(
+    doc: &Document<'_>,
+    r: &Node,
+    key: &str,
+    documents: &HashMap<&str, Document<'a>>,
+    kind: &str,
+    errors: &mut Errors,
+) -> Option<Document<'a>> {
+    let Some(wanted) = r.as_str() else {
+        return errors.at(doc, r, key, format!("expected the name of a {kind}"));
+    };
+    match documents.get(wanted) {
+        Some(found) => Some(*found),
+        None => errors.at(
+            doc,
+            r,
+            key,
+            format!("no `kind: {kind}` named `{wanted}` among the documents read"),
         ),
     }
 }
@@ -600,26 +613,16 @@ fn metric(
         });
     if let Some(r) = source.get("metricSourceRef") {
         let ref_key = format!("{key}.metricSourceRef");
-        let Some(wanted) = r.as_str() else {
-            return errors.at(doc, r, &ref_key, "expected the name of a DataSource");
-        };
-        let Some(ds) = index.sources.get(wanted) else {
-            return errors.at(
-                doc,
-                r,
-                &ref_key,
-                format!("no `kind: DataSource` named `{wanted}` among the documents read"),
-            );
-        };
-        let ds_spec = mapping(ds, ds.root, "spec", "spec", errors)?;
-        let ds_type = optional_str(ds, ds_spec, "type", "spec.type", errors);
+        let ds = referenced(doc, r, &ref_key, &index.sources, "DataSource", errors)?;
+        let ds_spec = mapping(&ds, ds.root, "spec", "spec", errors)?;
+        let ds_type = optional_str(&ds, ds_spec, "type", "spec.type", errors);
         // The source's own type decides what can answer; a metric that repeats it
         // inline is read the same way.
         if let Some(t) = ds_type {
             source_type = Some((
                 t.to_owned(),
                 ds_spec.get("type").unwrap_or(ds_spec),
-                *ds,
+                ds,
                 "spec.type".to_owned(),
             ));
         }
@@ -630,7 +633,7 @@ fn metric(
             .map(str::to_owned);
         if source_type.is_none() {
             return errors.at(
-                ds,
+                &ds,
                 ds_spec,
                 "spec.type",
                 "missing: the source's type, e.g. `Prometheus`",

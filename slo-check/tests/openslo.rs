@@ -92,12 +92,8 @@ fn the_forms_of_the_wild_are_read() {
 #[test]
 fn every_refusal_names_file_line_key_and_feature() {
     let dir = fixtures().join("invalid");
-    let out = slo_check(&[
-        "--slos",
-        &dir.display().to_string(),
-        "--prometheus",
-        "http://127.0.0.1:1",
-    ]);
+    // Read before anything is asked: --explain fails the same way.
+    let out = slo_check(&["--slos", &dir.display().to_string(), "--explain"]);
     assert_eq!(code(&out), 2, "{}", text(&out));
     let d = dir.display();
     let expected = format!(
@@ -358,4 +354,40 @@ fn time_slices_and_calendar_periods_evaluate_exactly() {
         )),
         "{t}"
     );
+}
+
+/// VictoriaMetrics answers the same forms with the same numbers: its subqueries and
+/// `increase` differ from Prometheus' in their edges, and the slices must not.
+#[test]
+fn victoria_metrics_agrees_on_the_wild_forms() {
+    let at = at();
+    let at_s = at.to_string();
+    let prom = prometheus(at);
+    let vm = victoria(Some(at));
+    let start = local(at - 7200, "Europe/Paris");
+    let run = |url: &str| {
+        let mut slos = Vec::new();
+        for fixture in ["store", "budgeting"] {
+            let dir = copy_with(
+                fixture,
+                &[("__PROMETHEUS_URL__", url), ("__START__", &start)],
+            );
+            let path = dir.path().display().to_string();
+            let out = slo_check(&["--slos", &path, "--at", &at_s, "--format", "json"]);
+            assert_eq!(code(&out), 1, "{}", text(&out));
+            slos.extend(json(&out)["slos"].as_array().unwrap().clone());
+        }
+        slos
+    };
+    let (p, v) = (run(&prom.url), run(&vm.url));
+    assert_eq!(p.len(), 6);
+    for s in &p {
+        let name = s["name"].as_str().unwrap();
+        let other = v.iter().find(|o| o["name"] == name).unwrap();
+        assert_eq!(s["verdict"], other["verdict"], "{name}: {s:#} vs {other:#}");
+        for key in ["sli", "burn_rate", "budget_remaining", "requests"] {
+            let x = s[key].as_f64().unwrap();
+            near(&other[key], x, &format!("{name} {key} on VictoriaMetrics"));
+        }
+    }
 }
