@@ -1,7 +1,8 @@
 //! Sloth and Pyrra SLOs (`tests/fixtures/sloth/`, `tests/fixtures/pyrra/`) against a real
 //! Prometheus and VictoriaMetrics holding the known history (support::history) and a
-//! probe gauge: every number to 4 decimals, worked out by hand below, every verdict and
-//! exit code, and every refusal by its exact message.
+//! probe gauge, and against native histograms Prometheus scrapes: every number to 4
+//! decimals, worked out by hand below, every verdict and exit code, `--explain`, and
+//! every refusal by its exact message.
 
 mod support;
 
@@ -244,6 +245,23 @@ fn sloth_and_pyrra_known_history() {
               cannot fire"
         ),
         "{warnings:#?}"
+    );
+
+    // No group has enough requests to be judged: low traffic, with the busiest group.
+    let out = slo_check_at(
+        &fixtures("pyrra/shop-errors-by-service.yaml"),
+        &prom.url,
+        &at_s,
+        &["--format", "json", "--min-events", "100000"],
+    );
+    assert_eq!(code(&out), 4, "{}", text(&out));
+    let grouped = slo(&json(&out), "shop-errors-by-service").clone();
+    assert_eq!(grouped["verdict"], "low_traffic");
+    assert_eq!(
+        grouped["reason"],
+        "24000 requests over 10m is below --min-events 100000: one failure would swing the \
+         verdict (error ratio 0.25% over 10m is 2.5x the 0.1% budget) (group \
+         {service=\"orders\"}, the busiest of 5 groups; none has --min-events requests)"
     );
 
     // Native histograms: Prometheus answers `histogram_fraction`, and this history has

@@ -88,12 +88,20 @@ pub(super) async fn one(
         .min_by(f64::total_cmp);
     let requests = g.requests;
     let mut o = finish(client, auth, def, params, o, Some(requests)).await;
-    o.reason = format!(
-        "{} (group {name}, the worst of {} judged of {} groups)",
-        o.reason,
-        judged.len(),
-        window.len()
-    );
+    o.reason = if judged.is_empty() {
+        format!(
+            "{} (group {name}, the busiest of {} groups; none has --min-events requests)",
+            o.reason,
+            window.len()
+        )
+    } else {
+        format!(
+            "{} (group {name}, the worst of {} judged of {} groups)",
+            o.reason,
+            judged.len(),
+            window.len()
+        )
+    };
     o
 }
 
