@@ -166,10 +166,12 @@ fn indicator(
             let numerator = selector(doc, node, &key, numerator_field, errors);
             let total = selector(doc, node, &key, "total", errors);
             let ((numerator, numerator_from), (total, total_from)) = (numerator?, total?);
+            let numerator = built(doc, node, &key, counters(&sum, &numerator), errors);
+            let total = built(doc, node, &key, counters(&sum, &total), errors);
             Some((
                 numerator_kind,
-                counters(&sum, &numerator),
-                counters(&sum, &total),
+                numerator?,
+                total?,
                 Sources {
                     numerator: numerator_from,
                     total: total_from,
@@ -209,10 +211,12 @@ fn indicator(
                  * histogram_count(increase({total}[{w}])))"
             );
             let all = format!("{sum}(histogram_count(increase({total}[{w}])))");
+            let good = built(doc, node, &key, CounterExpr::template(&good), errors);
+            let all = built(doc, node, &key, CounterExpr::template(&all), errors);
             Some((
                 Numerator::Good,
-                template(&good),
-                template(&all),
+                good?,
+                all?,
                 Sources {
                     numerator: format!("{from}, {latency_from}"),
                     total: from,
@@ -222,10 +226,14 @@ fn indicator(
         _ => {
             let (gauge, from) = selector_at(doc, node, &key, errors)?;
             let w = WINDOW_PLACEHOLDER;
+            let good = CounterExpr::template(&format!("{sum}(sum_over_time({gauge}[{w}]))"));
+            let all = CounterExpr::template(&format!("{sum}(count_over_time({gauge}[{w}]))"));
+            let good = built(doc, node, &key, good, errors);
+            let all = built(doc, node, &key, all, errors);
             Some((
                 Numerator::Good,
-                template(&format!("{sum}(sum_over_time({gauge}[{w}]))")),
-                template(&format!("{sum}(count_over_time({gauge}[{w}]))")),
+                good?,
+                all?,
                 Sources {
                     numerator: from.clone(),
                     total: from,
@@ -237,9 +245,23 @@ fn indicator(
 }
 
 /// `sum(selector)` (or `sum by (...)`), whose increase slo-check takes per series.
-fn counters(sum: &str, selector: &str) -> CounterExpr {
+fn counters(sum: &str, selector: &str) -> Result<CounterExpr, String> {
     CounterExpr::counters(&format!("{sum}({selector})"))
-        .expect("a checked selector inside `sum` is a counter query")
+}
+
+/// A query slo-check built from the indicator, or the problem at the indicator: a
+/// selector can still spell something the query cannot hold (a window placeholder in a
+/// label value).
+fn built(
+    doc: &Document<'_>,
+    node: &Node,
+    key: &str,
+    query: Result<CounterExpr, String>,
+    errors: &mut Vec<SpecError>,
+) -> Option<CounterExpr> {
+    query
+        .map_err(|e| errors.push(doc.error(node, key, format!("cannot count its events: {e}"))))
+        .ok()
 }
 
 /// A Prometheus label name: a letter or `_`, then letters, digits and `_`.
@@ -249,10 +271,6 @@ fn is_label_name(name: &str) -> bool {
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-fn template(query: &str) -> CounterExpr {
-    CounterExpr::template(query).expect("a query built around a checked selector parses")
 }
 
 /// The selector at `<node>.<field>.metric`.
