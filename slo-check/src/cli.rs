@@ -37,14 +37,15 @@ pub enum Format {
     Html,
 }
 
-/// Checks that services meet their SLOs, from OpenSLO definitions (or a KubeStore
-/// environment) and any Prometheus-compatible query API.
+/// Checks that services meet their SLOs, from OpenSLO, Sloth or Pyrra definitions (or a
+/// KubeStore environment) and any Prometheus-compatible query API.
 #[derive(Debug, Parser)]
 #[command(name = "slo-check", version, after_long_help = EXIT_CODES, after_help = EXIT_CODES)]
 #[command(group(ArgGroup::new("source").required(true).args([flags::SLOS, flags::ENV])))]
 pub struct Cli {
-    /// SLO definitions (OpenSLO v1): a file, or a folder read recursively (.yaml and .yml,
-    /// any case); other Kubernetes objects in it are skipped with a note.
+    /// SLO definitions (OpenSLO v1, Sloth, Pyrra, mixed freely): a file, or a folder read
+    /// recursively (.yaml and .yml, any case); other Kubernetes objects in it are skipped
+    /// with a note.
     #[arg(long = flags::SLOS, value_name = "PATH")]
     pub slos: Option<PathBuf>,
 
@@ -52,6 +53,11 @@ pub struct Cli {
     /// own loader.
     #[arg(long = flags::ENV, value_name = "NAME")]
     pub env: Option<String>,
+
+    /// The SLO period of Sloth SLOs, whose files do not state one (as `sloth generate
+    /// --default-slo-period`).
+    #[arg(long, value_name = "DURATION", default_value_t = crate::sloth::DEFAULT_PERIOD, requires = flags::SLOS)]
+    pub default_slo_period: Span,
 
     /// Folder of environment files (with --env).
     #[arg(long = flags::ENVIRONMENTS, value_name = "DIR", default_value = "environments", requires = flags::ENV)]

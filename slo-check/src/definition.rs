@@ -12,6 +12,9 @@ pub enum Numerator {
     Bad,
     /// Good events (latency: answers below the threshold).
     Good,
+    /// The error ratio itself (Sloth's `error_ratio_query`): `numerator` answers it over
+    /// a range and `total` is the same query, since no count of events stands behind it.
+    ErrorRatio,
 }
 
 /// One service level objective.
@@ -36,6 +39,9 @@ pub struct SloDefinition {
     /// For an OpenSLO `thresholdMetric`: `numerator` is the value, judged per time slice
     /// against this threshold (`total` is the same value, for diagnostics).
     pub threshold: Option<Threshold>,
+    /// Labels the SLI is grouped by (Pyrra's `grouping`): each group is judged on its own
+    /// and the SLO takes its worst group's verdict; empty for one SLI over all series.
+    pub grouping: Vec<String>,
     /// Whether the numerator counts bad or good events.
     pub numerator_kind: Numerator,
     /// Bad or good events.

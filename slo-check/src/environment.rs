@@ -81,6 +81,7 @@ pub fn load(dir: &Path, name: &str) -> Result<EnvSlos, SpecErrors> {
                 calendar: None,
                 budgeting: Budgeting::Occurrences,
                 threshold: None,
+                grouping: Vec::new(),
                 numerator_kind: match slo.kind {
                     SloKind::Availability => Numerator::Bad,
                     SloKind::Latency => Numerator::Good,

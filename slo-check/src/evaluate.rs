@@ -11,6 +11,9 @@ use crate::prometheus::{Answer, Auth, Client, QueryError};
 use crate::promql::{self, is_recorded};
 use crate::span::Span;
 
+mod grouped;
+mod ratio;
+
 /// What happens when the SLO period's budget is spent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -199,6 +202,7 @@ impl Plan {
         match def.numerator_kind {
             Numerator::Good => format!("({n}) / ({t} > 0)"),
             Numerator::Bad => format!("1 - (({n} or vector(0)) / ({t} > 0))"),
+            Numerator::ErrorRatio => format!("1 - ({n})"),
         }
     }
 
@@ -207,6 +211,7 @@ impl Plan {
         let (n, t) = (def.numerator.over(range), def.total.over(range));
         match def.numerator_kind {
             Numerator::Bad => format!("({n} or vector(0)) / ({t})"),
+            Numerator::ErrorRatio => n,
             Numerator::Good => format!("1 - (({n}) / ({t}))"),
         }
     }
@@ -404,6 +409,13 @@ async fn one(
         }
     }
 
+    if def.numerator_kind == Numerator::ErrorRatio {
+        return ratio::one(client, auth, def, params, o, &n_w, &n_p).await;
+    }
+    // Grouped SLIs (Pyrra's) count events, so they always have totals.
+    if let (false, Some(t_w), Some(t_p)) = (def.grouping.is_empty(), &t_w, &t_p) {
+        return grouped::one(client, auth, def, params, o, [&n_w, t_w, &n_p, t_p]).await;
+    }
     let window_secs = params.window.secs() as f64;
     let events_query = plan
         .events_window
@@ -493,7 +505,24 @@ async fn one(
             plan.period
         )),
     }
+    finish(client, auth, def, params, o, traffic).await
+}
 
+/// Adds the chart's series and judges the measured outcome; `total` is the number of
+/// requests over the window, when the SLI counts them.
+async fn finish(
+    client: &Client,
+    auth: Option<&Auth>,
+    def: &SloDefinition,
+    params: &Params,
+    mut o: Outcome,
+    total: Option<f64>,
+) -> Outcome {
+    let at = params.at;
+    let window_secs = params.window.secs() as f64;
+    let (Some(error_ratio), Some(burn)) = (o.error_ratio, o.burn_rate) else {
+        return o;
+    };
     if params.history {
         let step = (params.window.secs() / 48).max(15);
         let range = Span::from_secs(step.max(60));
@@ -528,18 +557,18 @@ async fn one(
         params.window,
         short(burn, 2)
     );
-    let rate_low = def
-        .min_request_rate
-        .zip(traffic)
-        .is_some_and(|(m, total)| total / window_secs < m);
-    let total = traffic.unwrap_or(f64::INFINITY);
+    let rate_low = total.is_some_and(|total| {
+        def.min_request_rate
+            .is_some_and(|m| total / window_secs < m)
+    });
+    let few = total.filter(|total| *total < params.min_events);
     let exhausted = o.budget_remaining.is_some_and(|b| b <= 0.0);
     let exhausted_text = o
         .budget_remaining
         .map(|b| format!("the {} budget is spent ({} left)", def.period, percent(b)));
-    if total < params.min_events || rate_low {
+    if few.is_some() || rate_low {
         o.verdict = Verdict::LowTraffic;
-        o.reason = if total < params.min_events {
+        o.reason = if let Some(total) = few {
             format!(
                 "{} requests over {} is below --min-events {}: one failure would swing the verdict ({burn_text})",
                 short(total, 2),
@@ -549,7 +578,7 @@ async fn one(
         } else {
             format!(
                 "{}/s over {} is below the SLO's min_request_rate {}/s ({burn_text})",
-                short(total / window_secs, 4),
+                short(total.unwrap_or_default() / window_secs, 4),
                 params.window,
                 short(def.min_request_rate.unwrap_or_default(), 6)
             )
@@ -601,6 +630,14 @@ fn collect_warnings(into: &mut Vec<String>, answer: &Answer) {
     }
 }
 
+/// `o` judged as having no data, for `cause`, with `reason` (which prints the query).
+fn no_data(mut o: Outcome, cause: NoDataCause, reason: String) -> Outcome {
+    o.verdict = Verdict::NoData;
+    o.no_data_cause = Some(cause);
+    o.reason = reason;
+    o
+}
+
 /// A count must be a finite number, at least 0.
 fn sane(what: &str, value: f64) -> Result<(), String> {
     if value.is_finite() && value >= 0.0 {
@@ -624,8 +661,8 @@ fn bad_events(
     let slack = total * 1e-9 + 1e-9;
     match (kind, numerator) {
         // No bad series yet: no 5xx was ever counted.
-        (Numerator::Bad, None) => Ok(0.0),
-        (Numerator::Bad, Some(bad)) => {
+        (Numerator::Bad | Numerator::ErrorRatio, None) => Ok(0.0),
+        (Numerator::Bad | Numerator::ErrorRatio, Some(bad)) => {
             sane(&format!("bad events over the {over}"), bad)?;
             if bad > total + slack {
                 return Err(format!(

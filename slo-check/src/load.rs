@@ -11,8 +11,9 @@ use serde_saphyr::budget::BudgetBreach;
 
 use crate::definition::SloDefinition;
 use crate::error::{SpecError, SpecErrors};
-use crate::openslo;
+use crate::span::Span;
 use crate::yaml::Node;
+use crate::{openslo, pyrra, sloth};
 
 /// The most documents one file may hold. A definition file rarely holds more than a few
 /// hundred; the limit stops a file of empty documents from taking the run's memory.
@@ -52,6 +53,11 @@ impl Document<'_> {
     /// The file, for [`SloDefinition::origin`].
     pub fn origin(&self) -> String {
         self.file.display().to_string()
+    }
+
+    /// `file:line key`: where a query was written, for [`SloDefinition::sources`].
+    pub fn source(&self, node: &Node, key: &str) -> String {
+        format!("{}:{} {key}", self.file.display(), node.line)
     }
 
     /// `file:line`, for notes.
@@ -200,8 +206,9 @@ fn yaml_error(e: &serde_saphyr::Error) -> String {
     format!("not valid YAML: {message}")
 }
 
-/// Reads every SLO under `path`, or every problem found.
-pub fn load(path: &Path) -> Result<Loaded, SpecErrors> {
+/// Reads every SLO under `path`, or every problem found; Sloth SLOs, whose files do not
+/// state their period, get `sloth_period`.
+pub fn load(path: &Path, sloth_period: Span) -> Result<Loaded, SpecErrors> {
     let mut errors = Vec::new();
     let mut parsed: Vec<(PathBuf, Vec<Node>)> = Vec::new();
     for file in files(path).map_err(|e| SpecErrors(vec![e]))? {
@@ -252,7 +259,7 @@ pub fn load(path: &Path) -> Result<Loaded, SpecErrors> {
                     "{}: skipped `{api_version}` `{kind}`: not an SLO definition",
                     doc.place()
                 )),
-                Ok(format) => match by_format(&doc, &format) {
+                Ok(format) => match by_format(&doc, &format, sloth_period) {
                     Ok(defs) => loaded.slos.extend(defs),
                     Err(e) => errors.extend(e),
                 },
@@ -285,17 +292,15 @@ pub fn load(path: &Path) -> Result<Loaded, SpecErrors> {
 }
 
 /// The definitions of one document of a format read document by document.
-fn by_format(doc: &Document<'_>, format: &Format) -> Result<Vec<SloDefinition>, Vec<SpecError>> {
-    let name = match format {
-        Format::Sloth => "Sloth `prometheus/v1`",
-        Format::SlothKubernetes => "Sloth `PrometheusServiceLevel`",
-        Format::Pyrra => "Pyrra `ServiceLevelObjective`",
+fn by_format(
+    doc: &Document<'_>,
+    format: &Format,
+    sloth_period: Span,
+) -> Result<Vec<SloDefinition>, Vec<SpecError>> {
+    match format {
+        Format::Sloth | Format::SlothKubernetes => sloth::definitions(doc, sloth_period),
+        Format::Pyrra => pyrra::definitions(doc),
         // Read together with the other OpenSLO documents (references), or skipped.
-        Format::OpenSlo | Format::Foreign { .. } => return Ok(Vec::new()),
-    };
-    Err(vec![doc.error(
-        doc.root,
-        "",
-        format!("{name} documents are not supported yet"),
-    )])
+        Format::OpenSlo | Format::Foreign { .. } => Ok(Vec::new()),
+    }
 }

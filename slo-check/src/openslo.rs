@@ -350,6 +350,7 @@ fn slo(doc: &Document<'_>, index: &Index<'_>, errors: &mut Errors) -> Vec<SloDef
                 calendar: calendar.clone(),
                 budgeting,
                 threshold: objective.threshold.filter(|_| ratio.threshold),
+                grouping: Vec::new(),
                 numerator_kind: ratio.kind,
                 numerator: ratio.numerator,
                 total: ratio.total,
@@ -709,7 +710,7 @@ fn metric(
         Ok(expr) => Some(Metric {
             expr,
             url,
-            from: format!("{}:{} {qkey}", doc.file.display(), q.line),
+            from: doc.source(q, &qkey),
         }),
         Err(e) => cx.errors.at(doc, q, &qkey, e),
     }

@@ -19,6 +19,8 @@ enum Form {
     Counters(Box<Expr>),
     /// Already counts events over the range, which it names as `$window`.
     Template(String),
+    /// Parsed with the window's placeholder in its ranges (see `window.rs`).
+    Ranged(Box<Expr>),
 }
 
 /// A PromQL expression that yields a number of events over a range.
@@ -125,11 +127,21 @@ impl CounterExpr {
         })
     }
 
+    /// An expression whose ranges stand for the window, checked by `window.rs`.
+    pub(crate) fn ranged(expr: Expr, selectors: Vec<String>, source: &str) -> Self {
+        Self {
+            form: Form::Ranged(Box::new(expr)),
+            selectors,
+            source: source.to_owned(),
+        }
+    }
+
     /// The query counting events over `range`.
     pub fn over(&self, range: Span) -> String {
         match &self.form {
             Form::Counters(expr) => increase_each(expr, range).to_string(),
             Form::Template(text) => text.replace(WINDOW_PLACEHOLDER, &range.to_string()),
+            Form::Ranged(expr) => crate::window::resolve(expr, range.std()).to_string(),
         }
     }
 
@@ -189,7 +201,7 @@ fn per_second(expr: &Expr) -> Option<&'static str> {
     }
 }
 
-fn collect_selectors(expr: &Expr, out: &mut Vec<String>) {
+pub(crate) fn collect_selectors(expr: &Expr, out: &mut Vec<String>) {
     match expr {
         Expr::VectorSelector(vs) => out.push(vs.to_string()),
         Expr::MatrixSelector(ms) => out.push(ms.vs.to_string()),
@@ -207,40 +219,67 @@ fn collect_selectors(expr: &Expr, out: &mut Vec<String>) {
 }
 
 fn increase_each(expr: &Expr, range: Span) -> Expr {
-    match expr {
-        Expr::VectorSelector(vs) => Expr::Call(Call {
+    rewrite(expr, &|e| match e {
+        Expr::VectorSelector(vs) => Some(Expr::Call(Call {
             func: increase(),
             args: FunctionArgs::new_args(Expr::MatrixSelector(MatrixSelector {
                 vs: vs.clone(),
                 range: range.std(),
             })),
-        }),
+        })),
+        _ => None,
+    })
+}
+
+/// `expr` rebuilt with each node `leaf` answers for replaced by its answer; operators,
+/// aggregations, calls and subqueries are kept around the replaced nodes.
+pub(crate) fn rewrite(expr: &Expr, leaf: &impl Fn(&Expr) -> Option<Expr>) -> Expr {
+    if let Some(replaced) = leaf(expr) {
+        return replaced;
+    }
+    match expr {
         Expr::Aggregate(a) => {
             let mut a = a.clone();
-            a.expr = Box::new(increase_each(&a.expr, range));
+            a.expr = Box::new(rewrite(&a.expr, leaf));
             Expr::Aggregate(a)
         }
         Expr::Binary(b) => {
             let mut b = b.clone();
-            b.lhs = Box::new(increase_each(&b.lhs, range));
-            b.rhs = Box::new(increase_each(&b.rhs, range));
+            b.lhs = Box::new(rewrite(&b.lhs, leaf));
+            b.rhs = Box::new(rewrite(&b.rhs, leaf));
             Expr::Binary(b)
         }
         Expr::Paren(p) => {
             let mut p = p.clone();
-            p.expr = Box::new(increase_each(&p.expr, range));
+            p.expr = Box::new(rewrite(&p.expr, leaf));
             Expr::Paren(p)
         }
         Expr::Unary(u) => {
             let mut u = u.clone();
-            u.expr = Box::new(increase_each(&u.expr, range));
+            u.expr = Box::new(rewrite(&u.expr, leaf));
             Expr::Unary(u)
+        }
+        Expr::Subquery(q) => {
+            let mut q = q.clone();
+            q.expr = Box::new(rewrite(&q.expr, leaf));
+            Expr::Subquery(q)
+        }
+        Expr::Call(c) => {
+            let mut c = c.clone();
+            c.args.args = c
+                .args
+                .args
+                .iter()
+                .map(|a| Box::new(rewrite(a, leaf)))
+                .collect();
+            Expr::Call(c)
         }
         other => other.clone(),
     }
 }
 
-fn increase() -> Function {
+/// The `increase` function, to wrap a range selector in.
+pub(crate) fn increase() -> Function {
     Function {
         name: "increase",
         arg_types: vec![ValueType::Matrix],

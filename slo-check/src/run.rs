@@ -50,7 +50,7 @@ fn now() -> i64 {
 fn definitions(cli: &Cli) -> Result<(Vec<SloDefinition>, Option<Span>, String), RunError> {
     let (defs, window, from) = match (&cli.slos, &cli.env) {
         (Some(path), _) => {
-            let loaded = load::load(path)?;
+            let loaded = load::load(path, cli.default_slo_period)?;
             for note in &loaded.notes {
                 eprintln!("slo-check: note: {note}");
             }
@@ -171,6 +171,7 @@ fn explain(defs: &[SloDefinition], at: i64, window: Span, since: Option<i64>) ->
         let side = match def.numerator_kind {
             crate::definition::Numerator::Bad => "bad",
             crate::definition::Numerator::Good => "good",
+            crate::definition::Numerator::ErrorRatio => "error ratio",
         };
         let numerator = match def.budgeting {
             Budgeting::Occurrences => side.to_owned(),
@@ -182,6 +183,8 @@ fn explain(defs: &[SloDefinition], at: i64, window: Span, since: Option<i64>) ->
             }
             Budgeting::RatioTimeslices { slice } => format!("mean ratio of {slice} slices"),
         };
+        // An error ratio query is its own total: shown once per range.
+        let ratio = def.numerator_kind == crate::definition::Numerator::ErrorRatio;
         for (what, range, query) in [
             (numerator.as_str(), window, Some(&plan.numerator_window)),
             ("total", window, plan.total_window.as_ref()),
@@ -192,7 +195,7 @@ fn explain(defs: &[SloDefinition], at: i64, window: Span, since: Option<i64>) ->
             ),
             ("total", plan.period, plan.total_period.as_ref()),
         ] {
-            if let Some(query) = query {
+            if let Some(query) = query.filter(|_| !(ratio && what == "total")) {
                 out.push_str(&format!("  {what} over {range}: {query}\n"));
             }
         }
@@ -203,9 +206,10 @@ fn explain(defs: &[SloDefinition], at: i64, window: Span, since: Option<i64>) ->
             (side, &def.sources.numerator),
             ("total", &def.sources.total),
         ] {
-            if !from.is_empty() {
-                out.push_str(&format!("  {what} query from {from}\n"));
+            if from.is_empty() || (ratio && what == "total") {
+                continue;
             }
+            out.push_str(&format!("  {what} query from {from}\n"));
         }
         for q in Plan::diagnostics(def) {
             out.push_str(&format!("  if no data: {q}\n"));

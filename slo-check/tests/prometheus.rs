@@ -48,14 +48,7 @@ fn prometheus_known_history() {
     ];
     for (name, sli, burn, budget, requests, verdict) in expect {
         let s = slo(&r, name);
-        near(&s["sli"], sli, &format!("{name} sli"));
-        near(&s["error_ratio"], 1.0 - sli, &format!("{name} error_ratio"));
-        near(&s["burn_rate"], burn, &format!("{name} burn_rate"));
-        near(
-            &s["budget_remaining"],
-            budget,
-            &format!("{name} budget_remaining"),
-        );
+        numbers(s, name, sli, burn, budget);
         near(&s["requests"], requests, &format!("{name} requests"));
         near(
             &s["request_rate"],
