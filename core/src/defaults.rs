@@ -3,8 +3,9 @@
 //! result of layering an environment on these.
 
 use crate::spec::{
-    AlertsSpec, CircuitBreakerSpec, ConnectionPoolSpec, DisruptionSpec, LatencySloSpec,
-    ReplicasSpec, ResilienceSpec, ResourcesSpec, RetriesSpec, RolloutSpec, ServiceSpec, SloSpec,
+    AlertsSpec, CanaryStepSpec, CircuitBreakerSpec, ConnectionPoolSpec, DisruptionSpec,
+    LatencySloSpec, ReleaseSpec, ReplicasSpec, ResilienceSpec, ResourcesSpec, RetriesSpec,
+    RolloutSpec, ServiceSpec, SloSpec,
 };
 
 /// Service settings used where neither `services.<name>` nor `defaults` says otherwise.
@@ -55,8 +56,43 @@ pub fn service() -> ServiceSpec {
                 max_requests_per_connection: Some(0),
             }),
         }),
+        release: Some(release()),
     }
 }
+
+/// Release settings where neither `services.<name>.release` nor `defaults.release` says
+/// otherwise. Rolling, so that an environment that says nothing (dev) keeps plain
+/// Deployments; the canary settings below apply once an environment chooses `canary`.
+pub fn release() -> ReleaseSpec {
+    ReleaseSpec {
+        strategy: Some(RELEASE_ROLLING.into()),
+        // A tenth of the traffic for five minutes shows a failing version to few shoppers
+        // yet gives the analysis five measurements; half for ten minutes shows whether it
+        // holds under load before it takes everything.
+        steps: Some(vec![
+            CanaryStepSpec {
+                weight: 10,
+                pause: "5m".into(),
+            },
+            CanaryStepSpec {
+                weight: 50,
+                pause: "10m".into(),
+            },
+        ]),
+        analysis_interval: Some("1m".into()),
+        // Below 100 requests a single error is a 1% error ratio: too few to tell a good
+        // version from a bad one against a 99.9% objective.
+        min_requests: Some(100),
+        // None: the SLO's own page threshold, which depends on nothing a file sets.
+        max_burn: None,
+        max_ratio_to_stable: Some(2.0),
+    }
+}
+
+/// `release.strategy` of a service updated by its Deployment.
+pub const RELEASE_ROLLING: &str = "rolling";
+/// `release.strategy` of a service released by an Argo Rollouts canary.
+pub const RELEASE_CANARY: &str = "canary";
 
 /// SLOs used where neither `slos.services.<name>` nor `slos.defaults` says otherwise.
 pub fn slo() -> SloSpec {

@@ -7,6 +7,7 @@
 //! - [`catalog`]: the bundled services, their ports, call graph and routes;
 //! - [`metrics`] and [`sli`]: the services' metric names, and the series, labels and
 //!   PromQL every SLO is measured with;
+//! - [`canary`]: the canary gate's measurements, derived from the SLIs;
 //! - [`slo_check`]: the flags, exit codes and OpenSLO annotations the generator and
 //!   `slo-check` share;
 //! - [`defaults`] and [`conventions`]: built-in values and shared names.
@@ -14,6 +15,7 @@
 //! The generator renders from this crate; `slo-check` evaluates from it. Keeping it free of
 //! Kubernetes types and templates keeps both programs on one definition of each SLO.
 
+pub mod canary;
 pub mod catalog;
 pub mod conventions;
 pub mod defaults;

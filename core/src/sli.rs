@@ -55,9 +55,20 @@ pub struct SliMetrics {
 
 /// The metric selectors of one SLO's SLI.
 pub fn sli_metrics(env: &Environment, service: &ServiceSlos, slo: &Slo) -> SliMetrics {
+    sli_metrics_where(env, service, slo, None)
+}
+
+/// The metric selectors of one SLO's SLI, narrowed by one more `label="value"` matcher
+/// (the pods of one version, for a canary's analysis).
+pub fn sli_metrics_where(
+    env: &Environment,
+    service: &ServiceSlos,
+    slo: &Slo,
+    extra: Option<(&str, &str)>,
+) -> SliMetrics {
     let name = service.name();
     let ns = &env.namespace;
-    let (matchers, requests, bad_status, histogram) = match service.source {
+    let (mut matchers, requests, bad_status, histogram) = match service.source {
         SliSource::App => (
             format!("namespace=\"{ns}\",service=\"{name}\""),
             metrics::REQUESTS_TOTAL,
@@ -74,6 +85,9 @@ pub fn sli_metrics(env: &Environment, service: &ServiceSlos, slo: &Slo) -> SliMe
             metrics::MESH_REQUEST_DURATION,
         ),
     };
+    if let Some((label, value)) = extra {
+        matchers.push_str(&format!(",{label}=\"{value}\""));
+    }
     match (slo.kind, slo.threshold) {
         (SloKind::Latency, Some(threshold)) => SliMetrics {
             total: format!("{histogram}_count{{{matchers}}}"),
@@ -116,7 +130,18 @@ pub fn error_ratio_expr(
     slo: &Slo,
     range: &str,
 ) -> String {
-    let m = sli_metrics(env, service, slo);
+    error_ratio_expr_where(env, service, slo, range, None)
+}
+
+/// [`error_ratio_expr`] over the series that also carry `extra` (one version's pods).
+pub fn error_ratio_expr_where(
+    env: &Environment,
+    service: &ServiceSlos,
+    slo: &Slo,
+    range: &str,
+    extra: Option<(&str, &str)>,
+) -> String {
+    let m = sli_metrics_where(env, service, slo, extra);
     match slo.kind {
         // No 5xx yet means no 5xx series at all: `or vector(0)` keeps the ratio at 0
         // instead of absent, so "absent" keeps meaning "no traffic data".

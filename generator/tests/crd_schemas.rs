@@ -1,6 +1,7 @@
-//! Every custom resource the generator renders (Istio, Argo CD, Sealed Secrets, External
-//! Secrets, and any other kind whose CRD is in `shared/schemas/crds`) validates against
-//! the upstream CRD's `openAPIV3Schema`, for every environment in `environments/`.
+//! Every custom resource the generator renders (Istio, Argo CD, Argo Rollouts, Sealed
+//! Secrets, External Secrets, and any other kind whose CRD is in `shared/schemas/crds`)
+//! validates against the upstream CRD's `openAPIV3Schema`, for every environment in
+//! `environments/`.
 //!
 //! The checker is a small structural OpenAPI v3 validator: `type`, `properties`,
 //! `required`, `items`, `enum`, `additionalProperties`, `oneOf`/`anyOf`/`allOf`/`not`,
@@ -264,6 +265,8 @@ fn every_custom_resource_matches_its_crd_schema() {
         "external-secrets.io/v1 ExternalSecret",
         "argoproj.io/v1alpha1 Application",
         "argoproj.io/v1alpha1 AppProject",
+        "argoproj.io/v1alpha1 Rollout",
+        "argoproj.io/v1alpha1 AnalysisTemplate",
     ] {
         assert!(
             checked.contains_key(kind),

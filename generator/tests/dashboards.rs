@@ -5,23 +5,17 @@
 //! `promtool check rules` decides for a generated rules file holding each expression as a
 //! recording rule.
 
+mod common;
+
+use common::environments;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
-use kubestore_core::model::Environment;
 use kubestore_gen::render::dashboards::{
     DASHBOARD_LABEL, FOLDER_ANNOTATION, TEMPLATES, dashboards, metric_names,
 };
 use serde_json::{Value, json};
-
-fn environments() -> Vec<Environment> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../environments");
-    kubestore_gen::Environments::read(&dir)
-        .expect("environments folder")
-        .load_all()
-        .expect("the environments are valid")
-}
 
 /// Every panel, rows' nested panels included.
 fn panels(dashboard: &Value) -> Vec<&Value> {

@@ -142,28 +142,58 @@ fn each_environment_has_an_application_synced_as_it_asks() {
         } else {
             assert!(automated.is_null(), "{} syncs by hand", env.name);
         }
-        assert_eq!(
-            spec["syncPolicy"]["syncOptions"],
-            serde_json::json!([
-                "CreateNamespace=true",
-                "ServerSideApply=true",
-                "RespectIgnoreDifferences=true",
-                "PruneLast=true"
-            ])
-        );
+        let canary = env.services.iter().any(|s| s.release.is_canary());
+        let mut options = serde_json::json!([
+            "CreateNamespace=true",
+            "ServerSideApply=true",
+            "RespectIgnoreDifferences=true",
+            "PruneLast=true"
+        ]);
+        if canary {
+            // A sync must not rewrite the weights of a canary in progress.
+            options
+                .as_array_mut()
+                .unwrap()
+                .push("ApplyOutOfSyncOnly=true".into());
+        }
+        assert_eq!(spec["syncPolicy"]["syncOptions"], options);
         assert!(spec["syncPolicy"]["retry"]["backoff"]["duration"].is_string());
-        // Exactly the Deployments an autoscaler owns have their replicas ignored.
-        let ignored: Vec<&str> = spec["ignoreDifferences"]
-            .as_array()
-            .map(|a| a.iter().filter_map(|d| d["name"].as_str()).collect())
-            .unwrap_or_default();
-        let autoscaled: Vec<&str> = env
+        // Exactly the Deployments an autoscaler or a Rollout scales have their replicas
+        // ignored.
+        let ignored = |kind: &str| -> Vec<String> {
+            spec["ignoreDifferences"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter(|d| d["kind"] == kind)
+                        .map(|d| d["name"].as_str().unwrap().to_owned())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let scaled: Vec<String> = env
             .services
             .iter()
-            .filter(|s| s.replicas.autoscaled())
-            .map(|s| s.name())
+            .filter(|s| s.replicas.autoscaled() || s.release.is_canary())
+            .map(|s| s.name().to_owned())
             .collect();
-        assert_eq!(ignored, autoscaled, "{}", env.name);
+        assert_eq!(ignored("Deployment"), scaled, "{}", env.name);
+        // The weights and subset labels the Rollouts controller writes are left to it.
+        let canaries: Vec<String> = env
+            .services
+            .iter()
+            .filter(|s| s.release.is_canary())
+            .map(|s| s.name().to_owned())
+            .collect();
+        assert_eq!(ignored("DestinationRule"), canaries, "{}", env.name);
+        for vs in spec["ignoreDifferences"].as_array().into_iter().flatten() {
+            if vs["kind"] == "VirtualService" {
+                assert_eq!(
+                    vs["jqPathExpressions"],
+                    serde_json::json!([".spec.http[].route[].weight"])
+                );
+            }
+        }
     }
     let prod = file("argocd/prod.yaml");
     assert!(

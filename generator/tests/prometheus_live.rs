@@ -4,22 +4,16 @@
 //!
 //! Prometheus is required, like promtool: a missing binary fails the test.
 
+mod common;
+
+use common::environments;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use kubestore_core::model::Environment;
 use serde_json::Value;
-
-fn environments() -> Vec<Environment> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../environments");
-    kubestore_gen::Environments::read(&dir)
-        .expect("environments folder")
-        .load_all()
-        .expect("the environments are valid")
-}
 
 /// A Prometheus child process, stopped when dropped.
 struct Prometheus {

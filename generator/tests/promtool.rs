@@ -7,10 +7,12 @@
 //! promtool is required: CI installs it (`apt-get install -y prometheus`), so a missing
 //! promtool fails these tests instead of skipping them.
 
+mod common;
+
+use common::{environments, promtool};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use kubestore_core::model::Environment;
 use kubestore_core::model::slo::{BurnWindow, ServiceSlos, SliSource, Slo, SloKind, Tier};
@@ -18,30 +20,6 @@ use kubestore_core::sli::{self, alert_name, sli_metrics, slo_labels};
 use kubestore_gen::crds::monitoring::RuleGroup;
 use kubestore_gen::render::slo_rules;
 use serde_json::{Value, json};
-
-fn environments() -> Vec<Environment> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../environments");
-    kubestore_gen::Environments::read(&dir)
-        .expect("environments folder")
-        .load_all()
-        .expect("the environments are valid")
-}
-
-/// Runs promtool, failing the test with its output when it fails or is missing.
-pub fn promtool(args: &[&str], dir: &Path) -> String {
-    let output = Command::new("promtool")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap_or_else(|e| panic!("promtool is required (apt-get install -y prometheus): {e}"));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(output.status.success(), "promtool {args:?} failed:\n{text}");
-    text
-}
 
 fn write_yaml(path: &Path, value: &Value) {
     let text = serde_saphyr::to_string(value).expect("YAML");

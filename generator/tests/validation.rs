@@ -657,3 +657,83 @@ fn environments_that_would_deploy_over_each_other_are_refused_in_both_files() {
         .collect();
     insta::assert_snapshot!(report.join("\n"));
 }
+
+#[test]
+fn every_bad_release_value_is_reported_at_once() {
+    let errors = fixture("bad-release");
+    assert_error(
+        &errors,
+        9,
+        "defaults.release.steps[1].weight",
+        "does not rise",
+    );
+    assert_error(
+        &errors,
+        9,
+        "defaults.release.steps[1].pause",
+        "shorter than release.analysis_interval (1m)",
+    );
+    assert_error(&errors, 10, "defaults.release.steps[2].weight", "1 to 99");
+    assert_error(&errors, 12, "defaults.release.min_requests", "at least 1");
+    assert_error(&errors, 13, "defaults.release.max_burn", "above 0");
+    assert_error(
+        &errors,
+        16,
+        "services.orders.release.steps",
+        "rolling update",
+    );
+    assert_error(
+        &errors,
+        18,
+        "services.cart.release.strategy",
+        "`blue-green`",
+    );
+    assert_error(
+        &errors,
+        20,
+        "services.users.release.steps[0].weight",
+        "1 to 99",
+    );
+    assert_error(
+        &errors,
+        20,
+        "services.users.release.max_ratio_to_stable",
+        "above 0",
+    );
+    assert_error(&errors, 21, "services.mysql", "data store");
+    assert_eq!(errors.lines().count(), 10, "{errors}");
+}
+
+#[test]
+fn steps_are_refused_where_the_release_is_rolling() {
+    let errors = fixture("release-steps-on-rolling");
+    assert_error(&errors, 7, "defaults.release.steps", "the built-in default");
+    assert_error(
+        &errors,
+        11,
+        "services.frontend.release.steps",
+        "services.frontend.release.strategy",
+    );
+    assert_error(
+        &errors,
+        11,
+        "services.frontend.release.steps[0].pause",
+        "(2m)",
+    );
+    assert_eq!(errors.lines().count(), 3, "{errors}");
+}
+
+#[test]
+fn a_service_may_opt_out_of_the_canary_its_defaults_choose() {
+    let source = "name: opt-out\nnamespace: shop\nimages: {tag: \"1.4.2\"}\n\
+        defaults:\n  release: {strategy: canary, steps: [{weight: 10, pause: 2m}]}\n\
+        services:\n  users: {release: {strategy: rolling}}\n\
+        secrets: {provider: external-secrets, store: vault, keys: {mysql-root-password: shop/mysql#root-password, redis-password: shop/redis#password}}\n";
+    let loaded = spec::load_str(Path::new("opt-out.yaml"), source).unwrap();
+    let env = Environment::from_loaded(&loaded).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!env.service("users").unwrap().release.is_canary());
+    let orders = &env.service("orders").unwrap().release;
+    assert!(orders.is_canary());
+    // The limit a file leaves out is the SLO's page threshold.
+    assert_eq!(orders.max_burn, 14.4);
+}

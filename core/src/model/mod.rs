@@ -17,7 +17,10 @@ mod validate;
 use serde::Serialize;
 
 pub use across::conflicts;
-pub use service::{Disruption, Image, Replicas, Resilience, Resources, Retries, Service};
+pub use service::{
+    CanaryStep, Disruption, Image, Release, ReleaseStrategy, Replicas, Resilience, Resources,
+    Retries, Service,
+};
 pub use units::{CountOrPercent, Duration, Percent, Quantity};
 
 use crate::spec::{ConfigErrors, Loaded};

@@ -30,6 +30,8 @@ pub struct Service {
     pub log_level: String,
     /// Resilience of calls to it.
     pub resilience: Resilience,
+    /// How a new version is released.
+    pub release: Release,
 }
 
 impl Service {
@@ -125,6 +127,51 @@ pub struct Retries {
     pub per_try_timeout: Duration,
     /// Envoy retry conditions.
     pub retry_on: String,
+}
+
+/// How a new version of a service reaches its callers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReleaseStrategy {
+    /// The Deployment's rolling update: every replica replaced, nothing judged.
+    Rolling,
+    /// An Argo Rollouts canary: traffic shifted step by step, each step judged by the
+    /// service's SLOs.
+    Canary,
+}
+
+/// One step of a canary: a traffic weight held for a while.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CanaryStep {
+    /// Percent of the requests the new version gets, 1 to 99.
+    pub weight: u32,
+    /// How long the step lasts, at least one analysis interval.
+    pub pause: Duration,
+}
+
+/// A service's release settings. For a rolling service only `strategy` matters; the
+/// rest keep their defaults so that `explain` shows what a switch to canary would do.
+#[derive(Debug, Clone, Serialize)]
+pub struct Release {
+    /// Rolling or canary.
+    pub strategy: ReleaseStrategy,
+    /// Canary steps, weights strictly rising.
+    pub steps: Vec<CanaryStep>,
+    /// How often the analysis measures, and the range each measurement covers.
+    pub analysis_interval: Duration,
+    /// Canary requests per interval below which a measurement is inconclusive.
+    pub min_requests: u32,
+    /// Highest burn rate of each SLO the canary may show over an interval.
+    pub max_burn: f64,
+    /// Most the canary's error ratio may be, as a multiple of the stable version's.
+    pub max_ratio_to_stable: f64,
+}
+
+impl Release {
+    /// Whether the service is released by a canary.
+    pub fn is_canary(&self) -> bool {
+        self.strategy == ReleaseStrategy::Canary
+    }
 }
 
 fn def_name<S: serde::Serializer>(def: &&'static ServiceDef, s: S) -> Result<S::Ok, S::Error> {

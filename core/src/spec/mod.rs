@@ -144,6 +144,45 @@ pub struct ServiceSpec {
     pub log_level: Option<String>,
     /// Timeouts, retries and circuit breaking of calls *to* this service.
     pub resilience: Option<ResilienceSpec>,
+    /// How a new version reaches the shoppers: all at once (rolling) or step by step,
+    /// judged by the service's SLOs (canary). See `docs/canary.md`.
+    pub release: Option<ReleaseSpec>,
+}
+
+/// How a new version of a service is released. In `defaults` it applies to every
+/// service; each field of `services.<name>.release` overrides the same field there.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct ReleaseSpec {
+    /// `rolling` (a Deployment's rolling update) or `canary` (an Argo Rollouts canary
+    /// whose every step the SLOs judge). Default: `rolling`.
+    pub strategy: Option<String>,
+    /// Canary only: the share of traffic the new version gets at each step and how long
+    /// it is watched there; weights strictly rising, each 1 to 99.
+    /// Default: `[{weight: 10, pause: 5m}, {weight: 50, pause: 10m}]`.
+    pub steps: Option<Vec<CanaryStepSpec>>,
+    /// How often the canary is measured, and the range each measurement covers; every
+    /// pause must be at least this long. Default: `1m`.
+    pub analysis_interval: Option<String>,
+    /// Canary requests per analysis interval below which a step cannot pass: the
+    /// rollout goes Inconclusive and waits for a person. Default: `100`.
+    pub min_requests: Option<u32>,
+    /// Highest burn rate of each SLO the canary may show over an interval before the
+    /// release is aborted. Default: the SLO's page threshold (the fast-burn factor,
+    /// `14.4`).
+    pub max_burn: Option<f64>,
+    /// The canary's error ratio may be at most this many times the stable version's
+    /// (plus one error budget, so that a stable version without errors does not make one
+    /// canary error fatal). Default: `2`.
+    pub max_ratio_to_stable: Option<f64>,
+}
+
+/// One canary step.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct CanaryStepSpec {
+    /// Share of the requests the new version gets, in percent, 1 to 99.
+    pub weight: u32,
+    /// How long the step lasts while the analysis watches it, e.g. `5m`.
+    pub pause: String,
 }
 
 /// Replica range.

@@ -133,5 +133,9 @@ pub struct IgnoreDifference {
     /// Object name.
     pub name: String,
     /// JSON pointers of the ignored fields.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub json_pointers: Vec<String>,
+    /// jq paths of the ignored fields, for fields inside lists.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub jq_path_expressions: Vec<String>,
 }

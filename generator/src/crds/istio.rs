@@ -178,6 +178,9 @@ impl StringMatch {
 pub struct HttpRouteDestination {
     /// The service.
     pub destination: Destination,
+    /// Percent of the route's requests sent here, where a route splits its traffic.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weight: Option<i32>,
 }
 
 /// A service and port.
@@ -188,6 +191,9 @@ pub struct Destination {
     pub host: String,
     /// Port.
     pub port: PortSelector,
+    /// Subset of the DestinationRule the requests go to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subset: Option<String>,
 }
 
 /// A port number.
@@ -274,6 +280,18 @@ pub struct DestinationRuleSpec {
     pub host: String,
     /// The policy.
     pub traffic_policy: TrafficPolicy,
+    /// Named groups of the service's pods, selected by labels.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subsets: Option<Vec<Subset>>,
+}
+
+/// A named group of a service's pods.
+#[derive(Debug, Clone, Serialize)]
+pub struct Subset {
+    /// Name, which a route's destination names.
+    pub name: String,
+    /// Labels the pods carry.
+    pub labels: BTreeMap<String, String>,
 }
 
 impl Resource for DestinationRuleSpec {

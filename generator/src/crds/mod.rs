@@ -1,4 +1,5 @@
-//! Typed custom resources: Istio, Argo CD, Sealed Secrets and External Secrets.
+//! Typed custom resources: Istio, Argo CD, Argo Rollouts, Sealed Secrets and External
+//! Secrets.
 //!
 //! `k8s-openapi` types only the core API, so the custom resources the generator writes get
 //! serde structs of ours, holding just the fields we render. Field names and value sets
@@ -8,6 +9,7 @@
 pub mod argocd;
 pub mod istio;
 pub mod monitoring;
+pub mod rollouts;
 pub mod secrets;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;

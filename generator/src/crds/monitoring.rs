@@ -119,6 +119,9 @@ pub struct ServiceMonitorSpec {
     pub selector: LabelSelector,
     /// Endpoints (ports) of the selected Services to scrape.
     pub endpoints: Vec<Endpoint>,
+    /// Pod labels copied onto every scraped series (`-` becomes `_`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pod_target_labels: Vec<String>,
 }
 
 impl Resource for ServiceMonitorSpec {
@@ -147,6 +150,9 @@ pub struct PodMonitorSpec {
     pub selector: LabelSelector,
     /// Container ports of the selected pods to scrape.
     pub pod_metrics_endpoints: Vec<PodMetricsEndpoint>,
+    /// Pod labels copied onto every scraped series (`-` becomes `_`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pod_target_labels: Vec<String>,
 }
 
 impl Resource for PodMonitorSpec {

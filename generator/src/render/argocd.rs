@@ -7,11 +7,11 @@
 //! | wave | what |
 //! |---|---|
 //! | -3 | the Namespace |
-//! | -2 | configuration: ServiceAccounts, ConfigMaps, credentials, NetworkPolicies, PeerAuthentication and AuthorizationPolicies (so no pod ever runs unprotected) |
+//! | -2 | configuration: ServiceAccounts, ConfigMaps, credentials, NetworkPolicies, PeerAuthentication and AuthorizationPolicies (so no pod ever runs unprotected), canary AnalysisTemplates |
 //! | -1 | the data stores: MySQL and Redis |
 //! | 0 | the migration Jobs (Sync hooks), once MySQL is up and before the new code runs |
 //! | 1 | the services: Deployments, Services, autoscalers, disruption budgets |
-//! | 2 | the mesh's routing and the ingress: Gateway, VirtualServices, DestinationRules, and monitoring |
+//! | 2 | the mesh's routing and the ingress: Gateway, VirtualServices, DestinationRules, and monitoring, and canary Rollouts |
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -69,10 +69,14 @@ pub fn sync_wave(object: &Value) -> i32 {
         | "ExternalSecret"
         | "NetworkPolicy"
         | "PeerAuthentication"
-        | "AuthorizationPolicy" => WAVE_CONFIG,
+        | "AuthorizationPolicy"
+        | "AnalysisTemplate" => WAVE_CONFIG,
         "Job" => WAVE_MIGRATIONS,
         "Gateway" | "VirtualService" | "DestinationRule" | "ServiceMonitor" | "PodMonitor"
-        | "PrometheusRule" => WAVE_MESH,
+        | "PrometheusRule"
+        // Last, with the routes it shifts: Argo CD waits for a wave's health, which a
+        // canary in progress does not have, so nothing may come after it.
+        | "Rollout" => WAVE_MESH,
         _ if component == "database" => WAVE_DATA,
         _ => WAVE_SERVICES,
     }
@@ -125,17 +129,21 @@ pub fn application(env: &Environment) -> Object {
         Some(0),
     );
     metadata.finalizers = Some(vec![RESOURCES_FINALIZER.to_owned()]);
-    let ignore_differences = env
+    let mut ignore_differences: Vec<IgnoreDifference> = env
         .services
         .iter()
-        .filter(|s| s.replicas.autoscaled())
+        // A canary service's Deployment is scaled to 0 by the Rollouts controller.
+        .filter(|s| s.replicas.autoscaled() || super::canary::is_canary(s))
         .map(|s| IgnoreDifference {
             group: "apps".into(),
             kind: "Deployment".into(),
             name: s.name().to_owned(),
             json_pointers: vec!["/spec/replicas".into()],
+            jq_path_expressions: Vec::new(),
         })
         .collect();
+    ignore_differences.extend(canary_differences(env));
+    let canary = env.services.iter().any(super::canary::is_canary);
     let spec = ApplicationSpec {
         project: PROJECT.into(),
         source: Source {
@@ -158,7 +166,12 @@ pub fn application(env: &Environment) -> Object {
                 "RespectIgnoreDifferences=true".into(),
                 // Deletions wait until everything new is healthy.
                 "PruneLast=true".into(),
-            ],
+            ]
+            .into_iter()
+            // Apply only what changed in Git, so a sync never rewrites the weights a
+            // running canary is at.
+            .chain(canary.then(|| "ApplyOutOfSyncOnly=true".to_owned()))
+            .collect(),
             retry: Retry {
                 limit: 5,
                 backoff: Backoff {
@@ -171,6 +184,31 @@ pub fn application(env: &Environment) -> Object {
         ignore_differences,
     };
     named(&env.name, &Custom::new(metadata, spec))
+}
+
+/// The fields the Argo Rollouts controller owns during a canary: the route weights of
+/// every VirtualService reaching a canary service, and the subsets' labels of its
+/// DestinationRule (where it writes the pod-template hashes).
+fn canary_differences(env: &Environment) -> Vec<IgnoreDifference> {
+    let istio = |kind: &str, name: String, path: &str| IgnoreDifference {
+        group: "networking.istio.io".into(),
+        kind: kind.into(),
+        name,
+        json_pointers: Vec::new(),
+        jq_path_expressions: vec![path.into()],
+    };
+    let mut out = Vec::new();
+    for service in env.services.iter().filter(|s| super::canary::is_canary(s)) {
+        for (vs, _) in super::canary::routes_reaching(env, service) {
+            out.push(istio("VirtualService", vs, ".spec.http[].route[].weight"));
+        }
+        out.push(istio(
+            "DestinationRule",
+            service.name().to_owned(),
+            ".spec.subsets[].labels",
+        ));
+    }
+    out
 }
 
 /// An object whose file is `argocd/<file>.yaml`.

@@ -1,8 +1,9 @@
 //! The mesh: the ingress Gateway and its VirtualService, and per service a VirtualService
-//! (timeouts, retries only where repeating a request is harmless, chaos faults), a
-//! DestinationRule (mTLS, connection pool, outlier detection) and an AuthorizationPolicy
-//! built from the call graph; plus the namespace's PeerAuthentication and allow-nothing
-//! default.
+//! (timeouts, retries only where repeating a request is harmless, chaos faults; for a
+//! canary service, every route split between its stable and canary subsets), a
+//! DestinationRule (mTLS, connection pool, outlier detection; the two subsets of a canary
+//! service) and an AuthorizationPolicy built from the call graph; plus the namespace's
+//! PeerAuthentication and allow-nothing default.
 //!
 //! Why retries are spelt out on every route: a route without `retries` gets Istio's
 //! default policy, two retries on `connect-failure,refused-stream,unavailable,
@@ -12,6 +13,7 @@
 
 use std::collections::BTreeMap;
 
+use kubestore_core::canary;
 use kubestore_core::catalog::{self, Idempotency, Route};
 use kubestore_core::conventions::selector;
 use kubestore_core::model::{Environment, Experiment, Percent, RetryLayer, Service};
@@ -25,7 +27,7 @@ use crate::crds::istio::{
     DestinationRuleSpec, FaultAbort, FaultDelay, GatewaySpec, HttpFault, HttpMatchRequest,
     HttpPool, HttpRetry, HttpRoute, HttpRouteDestination, Mtls, MtlsMode, Operation,
     OutlierDetection, PeerAuthenticationSpec, Percentage, PortSelector, RuleFrom, RuleTo, Server,
-    ServerPort, ServerTls, ServerTlsMode, Source, StringMatch, TcpPool, TrafficPolicy,
+    ServerPort, ServerTls, ServerTlsMode, Source, StringMatch, Subset, TcpPool, TrafficPolicy,
     VirtualServiceSpec, WorkloadSelector,
 };
 
@@ -270,15 +272,28 @@ fn chaos_route(service: &Service, e: &Experiment) -> HttpRoute {
     }
 }
 
+/// Where a route to `service` sends its requests: the service, or for a canary service
+/// its stable and canary subsets, all to stable until the Rollouts controller moves the
+/// weights. The route's retries and timeout stay the route's, whatever the split.
 fn destination(service: &Service) -> Vec<HttpRouteDestination> {
-    vec![HttpRouteDestination {
+    let to = |subset: Option<&str>, weight: Option<i32>| HttpRouteDestination {
         destination: Destination {
             host: service.name().to_owned(),
             port: PortSelector {
                 number: u32::from(service.def.port),
             },
+            subset: subset.map(str::to_owned),
         },
-    }]
+        weight,
+    };
+    if super::canary::is_canary(service) {
+        vec![
+            to(Some(canary::STABLE_SUBSET), Some(100)),
+            to(Some(canary::CANARY_SUBSET), Some(0)),
+        ]
+    } else {
+        vec![to(None, None)]
+    }
 }
 
 /// `GET /v1/users/{id}` is named `get-v1-users-id`; `GET /` is `get-root`, `GET /{*path}`
@@ -357,6 +372,16 @@ pub(super) fn destination_rule(service: &Service) -> Custom<DestinationRuleSpec>
                     max_ejection_percent: r.max_ejected.rounded(),
                 },
             },
+            // The controller adds each version's pod-template hash to these labels.
+            subsets: super::canary::is_canary(service).then(|| {
+                [canary::STABLE_SUBSET, canary::CANARY_SUBSET]
+                    .into_iter()
+                    .map(|subset| Subset {
+                        name: subset.to_owned(),
+                        labels: selector(name),
+                    })
+                    .collect()
+            }),
         },
     )
 }

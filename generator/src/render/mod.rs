@@ -3,6 +3,7 @@
 //! into a Kustomize tree and [`crate::output`] writes it.
 
 pub mod argocd;
+pub mod canary;
 pub mod dashboards;
 mod datastores;
 mod hooks;
@@ -68,6 +69,7 @@ pub fn render_all(env: &Environment) -> Vec<Object> {
     objects.extend(network::render_network_policies(env));
     objects.extend(istio::render_mesh(env));
     objects.extend(hooks::render_hooks(env));
+    objects.extend(canary::render_canary(env));
     objects.sort_by(|a, b| a.file.cmp(&b.file));
     for object in &mut objects {
         argocd::annotate_sync_wave(object);
@@ -82,7 +84,7 @@ pub fn render_monitoring(env: &Environment) -> Vec<Object> {
     let mut objects = Vec::new();
     objects.extend(slo_rules::render_rules(env));
     objects.extend(monitors::render_service_monitors(env));
-    objects.push(monitors::render_pod_monitor());
+    objects.push(monitors::render_pod_monitor(env));
     objects.extend(dashboards::render_dashboards(env));
     objects.sort_by(|a, b| a.file.cmp(&b.file));
     objects

@@ -38,6 +38,7 @@ pub fn render_service_monitors(env: &Environment) -> Vec<Object> {
                         path: METRICS_PATH.into(),
                         interval: Some(SCRAPE_INTERVAL.into()),
                     }],
+                    pod_target_labels: hash_label(super::canary::is_canary(service)),
                 },
             );
             Object::new(name, "servicemonitor", &monitor)
@@ -52,7 +53,7 @@ pub const ENVOY_STATS_PORT: &str = "http-envoy-prom";
 /// (`istio_requests_total`, `istio_request_duration_milliseconds`), the outlier-ejection
 /// alert and the Resilience dashboard read what Envoy exports on port 15090, which the
 /// sidecar never intercepts, so it is scraped in plain text even under STRICT mTLS.
-pub fn render_pod_monitor() -> Object {
+pub fn render_pod_monitor(env: &Environment) -> Object {
     let name = "istio-proxies";
     let monitor = Custom::new(
         meta(name, "monitoring"),
@@ -72,9 +73,20 @@ pub fn render_pod_monitor() -> Object {
                 path: "/stats/prometheus".into(),
                 interval: Some(SCRAPE_INTERVAL.into()),
             }],
+            pod_target_labels: hash_label(env.services.iter().any(super::canary::is_canary)),
         },
     );
     Object::new(name, "podmonitor", &monitor)
+}
+
+/// The pod label that tells a canary's series from the stable version's, copied onto
+/// the series where a canary's analysis asks for it.
+fn hash_label(canary: bool) -> Vec<String> {
+    if canary {
+        vec![kubestore_core::canary::POD_TEMPLATE_HASH_LABEL.to_owned()]
+    } else {
+        Vec::new()
+    }
 }
 
 /// `prometheus.yml` for one machine: every service on 127.0.0.1 at its catalogue port,

@@ -14,6 +14,8 @@ use kubestore_core::model::{Disruption, Environment, Service};
 
 use super::Object;
 use super::workloads::meta;
+use crate::crds::Resource;
+use crate::crds::rollouts::RolloutSpec;
 
 pub(super) fn render_scaling(env: &Environment) -> Vec<Object> {
     let mut out = Vec::new();
@@ -39,10 +41,20 @@ fn hpa(service: &Service) -> HorizontalPodAutoscaler {
     HorizontalPodAutoscaler {
         metadata: meta(name, "autoscaler"),
         spec: Some(HorizontalPodAutoscalerSpec {
-            scale_target_ref: CrossVersionObjectReference {
-                api_version: Some("apps/v1".into()),
-                kind: "Deployment".into(),
-                name: name.into(),
+            // A canary service's pods belong to its Rollout, which scales through its own
+            // `/scale` subresource; the Deployment it refers to stays at 0.
+            scale_target_ref: if super::canary::is_canary(service) {
+                CrossVersionObjectReference {
+                    api_version: Some(RolloutSpec::API_VERSION.into()),
+                    kind: RolloutSpec::KIND.into(),
+                    name: name.into(),
+                }
+            } else {
+                CrossVersionObjectReference {
+                    api_version: Some("apps/v1".into()),
+                    kind: "Deployment".into(),
+                    name: name.into(),
+                }
             },
             min_replicas: Some(service.replicas.min as i32),
             max_replicas: service.replicas.max as i32,

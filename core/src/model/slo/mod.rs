@@ -287,7 +287,8 @@ pub fn burn_windows(window: Duration) -> Vec<BurnWindow> {
 
 /// The page tier's fastest burn-rate factor: 2% of the budget in the first hour of a
 /// 30-day window, 14.4. Alert windows scale with the SLO window, so the factor is the same
-/// for every window; tools that judge a fast burn without an environment use this one.
+/// for every window; tools that judge a fast burn without an environment, and a canary
+/// step that would page at this burn, use this one.
 pub fn page_factor() -> f64 {
     let (n, d) = burn_windows(Duration::from_millis(THIRTY_DAYS))[0].factor_fraction();
     n as f64 / d as f64

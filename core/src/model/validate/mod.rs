@@ -8,6 +8,7 @@ mod ingress;
 mod mesh;
 mod monitoring;
 mod names;
+mod release;
 mod resilience;
 mod resources;
 mod services;

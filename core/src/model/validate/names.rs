@@ -35,7 +35,14 @@ pub(super) fn names(c: &mut Check) {
     }
 }
 
-/// "unknown service `x`", with a did-you-mean from the catalogue.
+/// "unknown service `x`", with a did-you-mean from the catalogue; a data store gets told
+/// where its settings go instead.
 pub(super) fn unknown_service(name: &str) -> String {
+    if [catalog::MYSQL, catalog::REDIS].contains(&name) {
+        return format!(
+            "{name} is a data store, not a service: its settings go under data.{name}, and \
+             it has no release strategy (one primary cannot run a canary beside itself)"
+        );
+    }
     unknown("service", name, &catalog::names())
 }

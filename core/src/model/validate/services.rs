@@ -4,6 +4,7 @@
 //! callers against those of the services they wait on.
 
 use super::names::unknown_service;
+use super::release::release;
 use super::resilience::resilience;
 use super::resources::resources;
 use crate::catalog::{self, ServiceDef};
@@ -202,6 +203,7 @@ fn service(
     }
 
     let resilience = resilience(c, layers);
+    let release = release(c, layers);
 
     c.clean_since(mark)?;
     Ok(Service {
@@ -215,6 +217,7 @@ fn service(
         disruption: disruption?,
         log_level,
         resilience: resilience?,
+        release: release?,
     })
 }
 
