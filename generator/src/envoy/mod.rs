@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use crate::model::{Environment, Service};
 use crate::render::{MeshPolicy, mesh_policy};
+use kubestore_core::runtime::READYZ_PATH;
 use ports::{LocalPorts, REPLICAS};
 use translate::{fqdn, outbound_cluster_name};
 
@@ -107,7 +108,7 @@ fn readiness_check(host: &str) -> Value {
         "unhealthy_threshold": 3,
         "healthy_threshold": 1,
         // The cluster's name, Envoy's default Host, is not a valid host name.
-        "http_health_check": {"path": "/readyz", "host": host},
+        "http_health_check": {"path": READYZ_PATH, "host": host},
     }])
 }
 

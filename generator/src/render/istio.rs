@@ -27,6 +27,7 @@ use crate::crds::istio::{
     VirtualServiceSpec, WorkloadSelector,
 };
 use crate::model::{Environment, Experiment, Percent, RetryLayer, Service};
+use kubestore_core::runtime::OPERATIONAL_PATHS;
 
 /// Name of the store's Gateway.
 pub const GATEWAY: &str = "kubestore";
@@ -38,9 +39,6 @@ pub fn ingress_route_name() -> String {
 pub const INGRESS_GATEWAY_SA: &str = "istio-ingressgateway-service-account";
 /// The mesh's trust domain, the first segment of every workload principal.
 pub const TRUST_DOMAIN: &str = "cluster.local";
-/// Paths Prometheus may call on every service (kubelet probes need no rule: Istio
-/// rewrites them to the sidecar's own port).
-pub const SCRAPE_PATHS: [&str; 3] = ["/metrics", "/healthz", "/readyz"];
 /// Component label of the mesh objects.
 const COMPONENT: &str = "mesh";
 
@@ -465,7 +463,9 @@ fn service_authorization(
         Operation {
             ports: Some(vec![def.port.to_string()]),
             methods: Some(vec!["GET".into()]),
-            paths: Some(SCRAPE_PATHS.iter().map(|p| (*p).to_owned()).collect()),
+            // Prometheus may call every operational path (kubelet probes need no rule:
+            // Istio rewrites them to the sidecar's own port).
+            paths: Some(OPERATIONAL_PATHS.iter().map(|p| (*p).to_owned()).collect()),
         },
     ));
     allow(def.name, rules)

@@ -12,9 +12,8 @@ use crate::crds::Custom;
 use crate::crds::monitoring::{Endpoint, PodMetricsEndpoint, PodMonitorSpec, ServiceMonitorSpec};
 use crate::model::Environment;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use kubestore_core::runtime::METRICS_PATH;
 
-/// Path of the metrics on every service's HTTP port (the store API).
-pub const METRICS_PATH: &str = "/metrics";
 /// Scrape interval: four samples in the shortest (1m) `$__rate_interval` Grafana uses.
 pub const SCRAPE_INTERVAL: &str = "15s";
 
