@@ -7,6 +7,7 @@
 //! shown to the client.
 
 use crate::{AppError, Health, Metrics, ReadinessCheck, ServiceContext};
+use kubestore_core::runtime::env;
 use sqlx::migrate::Migrator;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use sqlx::{ConnectOptions, Connection, Executor};
@@ -29,10 +30,10 @@ pub const TRANSACTION_ATTEMPTS: u32 = 5;
 pub struct DatabaseArgs {
     /// MySQL URL with the database name (`DATABASE_URL`), e.g.
     /// `mysql://root@127.0.0.1:3306/products`; `<that>/<service>` when unset.
-    #[arg(long, env = "DATABASE_URL")]
+    #[arg(long, env = env::DATABASE_URL)]
     pub database_url: Option<String>,
     /// Largest number of pooled connections (`DATABASE_MAX_CONNECTIONS`).
-    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 10,
+    #[arg(long, env = env::DATABASE_MAX_CONNECTIONS, default_value_t = 10,
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub database_max_connections: u32,
 }
@@ -48,8 +49,8 @@ impl DatabaseArgs {
     /// Adds `DATABASE_URL` (password masked) and `DATABASE_MAX_CONNECTIONS` to the
     /// start-up line.
     pub fn echo(&self, service: &str, echo: &mut crate::config::Echo) {
-        echo.url("DATABASE_URL", &self.url(service))
-            .value("DATABASE_MAX_CONNECTIONS", self.database_max_connections);
+        echo.url(env::DATABASE_URL, &self.url(service))
+            .value(env::DATABASE_MAX_CONNECTIONS, self.database_max_connections);
     }
 }
 

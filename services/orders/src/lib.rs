@@ -20,8 +20,6 @@ use std::time::Duration;
 
 /// Service name: the `service` label of every metric.
 pub const SERVICE: &str = "orders";
-/// Port used when `LISTEN_ADDR` is unset: the catalogue's.
-pub const DEFAULT_PORT: u16 = kubestore_common::catalog::port(SERVICE);
 
 /// The schema migrations, embedded at build time.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

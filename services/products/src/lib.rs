@@ -15,8 +15,6 @@ use sqlx::MySqlPool;
 
 /// Service name: the `service` label of every metric.
 pub const SERVICE: &str = "products";
-/// Port used when `LISTEN_ADDR` is unset: the catalogue's.
-pub const DEFAULT_PORT: u16 = kubestore_common::catalog::port(SERVICE);
 
 /// The schema migrations, embedded at build time.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -41,10 +39,4 @@ pub fn context(pool: MySqlPool) -> ServiceContext {
 /// The complete application: API routes plus health, metrics and JSON fallbacks.
 pub fn router(state: AppState, ctx: &ServiceContext) -> Router {
     server::finish(app(state), ctx)
-}
-
-/// The service as served on `pool`: the application and its readiness and metrics.
-pub fn service(pool: MySqlPool) -> (Router, ServiceContext) {
-    let ctx = context(pool.clone());
-    (router(AppState { pool }, &ctx), ctx)
 }

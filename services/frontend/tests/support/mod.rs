@@ -70,7 +70,7 @@ pub fn cart_router(products_url: &str, orders_url: &str) -> Router {
         StoreConfig {
             key_prefix: format!("test:frontend:{}:{nanos}:cart:", std::process::id()),
             idle_ttl: Duration::from_secs(3600),
-            max_lines: kubestore_cart::MAX_LINES,
+            max_lines: kubestore_common::limits::MAX_LINES,
             timeout: Duration::from_secs(1),
             keys: KeySettings {
                 ttl: Duration::from_secs(3600),
