@@ -107,6 +107,8 @@ impl From<(Router, ServiceContext)> for App {
 
 /// Arguments of a service or a store that has none.
 #[derive(Debug, Clone, Args)]
+// No argument group: a stateless service without arguments flattens it twice.
+#[group(skip)]
 pub struct NoArgs {}
 
 /// The store of a service that keeps no state of its own: `migrate` does nothing.
@@ -168,6 +170,8 @@ pub fn command<S: Service>() -> clap::Command {
     // would set, had the service derived the parser itself.
     Cli::<StoreArgs<S>, S::Args>::command()
         .name(S::NAME)
+        // Not the path it was started by: images start every service as /service.
+        .bin_name(S::NAME)
         .version(S::VERSION)
         .about(S::ABOUT)
         .long_about(None)
@@ -287,5 +291,41 @@ mod mysql {
         fn open(&self, service: &'static str, args: DatabaseArgs) -> anyhow::Result<MySqlPool> {
             Ok(db::pool(&args.url(service), args.database_max_connections)?)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Shop;
+
+    impl Service for Shop {
+        const NAME: &'static str = "shop";
+        const VERSION: &'static str = "1.2.3";
+        const ABOUT: &'static str = "A shop";
+        type Store = Stateless;
+        const STORE: Stateless = Stateless;
+        type Args = NoArgs;
+
+        fn echo(_: &NoArgs, _: &NoArgs, _: &mut Echo) {}
+
+        fn app(_: NoArgs, (): ()) -> anyhow::Result<App> {
+            unreachable!("only its command line is read")
+        }
+    }
+
+    #[test]
+    fn help_names_the_service_whatever_path_started_it() {
+        let help = command::<Shop>()
+            .try_get_matches_from(["/service", "serve", "--help"])
+            .unwrap_err()
+            .to_string();
+        assert!(help.contains("Usage: shop serve"), "{help}");
+        let version = command::<Shop>()
+            .try_get_matches_from(["/service", "--version"])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(version.trim(), "shop 1.2.3");
     }
 }
