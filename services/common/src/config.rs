@@ -244,14 +244,14 @@ impl Echo {
 }
 
 /// A duration as the variables accept it back: whole seconds as `5s`, whole
-/// milliseconds as `500ms`, anything finer as Rust prints it.
+/// milliseconds as `500ms`, anything finer as decimal seconds (`0.0015s`).
 pub fn format_duration(d: Duration) -> String {
     if d.subsec_nanos() == 0 {
         format!("{}s", d.as_secs())
     } else if d.subsec_nanos() % 1_000_000 == 0 {
         format!("{}ms", d.as_millis())
     } else {
-        format!("{d:?}")
+        format!("{}s", d.as_secs_f64())
     }
 }
 
@@ -348,6 +348,10 @@ mod tests {
         for (_, shown) in &echo.entries()[1..3] {
             assert!(parse_duration(shown).is_ok(), "{shown}");
         }
+        // Finer than a millisecond: still a value the variables take back.
+        let fine = Duration::from_micros(1500);
+        assert_eq!(format_duration(fine), "0.0015s");
+        assert_eq!(parse_duration(&format_duration(fine)), Ok(fine));
     }
 
     #[test]

@@ -230,10 +230,18 @@ async fn schema_ready(pool: &MySqlPool, migrator: &Migrator) -> Result<(), Strin
             .fetch_one(pool)
             .await
             .map_err(|e| format!("schema check failed: {e}"))?;
-    if have.unwrap_or(0) < want {
-        return Err(format!("schema not migrated (at {have:?}, need {want})"));
-    }
-    Ok(())
+    schema_gap(have, want).map_or(Ok(()), Err)
+}
+
+/// Why a schema at migration `have` (none applied: `None`) is not ready for one that
+/// needs `want`, in words for the log; `None` when it is.
+fn schema_gap(have: Option<i64>, want: i64) -> Option<String> {
+    let at = match have {
+        Some(have) if have >= want => return None,
+        Some(have) => format!("migration {have} is the newest applied"),
+        None => "no migration is applied".to_owned(),
+    };
+    Some(format!("schema not migrated: {at}, {want} is needed"))
 }
 
 /// The MySQL error number, if `e` came from the server.
@@ -294,6 +302,20 @@ pub(crate) fn classify(e: &sqlx::Error) -> AppError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unmigrated_schema_is_named_in_words() {
+        assert_eq!(schema_gap(Some(4), 4), None);
+        assert_eq!(schema_gap(Some(5), 4), None);
+        assert_eq!(
+            schema_gap(Some(3), 4).as_deref(),
+            Some("schema not migrated: migration 3 is the newest applied, 4 is needed")
+        );
+        assert_eq!(
+            schema_gap(None, 4).as_deref(),
+            Some("schema not migrated: no migration is applied, 4 is needed")
+        );
+    }
 
     #[test]
     fn urls() {
