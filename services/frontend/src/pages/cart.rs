@@ -90,15 +90,8 @@ pub(super) async fn cart_page(State(state): State<AppState>, headers: HeaderMap)
         "Your cart",
         context! { lines => Value::from(Serde(&view.lines)), total_cents => view.total_cents },
     );
-    match view.products_down {
-        None => page.render(&state),
-        Some(down) => page
-            .failed(
-                StatusCode::SERVICE_UNAVAILABLE,
-                down_message(down, "Product information"),
-            )
-            .render(&state),
-    }
+    page.degraded(view.products_down, "Product information")
+        .render(&state)
 }
 
 fn empty_cart_page() -> Page {

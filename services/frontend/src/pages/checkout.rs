@@ -78,15 +78,8 @@ pub(super) async fn checkout_page(State(state): State<AppState>, headers: Header
     match cart_view(&state, cart_id).await {
         Ok(view) => {
             let page = checkout_form(&form, remembered, Some(&view));
-            match view.products_down {
-                None => page.render(&state),
-                Some(down) => page
-                    .failed(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        down_message(down, "Product information"),
-                    )
-                    .render(&state),
-            }
+            page.degraded(view.products_down, "Product information")
+                .render(&state)
         }
         Err(down) => checkout_form(&form, remembered, None)
             .failed(

@@ -131,6 +131,15 @@ impl Page {
         self
     }
 
+    /// The page as it is, or, when `down` says a backend did not answer for part of
+    /// it, with the message naming `what` is missing, and 503.
+    fn degraded(self, down: Option<AppError>, what: &str) -> Self {
+        match down {
+            None => self,
+            Some(down) => self.failed(StatusCode::SERVICE_UNAVAILABLE, down_message(down, what)),
+        }
+    }
+
     fn render(self, state: &AppState) -> Response {
         let ctx = context! {
             title => self.title,

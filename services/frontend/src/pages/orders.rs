@@ -35,15 +35,8 @@ pub(super) async fn order_page(State(state): State<AppState>, RawId(id): RawId) 
                 format!("Order #{}", order.id),
                 context! { order => Value::from(Serde(&order)), names => names },
             );
-            match products_down {
-                None => page.render(&state),
-                Some(down) => page
-                    .failed(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        down_message(down, "Product information"),
-                    )
-                    .render(&state),
-            }
+            page.degraded(products_down, "Product information")
+                .render(&state)
         }
         Ok(None) => Page::error(
             StatusCode::NOT_FOUND,
