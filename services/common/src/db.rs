@@ -223,6 +223,27 @@ pub fn service_context(
     ServiceContext::new(service, health, Metrics::new(service, version))
 }
 
+/// What the handlers of a service that needs nothing but its database share.
+#[derive(Clone)]
+pub struct PoolState {
+    /// The service's database.
+    pub pool: MySqlPool,
+}
+
+/// A MySQL-backed service as served: its `api` (state applied) finished with the
+/// shared endpoints ([`crate::server::finish`]), readiness on its own database and
+/// schema, and its metrics. `version` is the service crate's.
+pub fn finish(
+    service: &'static str,
+    version: &'static str,
+    migrator: &'static Migrator,
+    pool: MySqlPool,
+    api: axum::Router,
+) -> (axum::Router, ServiceContext) {
+    let ctx = service_context(service, version, pool, migrator);
+    (crate::server::finish(api, &ctx), ctx)
+}
+
 async fn schema_ready(pool: &MySqlPool, migrator: &Migrator) -> Result<(), String> {
     let want = migrator.iter().map(|m| m.version).max().unwrap_or(0);
     let have: Option<i64> =

@@ -75,7 +75,6 @@ impl Service for Orders {
         pool: MySqlPool,
     ) -> anyhow::Result<App> {
         let upstreams = Upstreams::new(&deps, &upstream)?;
-        let ctx = crate::context(pool.clone());
         let mut state = AppState::new(pool.clone(), upstreams);
         state.idempotency = crate::idempotency::Settings {
             wait: idempotency.idempotency_wait,
@@ -85,7 +84,8 @@ impl Service for Orders {
             ttl: idempotency.ttl.idempotency_key_ttl,
             lease: idempotency.idempotency_lease,
         };
-        Ok(App::new(crate::router(state, &ctx), ctx).with_task(keep_sweeping(pool, retention)))
+        let (router, ctx) = crate::service(state);
+        Ok(App::new(router, ctx).with_task(keep_sweeping(pool, retention)))
     }
 }
 

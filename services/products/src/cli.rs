@@ -24,8 +24,7 @@ impl Service for Products {
     fn echo(_: &NoArgs, _: &DatabaseArgs, _: &mut Echo) {}
 
     fn app(_: NoArgs, pool: MySqlPool) -> anyhow::Result<App> {
-        let ctx = crate::context(pool.clone());
-        Ok(App::new(crate::router(AppState { pool }, &ctx), ctx))
+        Ok(crate::service(AppState { pool }).into())
     }
 }
 

@@ -29,8 +29,7 @@ impl Service for Users {
     }
 
     fn app(keys: IdempotencyKeyTtl, pool: MySqlPool) -> anyhow::Result<App> {
-        let ctx = crate::context(pool.clone());
-        let router = crate::router(AppState { pool: pool.clone() }, &ctx);
+        let (router, ctx) = crate::service(AppState { pool: pool.clone() });
         let retention = Retention {
             ttl: keys.idempotency_key_ttl,
             lease: KEYS.lease,
