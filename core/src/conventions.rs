@@ -3,9 +3,19 @@
 
 use std::collections::BTreeMap;
 
-/// `app.kubernetes.io/part-of` of every object.
+/// The recommended label naming what an object is part of (a component's own name).
+pub const NAME_LABEL: &str = "app.kubernetes.io/name";
+/// The recommended label naming the application an object belongs to ([`PART_OF`]).
+pub const PART_OF_LABEL: &str = "app.kubernetes.io/part-of";
+/// The recommended label naming an object's tier ([`PUBLIC_COMPONENT`], ...).
+pub const COMPONENT_LABEL: &str = "app.kubernetes.io/component";
+/// The recommended label naming the tool that manages an object ([`MANAGED_BY`]).
+pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+/// The recommended label carrying the deployed version, added by each overlay.
+pub const VERSION_LABEL: &str = "app.kubernetes.io/version";
+/// [`PART_OF_LABEL`] of every object.
 pub const PART_OF: &str = "kubestore";
-/// `app.kubernetes.io/managed-by` of every object.
+/// [`MANAGED_BY_LABEL`] of every object.
 pub const MANAGED_BY: &str = "kubestore-gen";
 /// Label on pods that may open connections to MySQL.
 pub const MYSQL_CLIENT_LABEL: &str = "kubestore.dev/mysql-client";
@@ -43,8 +53,8 @@ pub const STORE_UID: i64 = 10999;
 /// written by one release still matches the pods of the next.
 pub fn selector(name: &str) -> BTreeMap<String, String> {
     BTreeMap::from([
-        ("app.kubernetes.io/name".to_owned(), name.to_owned()),
-        ("app.kubernetes.io/part-of".to_owned(), PART_OF.to_owned()),
+        (NAME_LABEL.to_owned(), name.to_owned()),
+        (PART_OF_LABEL.to_owned(), PART_OF.to_owned()),
     ])
 }
 
@@ -52,8 +62,8 @@ pub fn selector(name: &str) -> BTreeMap<String, String> {
 /// manager. Overlays add `app.kubernetes.io/version` and the environment label.
 pub fn labels(name: &str, component: &str) -> BTreeMap<String, String> {
     let mut labels = selector(name);
-    labels.insert("app.kubernetes.io/component".into(), component.into());
-    labels.insert("app.kubernetes.io/managed-by".into(), MANAGED_BY.into());
+    labels.insert(COMPONENT_LABEL.into(), component.into());
+    labels.insert(MANAGED_BY_LABEL.into(), MANAGED_BY.into());
     labels
 }
 

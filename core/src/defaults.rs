@@ -27,7 +27,7 @@ pub fn service() -> ServiceSpec {
         drain: Some("5s".into()),
         disruption: Some(DisruptionSpec {
             min_available: None,
-            max_unavailable: Some(1),
+            max_unavailable: Some(MAX_UNAVAILABLE),
         }),
         log_level: Some("info".into()),
         resilience: Some(ResilienceSpec {
@@ -86,6 +86,40 @@ pub fn slo() -> SloSpec {
     }
 }
 
+/// Resources of a data store's container where `data.<store>.resources` says nothing: a
+/// fixed, modest footprint.
+pub fn store_resources() -> ResourcesSpec {
+    ResourcesSpec {
+        cpu: Some("250m".into()),
+        memory: Some("512Mi".into()),
+        ephemeral_storage: Some("256Mi".into()),
+        limits: None,
+    }
+}
+
+/// The host the frontend answers on when `ingress.host` is not set.
+pub fn ingress_host(environment: &str) -> String {
+    format!("{environment}.shop.example.com")
+}
+
+/// The TLS Secret the ingress gateway serves when `ingress.tls_credential` is not set.
+pub fn tls_credential(namespace: &str) -> String {
+    format!("{namespace}-tls")
+}
+
+/// Pods of a service a node drain may take down at once, also where a `disruption`
+/// table sets neither bound.
+pub const MAX_UNAVAILABLE: u32 = 1;
+
+/// Argo CD syncs automatically, with prune and self-heal.
+pub const AUTOMATED_SYNC: bool = true;
+/// Mutual TLS between the sidecars: `strict` or `permissive`.
+pub const MESH_MTLS: &str = "strict";
+/// Which layer retries: `mesh` (Istio) or `app`.
+pub const MESH_RETRIES_IN: &str = "mesh";
+/// Fault injection is off unless an environment allows it.
+pub const CHAOS_ALLOWED: bool = false;
+
 /// SLO compliance window.
 pub const SLO_WINDOW: &str = "30d";
 /// SLI source: the services' own metrics work with or without a mesh.
@@ -110,8 +144,17 @@ pub const BASE_IMAGE_TAG: &str = "base";
 pub const REGISTRY: &str = "ghcr.io/example/kubestore";
 /// Namespace Prometheus scrapes from.
 pub const MONITORING_NAMESPACE: &str = "monitoring";
-/// Prometheus URL for the post-sync check.
-pub const PROMETHEUS_URL: &str = "http://prometheus-operated.monitoring.svc:9090";
+/// Service of the Prometheus the post-sync check asks: the one Prometheus Operator makes
+/// for its Prometheus pods.
+pub const PROMETHEUS_SERVICE: &str = "prometheus-operated";
+/// Port of Prometheus' HTTP API.
+pub const PROMETHEUS_PORT: u16 = 9090;
+
+/// Prometheus URL for the post-sync check: Prometheus Operator's Service in the
+/// monitoring namespace, so that moving the namespace moves the URL with it.
+pub fn prometheus_url(monitoring_namespace: &str) -> String {
+    format!("http://{PROMETHEUS_SERVICE}.{monitoring_namespace}.svc:{PROMETHEUS_PORT}")
+}
 /// Grafana folder of the dashboards.
 pub const GRAFANA_FOLDER: &str = "KubeStore";
 /// Size of the MySQL volume.

@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use kubestore_gen::{load_environment, load_environments, render_tree};
+use kubestore_gen::Environments;
+use kubestore_gen::pipeline::render_tree;
 
 fn environments_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../environments")
@@ -35,15 +36,18 @@ fn benches(c: &mut Criterion) {
     let dir = environments_dir();
     c.bench_function("render prod (load, validate, render, serialize)", |b| {
         b.iter(|| {
-            let env = load_environment(&dir, "prod").expect("prod is valid");
-            render_tree(std::slice::from_ref(&env), &dir)
+            let environments = Environments::read(&dir).expect("environments folder");
+            let env = environments.load_one("prod").expect("prod is valid");
+            let selected = std::slice::from_ref(&env);
+            render_tree(selected, selected, &dir)
         })
     });
     let (fleet_dir, names) = fleet(100);
     c.bench_function("render 100 environments = 500 services", |b| {
         b.iter(|| {
-            let envs = load_environments(fleet_dir.path(), &names).expect("valid");
-            render_tree(&envs, fleet_dir.path())
+            let environments = Environments::read(fleet_dir.path()).expect("fleet folder");
+            let envs = environments.load(&names).expect("valid");
+            render_tree(&envs, &envs, fleet_dir.path())
         })
     });
 }

@@ -1,9 +1,9 @@
 //! The environment whose rendering is `base/`: every setting at its built-in default,
 //! so that an overlay's patches show exactly what an environment file changes.
 
-use crate::model::Environment;
-use crate::model::secrets::{CREDENTIALS, EXTERNAL_SECRETS};
-use crate::spec::{EnvironmentSpec, ImagesSpec, Loaded, SecretsSpec};
+use kubestore_core::model::Environment;
+use kubestore_core::model::secrets::{CREDENTIALS, EXTERNAL_SECRETS};
+use kubestore_core::spec::{EnvironmentSpec, ImagesSpec, Loaded, SecretsSpec};
 
 /// Name and namespace of the base; each overlay sets its own.
 const NAME: &str = "base";
@@ -18,7 +18,7 @@ pub fn baseline() -> Environment {
         name: NAME.into(),
         namespace: NAMESPACE.into(),
         images: Some(ImagesSpec {
-            tag: Some(crate::defaults::BASE_IMAGE_TAG.into()),
+            tag: Some(kubestore_core::defaults::BASE_IMAGE_TAG.into()),
             ..Default::default()
         }),
         // Credentials are rendered per environment only, but the base still needs a

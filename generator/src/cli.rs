@@ -28,7 +28,8 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Validate environments and render them into the GitOps tree.
+    /// Validate environments and render them into the GitOps tree and the dashboards
+    /// beside it.
     #[command(after_help = EXIT_CODES)]
     Render(RenderArgs),
     /// Validate environments without writing anything.
@@ -84,7 +85,7 @@ pub struct RenderArgs {
     #[command(flatten)]
     pub selection: Selection,
 
-    /// Folder of the rendered tree.
+    /// Folder of the rendered tree; the dashboards to import go to `dashboards/` beside it.
     #[arg(long, default_value = "gitops")]
     pub out: PathBuf,
 

@@ -5,10 +5,10 @@
 
 use std::collections::BTreeMap;
 
+use kubestore_core::model::Environment;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::model::Environment;
 use crate::render::Object;
 use crate::tree::{self, EnvTree};
 
@@ -172,7 +172,7 @@ pub fn overlay(
         .services
         .iter()
         .map(|s| ImageEntry {
-            name: crate::conventions::image_name(s.name()),
+            name: kubestore_core::conventions::image_name(s.name()),
             new_name: s.image.repository.clone(),
             new_tag: Some(s.image.tag.clone()).filter(|t| !t.is_empty()),
             digest: s.image.digest.clone(),
@@ -190,13 +190,16 @@ pub fn overlay(
         }
     }
     let mut pairs = BTreeMap::from([(
-        crate::conventions::ENVIRONMENT_LABEL.to_owned(),
+        kubestore_core::conventions::ENVIRONMENT_LABEL.to_owned(),
         env.name.clone(),
     )]);
     if let Some(first) = env.services.first()
         && !first.image.tag.is_empty()
     {
-        pairs.insert("app.kubernetes.io/version".into(), first.image.tag.clone());
+        pairs.insert(
+            kubestore_core::conventions::VERSION_LABEL.into(),
+            first.image.tag.clone(),
+        );
     }
     files.push(File {
         path: format!("{dir}/kustomization.yaml"),

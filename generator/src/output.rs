@@ -1,5 +1,7 @@
 //! Turning files into bytes and putting them on disk: deterministic YAML with a header,
-//! written atomically, or compared with what is there (`render --check`).
+//! written atomically, or compared with what is there (`render --check`). A render writes
+//! two roots (the GitOps tree and the dashboards beside it, see [`crate::tree`]); each is
+//! staged in full before either is swapped in.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -24,6 +26,9 @@ pub fn to_text(file: &File, source: &str) -> String {
 pub enum Owned {
     /// Every path: the tree is rebuilt from scratch.
     All,
+    /// Every path but those under these prefixes (or equal to them), which are written by
+    /// hand and carried over.
+    AllBut(Vec<String>),
     /// Paths under these prefixes, plus the exact paths rendered.
     Prefixes(Vec<String>),
 }
@@ -32,6 +37,7 @@ impl Owned {
     fn owns(&self, path: &str, rendered: &Tree) -> bool {
         match self {
             Owned::All => true,
+            Owned::AllBut(kept) => !kept.iter().any(|k| path.starts_with(k.as_str())),
             Owned::Prefixes(prefixes) => {
                 rendered.contains_key(path) || prefixes.iter().any(|p| path.starts_with(p.as_str()))
             }
@@ -39,7 +45,8 @@ impl Owned {
     }
 }
 
-/// How a file on disk differs from a fresh render.
+/// How a file on disk differs from a fresh render (paths relative to the GitOps tree, or
+/// under `dashboards/` for the dashboards beside it).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(tag = "state", content = "path", rename_all = "lowercase")]
 pub enum Difference {
@@ -114,49 +121,111 @@ pub fn differences(existing: &Tree, expected: &Tree) -> Vec<Difference> {
 /// Replaces `dir` with `tree` atomically: the new tree is written next to it and swapped
 /// in with one rename, so a failure at any point leaves the old tree exactly as it was.
 pub fn write_tree(dir: &Path, tree: &Tree) -> io::Result<()> {
-    let parent = match dir.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-        _ => PathBuf::from("."),
+    write_trees(&[(dir, tree)]).map_err(|e| e.source)
+}
+
+/// A folder [`write_trees`] could not stage or swap in.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write {}", .dir.display())]
+pub struct WriteError {
+    /// The folder being replaced.
+    pub dir: PathBuf,
+    /// Why.
+    #[source]
+    pub source: io::Error,
+}
+
+/// Replaces each folder with its tree: every new tree is written in full next to its
+/// folder first, and only then swapped in, one rename each. A failure while writing leaves
+/// every folder as it was. A crash between two swaps (the window is one rename) leaves the
+/// first folder new and the next one old, each whole in itself; the next render or
+/// `render --check` finds the old one stale.
+pub fn write_trees(trees: &[(&Path, &Tree)]) -> Result<(), WriteError> {
+    let failed = |dir: &Path| {
+        let dir = dir.to_owned();
+        move |source| WriteError { dir, source }
     };
-    fs::create_dir_all(&parent)?;
-    let name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "gitops".into());
-    let staging = tempfile::Builder::new()
-        .prefix(&format!(".{name}.new-"))
-        .tempdir_in(&parent)?;
-    for (path, content) in tree {
-        let target = staging.path().join(path);
-        if let Some(folder) = target.parent() {
-            fs::create_dir_all(folder)?;
+    let mut staged = Vec::new();
+    for (dir, tree) in trees {
+        staged.push(Staged::new(dir, tree).map_err(failed(dir))?);
+    }
+    for stage in staged {
+        let dir = stage.dir.clone();
+        stage.swap().map_err(failed(&dir))?;
+    }
+    Ok(())
+}
+
+/// A tree written in full next to the folder it is to replace; dropped unswapped, it is
+/// removed.
+struct Staged {
+    dir: PathBuf,
+    parent: PathBuf,
+    name: String,
+    staging: tempfile::TempDir,
+}
+
+impl Staged {
+    fn new(dir: &Path, tree: &Tree) -> io::Result<Self> {
+        let parent = match dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        fs::create_dir_all(&parent)?;
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "gitops".into());
+        let staging = tempfile::Builder::new()
+            .prefix(&format!(".{name}.new-"))
+            .tempdir_in(&parent)?;
+        for (path, content) in tree {
+            let target = staging.path().join(path);
+            if let Some(folder) = target.parent() {
+                fs::create_dir_all(folder)?;
+            }
+            fs::write(&target, content)?;
         }
-        fs::write(&target, content)?;
+        Ok(Self {
+            dir: dir.to_owned(),
+            parent,
+            name,
+            staging,
+        })
     }
-    if !dir.exists() {
-        fs::rename(staging.keep(), dir)?;
-        return Ok(());
-    }
-    // Exchange the two directories in one step where the kernel can; elsewhere fall
-    // back to two renames, which leaves a window of microseconds without a tree.
-    let staged = staging.keep();
-    if rustix::fs::renameat_with(
-        rustix::fs::CWD,
-        &staged,
-        rustix::fs::CWD,
-        dir,
-        rustix::fs::RenameFlags::EXCHANGE,
-    )
-    .is_err()
-    {
-        let old = parent.join(format!(".{name}.old-{}", std::process::id()));
-        fs::rename(dir, &old)?;
-        if let Err(e) = fs::rename(&staged, dir) {
-            let _ = fs::rename(&old, dir);
-            let _ = fs::remove_dir_all(&staged);
-            return Err(e);
+
+    fn swap(self) -> io::Result<()> {
+        let Self {
+            dir,
+            parent,
+            name,
+            staging,
+        } = self;
+        if !dir.exists() {
+            fs::rename(staging.keep(), &dir)?;
+            return Ok(());
         }
-        return fs::remove_dir_all(&old);
+        // Exchange the two directories in one step where the kernel can; elsewhere fall
+        // back to two renames, which leaves a window of microseconds without a tree.
+        let staged = staging.keep();
+        if rustix::fs::renameat_with(
+            rustix::fs::CWD,
+            &staged,
+            rustix::fs::CWD,
+            &dir,
+            rustix::fs::RenameFlags::EXCHANGE,
+        )
+        .is_err()
+        {
+            let old = parent.join(format!(".{name}.old-{}", std::process::id()));
+            fs::rename(&dir, &old)?;
+            if let Err(e) = fs::rename(&staged, &dir) {
+                let _ = fs::rename(&old, &dir);
+                let _ = fs::remove_dir_all(&staged);
+                return Err(e);
+            }
+            return fs::remove_dir_all(&old);
+        }
+        fs::remove_dir_all(&staged)
     }
-    fs::remove_dir_all(&staged)
 }

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use kubestore_gen::{load_environments, render_tree};
+use kubestore_gen::pipeline::render_tree;
 
 /// The schemas live beside the repository (`../shared` from its root) in CI; elsewhere
 /// they may be absent, and the test says so instead of failing.
@@ -188,10 +188,12 @@ fn check(schema: &Value, value: &Value, path: &str, errors: &mut Vec<String>) {
 fn rendered_objects() -> Vec<(String, Value)> {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let envs_dir = repo.join("environments");
-    let names = kubestore_gen::available_environments(&envs_dir).expect("environments listed");
-    let envs = load_environments(&envs_dir, &names).unwrap_or_else(|e| panic!("{e}"));
+    let envs = kubestore_gen::Environments::read(&envs_dir)
+        .expect("environments listed")
+        .load_all()
+        .unwrap_or_else(|e| panic!("{e}"));
     let mut objects = Vec::new();
-    for (path, text) in render_tree(&envs, &envs_dir) {
+    for (path, text) in render_tree(&envs, &envs, &envs_dir) {
         if !path.ends_with(".yaml")
             || path.contains("/patches/")
             || path.ends_with("kustomization.yaml")

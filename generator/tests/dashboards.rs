@@ -9,14 +9,18 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
-use kubestore_gen::model::Environment;
-use kubestore_gen::render::dashboards::{DASHBOARD_LABEL, FOLDER_ANNOTATION, dashboards};
+use kubestore_core::model::Environment;
+use kubestore_gen::render::dashboards::{
+    DASHBOARD_LABEL, FOLDER_ANNOTATION, TEMPLATES, dashboards, metric_names,
+};
 use serde_json::{Value, json};
 
 fn environments() -> Vec<Environment> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../environments");
-    let names = kubestore_gen::available_environments(&dir).expect("environments folder");
-    kubestore_gen::load_environments(&dir, &names).expect("the environments are valid")
+    kubestore_gen::Environments::read(&dir)
+        .expect("environments folder")
+        .load_all()
+        .expect("the environments are valid")
 }
 
 /// Every panel, rows' nested panels included.
@@ -155,7 +159,7 @@ fn every_promql_expression_parses() {
             }
         }
     }
-    let tree = kubestore_gen::render_tree(&envs, &repo.join("environments"));
+    let tree = kubestore_gen::pipeline::render_tree(&envs, &envs, &repo.join("environments"));
     for (path, text) in &tree {
         if path.starts_with("slo/") {
             let document: Value = serde_saphyr::from_str(text).unwrap();
@@ -208,5 +212,246 @@ fn every_promql_expression_parses() {
             }
         }
         panic!("{report}\n{}", culprits.join("\n"));
+    }
+}
+
+/// The `{{label}}` names a legend format interpolates.
+fn legend_labels(legend: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = legend;
+    while let Some(start) = rest.find("{{") {
+        let Some(end) = rest[start..].find("}}") else {
+            break;
+        };
+        out.push(rest[start + 2..start + end].trim().to_owned());
+        rest = &rest[start + end + 2..];
+    }
+    out
+}
+
+/// The labels every series of `expr` is sure to carry, or `None` where that depends on
+/// what the scraped target exports (a bare selector keeps all of its labels).
+fn carried_labels(expr: &promql_parser::parser::Expr) -> Option<BTreeSet<String>> {
+    use promql_parser::parser::value::ValueType;
+    use promql_parser::parser::{Expr, LabelModifier};
+    let names = |labels: &promql_parser::label::Labels| -> BTreeSet<String> {
+        labels.labels.iter().cloned().collect()
+    };
+    match expr {
+        Expr::Aggregate(a) => match &a.modifier {
+            Some(LabelModifier::Include(by)) => Some(names(by)),
+            Some(LabelModifier::Exclude(without)) => carried_labels(&a.expr)
+                .map(|inner| inner.difference(&names(without)).cloned().collect()),
+            None => Some(BTreeSet::new()),
+        },
+        Expr::Paren(p) => carried_labels(&p.expr),
+        Expr::Unary(u) => carried_labels(&u.expr),
+        Expr::Subquery(s) => carried_labels(&s.expr),
+        Expr::VectorSelector(_) | Expr::MatrixSelector(_) => None,
+        Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {
+            Some(BTreeSet::new())
+        }
+        Expr::Call(call) => {
+            let args = &call.args.args;
+            match call.func.name {
+                "vector" | "time" | "scalar" => Some(BTreeSet::new()),
+                "histogram_quantile" => carried_labels(&args[1]).map(|mut l| {
+                    l.remove("le");
+                    l
+                }),
+                "label_replace" => carried_labels(&args[0]).map(|mut l| {
+                    if let Expr::StringLiteral(dst) = &*args[1] {
+                        l.insert(dst.val.clone());
+                    }
+                    l
+                }),
+                _ => args
+                    .iter()
+                    .find(|a| matches!(a.value_type(), ValueType::Vector | ValueType::Matrix))
+                    .and_then(|a| carried_labels(a)),
+            }
+        }
+        Expr::Binary(b) => {
+            let (lhs, rhs) = (carried_labels(&b.lhs), carried_labels(&b.rhs));
+            match b.op.to_string().as_str() {
+                // A series may come from either side, so only labels both carry are sure.
+                "or" => match (lhs, rhs) {
+                    (Some(l), Some(r)) => Some(l.intersection(&r).cloned().collect()),
+                    (l, r) => l.or(r),
+                },
+                "and" | "unless" => lhs,
+                _ if b.lhs.value_type() == ValueType::Scalar => rhs,
+                _ => lhs,
+            }
+        }
+    }
+}
+
+/// A legend that names a label some series of its query lack shows a blank there (a
+/// quiet route's zero-fallback series has no `status`), so each `{{label}}` of a legend
+/// must be one the query keeps: its outer `by (...)`, through `or`, arithmetic and
+/// `label_replace`.
+#[test]
+fn legends_name_only_labels_their_queries_keep() {
+    let mut wrong = Vec::new();
+    for env in environments() {
+        for dashboard in dashboards(&env).unwrap() {
+            for panel in panels(&dashboard.json) {
+                for target in panel["targets"].as_array().into_iter().flatten() {
+                    let expr = substituted(target["expr"].as_str().unwrap());
+                    let legend = target["legendFormat"].as_str().unwrap_or_default();
+                    let parsed = promql_parser::parser::parse(&expr)
+                        .unwrap_or_else(|e| panic!("{expr}: {e}"));
+                    let Some(kept) = carried_labels(&parsed) else {
+                        continue;
+                    };
+                    for label in legend_labels(legend) {
+                        if !kept.contains(&label) {
+                            wrong.push(format!(
+                                "{} {} / {}: legend `{legend}` names `{label}`, the query keeps {kept:?}",
+                                env.name, dashboard.slug, panel["title"]
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// Two panels plotting the same queries means one of them shows another panel's data
+/// under its own title. (One query may appear in two panels beside others: a burn-rate
+/// window is the long window of one alert and the short one of the next.)
+#[test]
+fn no_two_panels_of_a_dashboard_plot_the_same_queries() {
+    for env in environments() {
+        for dashboard in dashboards(&env).unwrap() {
+            let mut seen: std::collections::BTreeMap<Vec<String>, String> = Default::default();
+            for panel in panels(&dashboard.json) {
+                let title = panel["title"].as_str().unwrap_or_default().to_owned();
+                let exprs: Vec<String> = panel["targets"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|t| t["expr"].as_str().unwrap().to_owned())
+                    .collect();
+                if exprs.is_empty() {
+                    continue;
+                }
+                if let Some(first) = seen.insert(exprs.clone(), title.clone()) {
+                    panic!(
+                        "{} {}: `{first}` and `{title}` both plot {exprs:?}",
+                        env.name, dashboard.slug
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Every metric name a PromQL expression selects.
+fn selected_metrics(expr: &promql_parser::parser::Expr, out: &mut BTreeSet<String>) {
+    use promql_parser::parser::Expr;
+    match expr {
+        Expr::VectorSelector(v) => out.extend(v.name.clone()),
+        Expr::MatrixSelector(m) => out.extend(m.vs.name.clone()),
+        Expr::Aggregate(a) => selected_metrics(&a.expr, out),
+        Expr::Paren(p) => selected_metrics(&p.expr, out),
+        Expr::Unary(u) => selected_metrics(&u.expr, out),
+        Expr::Subquery(s) => selected_metrics(&s.expr, out),
+        Expr::Binary(b) => {
+            selected_metrics(&b.lhs, out);
+            selected_metrics(&b.rhs, out);
+        }
+        Expr::Call(c) => c.args.args.iter().for_each(|a| selected_metrics(a, out)),
+        Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
+    }
+}
+
+/// A metric name has one home: the templates get every name from the generator
+/// (`metric.<key>`, or the SLO series in their context), so none is spelled in a template
+/// and every name a rendered query selects is one the generator handed over.
+#[test]
+fn metric_names_come_from_the_generator_not_the_templates() {
+    let known = metric_names();
+    let looks_like_a_metric = |word: &str| {
+        ["_total", "_bucket", "_count", "_sum", "_seconds", "_bytes"]
+            .iter()
+            .any(|suffix| word.ends_with(suffix))
+            || [
+                "envoy_",
+                "istio_",
+                "kube_",
+                "container_",
+                "http_request",
+                "slo:",
+            ]
+            .iter()
+            .any(|prefix| word.starts_with(prefix))
+    };
+    for (template, source) in TEMPLATES {
+        for name in known.values() {
+            assert!(
+                !source.contains(name.as_str()),
+                "{template} spells `{name}`: use its metric.<key>"
+            );
+        }
+        for word in source.split(|c: char| !(c.is_ascii_alphanumeric() || "_:.".contains(c))) {
+            assert!(
+                word.starts_with("metric.") || !looks_like_a_metric(word),
+                "{template} spells what looks like a metric name: `{word}`"
+            );
+        }
+    }
+    for env in environments() {
+        for dashboard in dashboards(&env).unwrap() {
+            for panel in panels(&dashboard.json) {
+                for target in panel["targets"].as_array().into_iter().flatten() {
+                    let expr = substituted(target["expr"].as_str().unwrap());
+                    let mut names = BTreeSet::new();
+                    selected_metrics(&promql_parser::parser::parse(&expr).unwrap(), &mut names);
+                    for name in names {
+                        // The recorded SLO series come from kubestore_core::sli through
+                        // the `services` context.
+                        assert!(
+                            known.values().any(|k| *k == name) || name.starts_with("slo:"),
+                            "{} {} / {}: `{name}` is not a name the generator hands over",
+                            env.name,
+                            dashboard.slug,
+                            panel["title"]
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A query variable set twice in one template is how a panel came to plot the panel
+/// before it: so each `{% set %}` name appears once per template (a loop body counts
+/// once).
+#[test]
+fn every_template_variable_is_set_once() {
+    for (template, source) in TEMPLATES {
+        let mut names = BTreeSet::new();
+        for (at, _) in source.match_indices("set ") {
+            if !source[..at].trim_end_matches('-').ends_with("{%")
+                && !source[..at]
+                    .trim_end()
+                    .trim_end_matches('-')
+                    .ends_with("{%")
+            {
+                continue;
+            }
+            let name: String = source[at + 4..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            assert!(
+                names.insert(name.clone()),
+                "{template}: `{name}` is set twice; give each query its own name"
+            );
+        }
     }
 }

@@ -6,21 +6,23 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use kubestore_gen::model::Environment;
+use kubestore_core::model::Environment;
+use kubestore_gen::pipeline::render_tree;
 use kubestore_gen::render::render_all;
-use kubestore_gen::{load_environments, render_tree};
 
 fn environments() -> (Vec<Environment>, std::path::PathBuf) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../environments");
-    let names = kubestore_gen::available_environments(&dir).expect("environments listed");
-    let envs = load_environments(&dir, &names).unwrap_or_else(|e| panic!("{e}"));
+    let envs = kubestore_gen::Environments::read(&dir)
+        .expect("environments listed")
+        .load_all()
+        .unwrap_or_else(|e| panic!("{e}"));
     (envs, dir)
 }
 
 /// The rendered tree's whole-object files, parsed.
 fn tree() -> Vec<(String, Value)> {
     let (envs, dir) = environments();
-    render_tree(&envs, &dir)
+    render_tree(&envs, &envs, &dir)
         .into_iter()
         .filter(|(p, _)| {
             // The plain Prometheus files and the runbooks are not Kubernetes objects.
@@ -363,7 +365,7 @@ fn built(out: &Path, env: &str) -> Vec<Value> {
 fn kustomize_builds_the_mesh_hooks_and_credentials_of_every_environment() {
     let (envs, dir) = environments();
     let out = tempfile::tempdir().unwrap();
-    let tree = render_tree(&envs, &dir);
+    let tree = render_tree(&envs, &envs, &dir);
     kubestore_gen::output::write_tree(out.path(), &tree).expect("tree written");
     for env in &envs {
         let docs = built(out.path(), &env.name);
@@ -390,7 +392,7 @@ fn kustomize_builds_the_mesh_hooks_and_credentials_of_every_environment() {
             .unwrap();
         let principals = &users["spec"]["rules"][0]["from"][0]["source"]["principals"];
         let expected = serde_json::json!(
-            kubestore_gen::catalog::callers("users")
+            kubestore_core::catalog::callers("users")
                 .map(|c| format!("cluster.local/ns/{}/sa/{}", env.namespace, c.name))
                 .collect::<Vec<_>>()
         );
@@ -403,4 +405,53 @@ fn kustomize_builds_the_mesh_hooks_and_credentials_of_every_environment() {
             .count();
         assert_eq!(chaos, env.experiments.len(), "{}", env.name);
     }
+}
+
+/// dev's environment file with `monitoring` set as `yaml` says.
+fn dev_with_monitoring(yaml: &str) -> Environment {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../environments/dev.yaml");
+    let source = std::fs::read_to_string(&path).unwrap() + "monitoring:\n" + yaml;
+    let loaded = kubestore_core::spec::load_str(&path, &source).unwrap_or_else(|e| panic!("{e}"));
+    Environment::from_loaded(&loaded).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn the_slo_checks_egress_follows_its_prometheus_url() {
+    // Moving the monitoring namespace moves the default URL, and the policy with it.
+    let env = dev_with_monitoring("  namespace: observability\n");
+    let objects: Vec<Value> = render_all(&env).into_iter().map(|o| o.value).collect();
+    let container =
+        &object(&objects, "Job", "slo-check")["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(
+        container["args"][3],
+        "http://prometheus-operated.observability.svc:9090"
+    );
+    let egress = &object(&objects, "NetworkPolicy", "slo-check")["spec"]["egress"];
+    assert_eq!(
+        egress,
+        &serde_json::json!([{
+            "ports": [{"port": 9090, "protocol": "TCP"}],
+            "to": [{
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "observability"}},
+                "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+            }],
+        }])
+    );
+
+    // Another Prometheus-compatible API: its namespace and port; its pods' labels are
+    // unknown, so the whole namespace on that port.
+    let url = "https://vmselect.metrics.svc.cluster.local:8481/select/0/prometheus";
+    let env = dev_with_monitoring(&format!("  prometheus_url: {url}\n"));
+    let objects: Vec<Value> = render_all(&env).into_iter().map(|o| o.value).collect();
+    let container =
+        &object(&objects, "Job", "slo-check")["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["args"][3], url);
+    let egress = &object(&objects, "NetworkPolicy", "slo-check")["spec"]["egress"];
+    assert_eq!(
+        egress,
+        &serde_json::json!([{
+            "ports": [{"port": 8481, "protocol": "TCP"}],
+            "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "metrics"}}}],
+        }])
+    );
 }

@@ -9,17 +9,20 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use kubestore_core::catalog;
+use kubestore_core::model::Environment;
 use kubestore_gen::envoy::ports::{LocalPorts, REPLICAS};
 use kubestore_gen::envoy::stats::MESH_STATS;
 use kubestore_gen::envoy::{self, EnvoyConfig};
-use kubestore_gen::model::Environment;
+use kubestore_gen::render;
 use kubestore_gen::render::dashboards::dashboards;
-use kubestore_gen::{catalog, render};
 
 fn environments() -> Vec<Environment> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../environments");
-    let names = kubestore_gen::available_environments(&dir).expect("environments listed");
-    kubestore_gen::load_environments(&dir, &names).unwrap_or_else(|e| panic!("{e}"))
+    kubestore_gen::Environments::read(&dir)
+        .expect("environments listed")
+        .load_all()
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn env_named(name: &str) -> Environment {
@@ -336,9 +339,27 @@ fn a_running_sidecar_exports_istio_style_cluster_stats() {
         "{stats}"
     );
     assert!(stats.contains("envoy_cluster_outlier_detection_ejections_active{cluster_name=\"outbound|8081||users.kubestore-dev.svc.cluster.local\"}"));
+    // Every statistic the dashboards read exists, at zero, before any request: a panel
+    // over it shows a 0 line, not "No data". Per-code counters come with the first answer.
+    for stat in MESH_STATS.iter().filter(|s| !s.on_first_use) {
+        assert!(
+            stats
+                .lines()
+                .any(|l| l.starts_with(&format!("{}{{", stat.series))),
+            "no {} series (from {}):\n{stats}",
+            stat.series,
+            stat.suffix
+        );
+    }
+    assert!(
+        stats.contains(
+            r#"envoy_http_fault_aborts_injected{http_conn_manager_prefix="outbound_0.0.0.0_8082"}"#
+        ),
+        "{stats}"
+    );
     // Statistics outside the inclusion list stay out, as in the mesh.
     assert!(
-        !stats.contains("envoy_cluster_upstream_rq_total"),
+        !stats.contains("envoy_cluster_upstream_cx_total"),
         "{stats}"
     );
 }

@@ -217,3 +217,68 @@ fn the_readme_error_example_is_what_validate_prints() {
     assert_eq!(stderr(&output), expected);
     assert_eq!(expected.lines().count(), 3, "all three errors at once");
 }
+
+#[test]
+fn an_alias_bomb_is_refused_in_words_that_name_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let envs = dir.path().join("environments");
+    std::fs::create_dir_all(&envs).unwrap();
+    // Six levels of ten aliases each: a 400-byte file that expands to a million values.
+    let mut bomb = String::from("name: bomb\nnamespace: bomb\nx-lol:\n  a: &a [");
+    bomb.push_str(&["\"lol\""; 10].join(","));
+    bomb.push_str("]\n");
+    for (level, previous) in ["b", "c", "d", "e", "f"]
+        .iter()
+        .zip(["a", "b", "c", "d", "e"])
+    {
+        let aliases = vec![format!("*{previous}"); 10].join(",");
+        bomb.push_str(&format!("  {level}: &{level} [{aliases}]\n"));
+    }
+    std::fs::write(envs.join("bomb.yaml"), bomb).unwrap();
+    let output = run(
+        dir.path(),
+        &["--environments", envs.to_str().unwrap(), "validate", "bomb"],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "error: {}:9:13: x-lol.f: the file expands to more than 250000 YAML nodes (aliases \
+             included); an environment file is limited to protect the generator from alias \
+             bombs\n",
+            envs.join("bomb.yaml").display()
+        )
+    );
+}
+
+#[test]
+fn validate_all_says_which_environments_are_valid_and_which_are_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let envs = environments_with(
+        dir.path(),
+        &manifest().join("tests/fixtures/invalid/bad-namespace.yaml"),
+    );
+    let output = run(
+        dir.path(),
+        &[
+            "--environments",
+            envs.to_str().unwrap(),
+            "validate",
+            "--all",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let valid: Vec<String> = ["dev", "prod", "staging"]
+        .iter()
+        .map(|name| format!("{}: valid\n", envs.join(format!("{name}.yaml")).display()))
+        .collect();
+    assert_eq!(String::from_utf8_lossy(&output.stdout), valid.concat());
+    assert!(
+        stderr(&output).starts_with(&format!(
+            "error: {}:2:1: namespace:",
+            envs.join("bad-namespace.yaml").display()
+        )),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -6,16 +6,18 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use kubestore_gen::catalog::{self, Idempotency};
-use kubestore_gen::model::Environment;
+use kubestore_core::catalog::{self, Idempotency};
+use kubestore_core::model::Environment;
+use kubestore_core::spec;
 use kubestore_gen::render::render_all;
-use kubestore_gen::spec;
 
 /// Every environment of the repository.
 fn environments() -> Vec<Environment> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../environments");
-    let names = kubestore_gen::available_environments(&dir).expect("environments listed");
-    kubestore_gen::load_environments(&dir, &names).unwrap_or_else(|e| panic!("{e}"))
+    kubestore_gen::Environments::read(&dir)
+        .expect("environments listed")
+        .load_all()
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// An environment from YAML text (file name `<name>.yaml`).

@@ -10,13 +10,15 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use kubestore_gen::model::Environment;
+use kubestore_core::model::Environment;
 use serde_json::Value;
 
 fn environments() -> Vec<Environment> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../environments");
-    let names = kubestore_gen::available_environments(&dir).expect("environments folder");
-    kubestore_gen::load_environments(&dir, &names).expect("the environments are valid")
+    kubestore_gen::Environments::read(&dir)
+        .expect("environments folder")
+        .load_all()
+        .expect("the environments are valid")
 }
 
 /// A Prometheus child process, stopped when dropped.
@@ -81,7 +83,7 @@ fn start(folder: &Path) -> Prometheus {
 fn the_one_machine_prometheus_loads_and_evaluates_every_rule() {
     let envs = environments();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../environments");
-    let tree = kubestore_gen::render_tree(&envs, &dir);
+    let tree = kubestore_gen::pipeline::render_tree(&envs, &envs, &dir);
     // dev is the environment that runs on one machine (`source: app`).
     let env = envs
         .iter()

@@ -12,17 +12,19 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use kubestore_core::model::Environment;
+use kubestore_core::model::slo::{BurnWindow, ServiceSlos, SliSource, Slo, SloKind, Tier};
+use kubestore_core::sli::{self, alert_name, sli_metrics, slo_labels};
 use kubestore_gen::crds::monitoring::RuleGroup;
-use kubestore_gen::model::Environment;
-use kubestore_gen::model::slo::{BurnWindow, ServiceSlos, SliSource, Slo, SloKind, Tier};
 use kubestore_gen::render::slo_rules;
-use kubestore_gen::sli::{self, alert_name, sli_metrics, slo_labels};
 use serde_json::{Value, json};
 
 fn environments() -> Vec<Environment> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../environments");
-    let names = kubestore_gen::available_environments(&dir).expect("environments folder");
-    kubestore_gen::load_environments(&dir, &names).expect("the environments are valid")
+    kubestore_gen::Environments::read(&dir)
+        .expect("environments folder")
+        .load_all()
+        .expect("the environments are valid")
 }
 
 /// Runs promtool, failing the test with its output when it fails or is missing.
@@ -50,7 +52,7 @@ fn write_yaml(path: &Path, value: &Value) {
 fn promtool_accepts_every_rendered_rules_file_and_prometheus_config() {
     let envs = environments();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../environments");
-    let tree = kubestore_gen::render_tree(&envs, &dir);
+    let tree = kubestore_gen::pipeline::render_tree(&envs, &envs, &dir);
     let tmp = tempfile::tempdir().expect("temp dir");
     for env in &envs {
         let folder = tmp.path().join(&env.name);

@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-use kubestore_gen::model::Environment;
-use kubestore_gen::spec;
+use kubestore_core::model::Environment;
+use kubestore_core::spec;
 
 /// All errors of an invalid fixture, one per line, as the CLI prints them.
 fn fixture(name: &str) -> String {

@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-use kubestore_gen::model::Environment;
-use kubestore_gen::spec::{ConfigError, load_str};
+use kubestore_core::model::Environment;
+use kubestore_core::spec::{ConfigError, load_str};
 
 fn validate(source: &str) -> Result<Environment, Vec<ConfigError>> {
     // Every environment names its secrets provider and image tag; appended so line numbers
@@ -131,7 +131,7 @@ fn the_committed_environments_validate_without_warnings() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../environments");
     for name in ["dev", "staging", "prod"] {
         let path = dir.join(format!("{name}.yaml"));
-        let loaded = kubestore_gen::spec::load(&path).unwrap().unwrap();
+        let loaded = kubestore_core::spec::load(&path).unwrap().unwrap();
         let env = Environment::from_loaded(&loaded).unwrap();
         assert!(env.warnings().is_empty(), "{name}: {:#?}", env.warnings());
     }

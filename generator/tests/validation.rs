@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use kubestore_gen::model::Environment;
-use kubestore_gen::spec;
+use kubestore_core::model::Environment;
+use kubestore_core::spec;
 
 /// All errors of a fixture file, one per line, as the CLI prints them.
 fn errors_of(path: &Path) -> String {
@@ -644,8 +644,8 @@ fn prod_refuses_chaos_and_staging_keeps_its_experiments() {
 #[test]
 fn environments_that_would_deploy_over_each_other_are_refused_in_both_files() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/conflicts");
-    let names = kubestore_gen::available_environments(&dir).unwrap();
-    let checked = kubestore_gen::check_environments(&dir, &names).unwrap();
+    let environments = kubestore_gen::Environments::read(&dir).unwrap();
+    let checked = environments.check(&environments.names()).unwrap();
     let report: Vec<String> = checked
         .iter()
         .map(|(name, result)| match result {

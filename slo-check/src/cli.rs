@@ -43,7 +43,8 @@ pub enum Format {
 #[command(name = "slo-check", version, after_long_help = EXIT_CODES, after_help = EXIT_CODES)]
 #[command(group(ArgGroup::new("source").required(true).args([flags::SLOS, flags::ENV])))]
 pub struct Cli {
-    /// OpenSLO v1 documents: a file, or a folder read recursively (*.yaml, *.yml).
+    /// SLO definitions (OpenSLO v1): a file, or a folder read recursively (.yaml and .yml,
+    /// any case); other Kubernetes objects in it are skipped with a note.
     #[arg(long = flags::SLOS, value_name = "PATH")]
     pub slos: Option<PathBuf>,
 
@@ -57,7 +58,8 @@ pub struct Cli {
     pub environments: PathBuf,
 
     /// Prometheus, or anything serving its HTTP query API (Thanos, Mimir, Cortex,
-    /// VictoriaMetrics), with its path prefix if it has one.
+    /// VictoriaMetrics), with its path prefix if it has one [default: the URL the
+    /// definitions' OpenSLO DataSources name].
     #[arg(long = flags::PROMETHEUS, env = "PROMETHEUS_URL", value_name = "URL")]
     pub prometheus: Option<String>,
 
@@ -155,7 +157,8 @@ pub struct Cli {
     #[arg(long = flags::TERMINATION_LOG, value_name = "FILE")]
     pub termination_log: Option<PathBuf>,
 
-    /// Print every resolved query and the evaluation time; ask nothing.
+    /// Print every resolved query, where each was read from, and the evaluation time;
+    /// ask nothing.
     #[arg(long)]
     pub explain: bool,
 }

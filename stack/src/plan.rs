@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
+use kubestore_core::catalog::{self, Datastore};
+use kubestore_core::model::Environment;
 use kubestore_core::runtime::{METRICS_PATH, READYZ_PATH, env};
-use kubestore_gen::catalog::{self, Datastore};
 use kubestore_gen::envoy::ports::{LocalPorts, REPLICAS};
 use kubestore_gen::envoy::{INGRESS_FILE, sidecar_file};
-use kubestore_gen::model::Environment;
 use kubestore_gen::render;
 
 use crate::procs::{Probe, Spec};

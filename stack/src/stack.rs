@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
-use kubestore_gen::catalog;
+use kubestore_core::catalog;
 use kubestore_gen::envoy::ports::{LocalPorts, REPLICAS};
 
 use crate::http;

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use kubestore_gen::catalog;
+use kubestore_core::catalog;
 use kubestore_gen::envoy::ports::REPLICAS;
 use kubestore_gen::render::dashboards::dashboards;
 use kubestore_stack::http;
@@ -469,21 +469,29 @@ fn chaos_to_page(w: &mut World) {
     );
 }
 
-/// The Kubernetes- and Istio-only series: no one-machine stack can have them.
+/// The series only a Kubernetes cluster has: no one-machine stack can show them. Every
+/// other panel (the resilience ones read Envoy's own counters, which the local sidecars
+/// export as Istio's do) must return data here.
 const CLUSTER_ONLY: &[(&str, &str)] = &[
     (
-        "istio_",
-        "Istio's telemetry (the stats filter istiod configures); plain Envoy has no istio_* series",
-    ),
-    (
         "kube_",
-        "kube-state-metrics reads the Kubernetes API (HPAs, Deployments)",
+        "kube-state-metrics reads the Kubernetes API (HPAs, Deployments, pods)",
     ),
     ("container_", "cAdvisor in the kubelet measures containers"),
 ];
 
+/// The `{{label}}` names a Grafana legend format interpolates.
+fn legend_labels(legend: &str) -> Vec<&str> {
+    legend
+        .split("{{")
+        .skip(1)
+        .filter_map(|part| part.split_once("}}").map(|(label, _)| label.trim()))
+        .collect()
+}
+
 /// Test 1: Under load, every query of every rendered dashboard returns data, except those
-/// reading series only a cluster has.
+/// reading series only a cluster has, and every series carries each label its legend
+/// names (a missing one shows as a blank in Grafana).
 fn steady_state(w: &mut World) {
     let since = unix_now();
     let background = load_in_background(w, 25);
@@ -499,6 +507,7 @@ fn steady_state(w: &mut World) {
     );
     wait_every_rule_group_evaluated(w);
     let mut empty = Vec::new();
+    let mut unlabelled = Vec::new();
     let mut cluster_only = Vec::new();
     let mut checked = 0;
     for d in dashboards(&w.stack.plan.env).expect("dashboards") {
@@ -517,8 +526,23 @@ fn steady_state(w: &mut World) {
                 }
                 let q = expr.replace("$__rate_interval", "1m");
                 checked += 1;
-                if query(w, &q).is_empty() {
+                let series = query(w, &q);
+                if series.is_empty() {
                     empty.push(format!("{} / {title}: {q}", d.slug));
+                }
+                let legend = target["legendFormat"].as_str().unwrap_or_default();
+                for label in legend_labels(legend) {
+                    let lacking = series
+                        .iter()
+                        .filter(|s| s["metric"][label].as_str().is_none_or(str::is_empty))
+                        .count();
+                    if lacking > 0 {
+                        unlabelled.push(format!(
+                            "{} / {title}: {lacking} of {} series lack `{label}` (legend `{legend}`): {q}",
+                            d.slug,
+                            series.len()
+                        ));
+                    }
                 }
             }
         }
@@ -533,6 +557,11 @@ fn steady_state(w: &mut World) {
         empty.is_empty(),
         "queries without data:\n{}",
         empty.join("\n")
+    );
+    assert!(
+        unlabelled.is_empty(),
+        "legends naming labels their series lack:\n{}",
+        unlabelled.join("\n")
     );
 }
 

@@ -19,8 +19,6 @@ use serde::Serialize;
 pub use across::conflicts;
 pub use service::{Disruption, Image, Replicas, Resilience, Resources, Retries, Service};
 pub use units::{CountOrPercent, Duration, Percent, Quantity};
-/// Longest DNS-1123 label, the limit for namespaces and object names.
-pub const DNS_LABEL_MAX: usize = dns::LABEL_MAX;
 
 use crate::spec::{ConfigErrors, Loaded};
 
@@ -142,8 +140,23 @@ pub struct Monitoring {
     pub namespace: String,
     /// Prometheus URL.
     pub prometheus_url: String,
+    /// The Service [`Monitoring::prometheus_url`] reaches, which the SLO check's egress
+    /// policy admits; it says nothing the URL does not.
+    #[serde(skip)]
+    pub prometheus: ClusterService,
     /// Grafana folder.
     pub grafana_folder: String,
+}
+
+/// A Service of the cluster, reached on one port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterService {
+    /// The Service's name.
+    pub name: String,
+    /// Its namespace.
+    pub namespace: String,
+    /// The port a client connects to.
+    pub port: u16,
 }
 
 /// A fault-injection experiment.

@@ -60,6 +60,7 @@ pub(crate) fn parse(source: &str) -> Result<Node, SyntaxError> {
         non_finite_float_policy: serde_saphyr::NonFiniteFloatPolicy::AsString,
         // Comments are never read, so they are not kept (nor counted against a budget).
         emit_comments: false,
+        budget: Some(budget()),
     };
     match serde_saphyr::from_str_with_options::<Spanned<Raw>>(source, options) {
         Ok(root) => Ok(convert(source, root)),
@@ -193,6 +194,83 @@ fn convert(source: &str, node: Spanned<Raw>) -> Node {
     Node { at, raw, value }
 }
 
+/// The limits an environment file is parsed within: serde-saphyr's own, which leave a
+/// real environment (a few hundred values) far below every one of them. Messages quote
+/// the limits from here, so they always say what was enforced.
+fn budget() -> serde_saphyr::Budget {
+    serde_saphyr::Budget::default()
+}
+
+/// The budget breach behind `error`: a breach met while replaying an alias arrives
+/// wrapped in the alias's own error.
+fn budget_breach(mut error: &serde_saphyr::Error) -> Option<&serde_saphyr::budget::BudgetBreach> {
+    loop {
+        match error {
+            serde_saphyr::Error::Budget { breach, .. } => return Some(breach),
+            serde_saphyr::Error::AliasError { error: inner, .. }
+            | serde_saphyr::Error::WithSnippet { error: inner, .. } => error = inner,
+            _ => return None,
+        }
+    }
+}
+
+/// A budget breach in words: which limit, and why an environment file has it.
+fn breach_in_words(
+    breach: &serde_saphyr::budget::BudgetBreach,
+    budget: &serde_saphyr::Budget,
+) -> String {
+    use serde_saphyr::budget::BudgetBreach;
+    const BOMBS: &str = "an environment file is limited to protect the generator from alias bombs";
+    const HUGE: &str =
+        "an environment file is limited to protect the generator from files built to exhaust it";
+    match breach {
+        BudgetBreach::Nodes { .. } => format!(
+            "the file expands to more than {} YAML nodes (aliases included); {BOMBS}",
+            budget.max_nodes
+        ),
+        BudgetBreach::Events { .. } => format!(
+            "the file expands to more than {} YAML events (aliases included); {BOMBS}",
+            budget.max_events
+        ),
+        BudgetBreach::Aliases { .. } => format!(
+            "the file uses more than {} aliases (`*name`); {BOMBS}",
+            budget.max_aliases
+        ),
+        BudgetBreach::Anchors { .. } => format!(
+            "the file defines more than {} anchors (`&name`); {BOMBS}",
+            budget.max_anchors
+        ),
+        BudgetBreach::AliasAnchorRatio { aliases, anchors } => format!(
+            "the file uses {aliases} aliases (`*name`) of only {anchors} anchors (`&name`); {BOMBS}"
+        ),
+        BudgetBreach::RecordedAnchorEvents { .. } | BudgetBreach::RecordedAnchorBytes { .. } => {
+            format!("the anchored values (`&name`) are too large to repeat; {BOMBS}")
+        }
+        BudgetBreach::MergeKeys { .. } => format!(
+            "the file uses more than {} merge keys (`<<`); {BOMBS}",
+            budget.max_merge_keys
+        ),
+        BudgetBreach::Depth { .. } => format!(
+            "values nest more than {} levels deep; {HUGE}",
+            budget.max_depth
+        ),
+        BudgetBreach::ScalarBytes { .. } => format!(
+            "the file's values add up to more than {} bytes of text (aliases included); {BOMBS}",
+            budget.max_total_scalar_bytes
+        ),
+        BudgetBreach::Documents { .. } => format!(
+            "the file holds more than {} YAML documents: an environment file is one document",
+            budget.max_documents
+        ),
+        BudgetBreach::SequenceUnbalanced => {
+            "a list or mapping closes here that was never opened".into()
+        }
+        // Input size is checked before parsing, and includes and properties are not
+        // enabled: these are only here because the list of breaches is open-ended.
+        _ => format!("the file goes beyond what the YAML reader accepts; {HUGE}"),
+    }
+}
+
 /// A syntax error in the file's words, at the place that needs fixing.
 fn syntax_error(source: &str, error: &serde_saphyr::Error) -> SyntaxError {
     let error = error.without_snippet();
@@ -212,16 +290,10 @@ fn syntax_error(source: &str, error: &serde_saphyr::Error) -> SyntaxError {
                 .into(),
         };
     }
-    if let serde_saphyr::Error::Budget { breach, .. } = error {
-        use serde_saphyr::budget::BudgetBreach;
-        let what = match breach {
-            BudgetBreach::Depth { .. } => "values nested too deeply",
-            BudgetBreach::Aliases { .. } | BudgetBreach::Anchors { .. } => "too many aliases",
-            _ => "too many values",
-        };
+    if let Some(breach) = budget_breach(error) {
         return SyntaxError {
             at,
-            message: format!("{what} for an environment file"),
+            message: breach_in_words(breach, &budget()),
         };
     }
     if first.contains("tab") {

@@ -270,8 +270,10 @@ pub struct StoreSpec {
 pub struct MonitoringSpec {
     /// Namespace Prometheus scrapes from. Default: `monitoring`.
     pub namespace: Option<String>,
-    /// Prometheus URL the post-sync SLO check queries.
-    /// Default: `http://prometheus-operated.monitoring.svc:9090`.
+    /// Prometheus URL the post-sync SLO check queries: a Service of the cluster,
+    /// `http[s]://<service>.<namespace>.svc[.cluster.local][:<port>][/<path>]`, since the
+    /// check's NetworkPolicy admits it by namespace and port.
+    /// Default: `http://prometheus-operated.<namespace>.svc:9090`.
     pub prometheus_url: Option<String>,
     /// Grafana folder the dashboards land in. Default: `KubeStore`.
     pub grafana_folder: Option<String>,

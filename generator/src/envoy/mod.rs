@@ -10,11 +10,11 @@ pub mod ports;
 pub mod stats;
 pub mod translate;
 
+use kubestore_core::model::{Environment, Service};
+use kubestore_core::runtime::READYZ_PATH;
 use serde_json::{Value, json};
 
-use crate::model::{Environment, Service};
 use crate::render::{MeshPolicy, mesh_policy};
-use kubestore_core::runtime::READYZ_PATH;
 use ports::{LocalPorts, REPLICAS};
 use translate::{fqdn, outbound_cluster_name};
 
@@ -200,7 +200,7 @@ fn ingress(env: &Environment, policy: &MeshPolicy, ports: LocalPorts) -> Value {
     let listen = ports.ingress();
     let host = &env.ingress.host;
     let mut clusters = Vec::new();
-    if let Some(entry) = env.service(crate::catalog::ENTRY_POINT.name) {
+    if let Some(entry) = env.service(kubestore_core::catalog::ENTRY_POINT.name) {
         clusters.push(destination_cluster(env, policy, entry, ports));
     }
     let listener = translate::http_listener(

@@ -2,7 +2,7 @@
 //! The sidecars' listeners, the clusters that reach them, the services' `*_URL`
 //! variables and Prometheus' targets are all computed here.
 
-use crate::catalog::{self, ServiceDef};
+use kubestore_core::catalog::{self, ServiceDef};
 
 /// Replicas of every stateless service on one machine: enough to fail over and to roll.
 pub const REPLICAS: u16 = 2;

@@ -13,30 +13,84 @@ use serde_json::{Value, json};
 /// One Envoy statistic the dashboards or alerts read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MeshStat {
-    /// Suffix of the Envoy statistic name (`cluster.<name>;.<suffix>`).
+    /// Suffix of the Envoy statistic name (`cluster.<name>;.<suffix>`, or
+    /// `http.<stat_prefix>;.<suffix>` for a listener's filters): what Istio's
+    /// `inclusionSuffixes` and the local `stats_matcher` match.
     pub suffix: &'static str,
     /// The Prometheus series it becomes once Istio's tags are extracted.
     pub series: &'static str,
+    /// Envoy creates the statistic only when it first counts (a per-status-code counter),
+    /// so its series is absent until then and a panel needs a zero fallback; every other
+    /// statistic exists, at zero, as soon as its cluster or listener does.
+    pub on_first_use: bool,
 }
+
+impl MeshStat {
+    const fn new(suffix: &'static str, series: &'static str) -> Self {
+        Self {
+            suffix,
+            series,
+            on_first_use: false,
+        }
+    }
+}
+
+/// Retries a client sidecar sent (`cluster.<name>;.upstream_rq_retry`).
+pub const RETRIES: MeshStat = MeshStat::new("upstream_rq_retry", "envoy_cluster_upstream_rq_retry");
+/// Requests given up after the route's last retry: Istio's response flag `URX`.
+pub const RETRY_LIMIT_EXCEEDED: MeshStat = MeshStat::new(
+    "upstream_rq_retry_limit_exceeded",
+    "envoy_cluster_upstream_rq_retry_limit_exceeded",
+);
+/// Endpoints outlier detection holds ejected (a gauge).
+pub const EJECTIONS_ACTIVE: MeshStat = MeshStat::new(
+    "outlier_detection.ejections_active",
+    "envoy_cluster_outlier_detection_ejections_active",
+);
+/// Requests refused at the pending-request or request limit: response flag `UO`.
+pub const PENDING_OVERFLOW: MeshStat = MeshStat::new(
+    "upstream_rq_pending_overflow",
+    "envoy_cluster_upstream_rq_pending_overflow",
+);
+/// Connections not opened at the connection limit (their requests wait as pending).
+pub const CONNECTION_OVERFLOW: MeshStat =
+    MeshStat::new("upstream_cx_overflow", "envoy_cluster_upstream_cx_overflow");
+/// Requests with no healthy endpoint left to send to: response flag `UH`.
+pub const NO_HEALTHY_UPSTREAM: MeshStat = MeshStat::new(
+    "upstream_cx_none_healthy",
+    "envoy_cluster_upstream_cx_none_healthy",
+);
+/// Requests a client sidecar sent to a destination, every answer.
+pub const REQUESTS: MeshStat =
+    MeshStat::new("upstream_rq_total", "envoy_cluster_upstream_rq_total");
+/// 503 answers from a destination; Istio's `response_code` tag takes the code off the name
+/// (`envoy_cluster_upstream_rq{response_code="503"}`).
+pub const ANSWERED_503: MeshStat = MeshStat {
+    suffix: "upstream_rq_503",
+    series: "envoy_cluster_upstream_rq",
+    on_first_use: true,
+};
+/// Requests the fault filter aborted: response flag `FI`. Istio's
+/// `http_conn_manager_prefix` tag takes the listener's stat prefix
+/// (`outbound_0.0.0.0_<port>`) off the name.
+pub const FAULT_ABORTS: MeshStat =
+    MeshStat::new("fault.aborts_injected", "envoy_http_fault_aborts_injected");
+/// Requests the fault filter delayed: response flag `DI`.
+pub const FAULT_DELAYS: MeshStat =
+    MeshStat::new("fault.delays_injected", "envoy_http_fault_delays_injected");
 
 /// The Envoy statistics the dashboards and alerts read, beyond Istio's defaults.
 pub const MESH_STATS: &[MeshStat] = &[
-    MeshStat {
-        suffix: "upstream_rq_retry",
-        series: "envoy_cluster_upstream_rq_retry",
-    },
-    MeshStat {
-        suffix: "outlier_detection.ejections_active",
-        series: "envoy_cluster_outlier_detection_ejections_active",
-    },
-    MeshStat {
-        suffix: "upstream_rq_pending_overflow",
-        series: "envoy_cluster_upstream_rq_pending_overflow",
-    },
-    MeshStat {
-        suffix: "upstream_cx_overflow",
-        series: "envoy_cluster_upstream_cx_overflow",
-    },
+    RETRIES,
+    RETRY_LIMIT_EXCEEDED,
+    EJECTIONS_ACTIVE,
+    PENDING_OVERFLOW,
+    CONNECTION_OVERFLOW,
+    NO_HEALTHY_UPSTREAM,
+    REQUESTS,
+    ANSWERED_503,
+    FAULT_ABORTS,
+    FAULT_DELAYS,
 ];
 
 /// Prefixes Istio's bootstrap always keeps (`tools/packaging/common/envoy_bootstrap.json`

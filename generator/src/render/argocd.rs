@@ -16,17 +16,17 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kubestore_core::conventions::labels;
+use kubestore_core::defaults;
+use kubestore_core::model::Environment;
 use serde_json::Value;
 
 use super::Object;
-use crate::conventions::labels;
 use crate::crds::Custom;
 use crate::crds::argocd::{
     AppProjectSpec, ApplicationSpec, Automated, Backoff, Destination, GroupKind, IgnoreDifference,
     Retry, Source, SyncPolicy,
 };
-use crate::defaults;
-use crate::model::Environment;
 
 /// Annotation that orders resources within a sync.
 pub const SYNC_WAVE: &str = "argocd.argoproj.io/sync-wave";
@@ -57,7 +57,7 @@ pub const WAVE_MESH: i32 = 2;
 /// services have (a Service, a StatefulSet's ServiceAccount).
 pub fn sync_wave(object: &Value) -> i32 {
     let kind = object["kind"].as_str().unwrap_or_default();
-    let component = object["metadata"]["labels"]["app.kubernetes.io/component"]
+    let component = object["metadata"]["labels"][kubestore_core::conventions::COMPONENT_LABEL]
         .as_str()
         .unwrap_or_default();
     match kind {
@@ -120,7 +120,10 @@ fn folder(git_path: &str, rest: &str) -> String {
 /// The Application of one environment: its overlay, synced automatically (prune and
 /// self-heal) or by hand.
 pub fn application(env: &Environment) -> Object {
-    let mut metadata = meta(&crate::conventions::application_name(&env.name), Some(0));
+    let mut metadata = meta(
+        &kubestore_core::conventions::application_name(&env.name),
+        Some(0),
+    );
     metadata.finalizers = Some(vec![RESOURCES_FINALIZER.to_owned()]);
     let ignore_differences = env
         .services

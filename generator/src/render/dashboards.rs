@@ -1,17 +1,26 @@
-//! Grafana dashboards from the minijinja templates in `generator/dashboards/` (inside the
-//! crate, so it builds and packages on its own), rendered per
-//! environment and shipped as ConfigMaps the Grafana sidecar picks up (label
-//! `grafana_dashboard: "1"`, folder annotation `grafana_folder`).
+//! Grafana dashboards from the minijinja templates in the top-level `dashboards/templates/`,
+//! rendered per environment and shipped twice: as ConfigMaps the Grafana sidecar picks up
+//! (label `grafana_dashboard: "1"`, folder annotation `grafana_folder`), and as the same
+//! JSON in `dashboards/<env>/<slug>.json` for a user to import (see `crate::tree`).
 //!
 //! The templates are embedded with `include_str!`, so the binary renders the same
 //! dashboards from any working directory and a render never depends on files beside the
-//! environments. They render with `UndefinedBehavior::Strict`, and the output is parsed
-//! back as JSON before it is used; then every panel gets a unique id and a grid position,
-//! so templates only say how wide and tall a panel is.
+//! environments. They are read through `generator/dashboards`, a symlink to
+//! `../dashboards/templates`: `cargo package` follows it and packs the files into the
+//! crate, which then builds on its own (a path outside the crate would be left out). They
+//! render with `UndefinedBehavior::Strict`, and the output is parsed back as JSON before it
+//! is used; then every panel gets a unique id and a grid position, so templates only say
+//! how wide and tall a panel is.
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::ConfigMap;
+use kubestore_core::metrics;
+use kubestore_core::model::Environment;
+use kubestore_core::model::slo::decimal;
+use kubestore_core::sli::{
+    BUDGET_REMAINING_SERIES, OBJECTIVE_SERIES, error_ratio_series, selector, slo_labels,
+};
 use minijinja::value::Serde;
 use minijinja::{AutoEscape, UndefinedBehavior, Value as JinjaValue};
 use serde::Serialize;
@@ -19,14 +28,10 @@ use serde_json::Value;
 
 use super::Object;
 use super::workloads::meta;
-use crate::model::Environment;
-use crate::model::slo::decimal;
-use crate::sli::{
-    BUDGET_REMAINING_SERIES, OBJECTIVE_SERIES, error_ratio_series, selector, slo_labels,
-};
+use crate::envoy::stats;
 
 /// The templates, by name.
-const TEMPLATES: &[(&str, &str)] = &[
+pub const TEMPLATES: &[(&str, &str)] = &[
     ("_macros.j2", include_str!("../../dashboards/_macros.j2")),
     (
         "overview.json.j2",
@@ -170,6 +175,63 @@ fn services(env: &Environment) -> Vec<ServiceContext> {
         .collect()
 }
 
+/// Every metric name the templates read, under the name they use for it (`metric.<key>`),
+/// each taken from its home: the services' and the cluster's names in
+/// `kubestore_core::metrics`, the recorded SLO series in `kubestore_core::sli`, the Envoy
+/// statistics in [`crate::envoy::stats`]. A template spells none itself, so a renamed
+/// metric cannot leave a panel reading the old name.
+pub fn metric_names() -> BTreeMap<&'static str, String> {
+    let names: [(&str, &str); 14] = [
+        ("requests_total", metrics::REQUESTS_TOTAL),
+        ("requests_in_flight", metrics::REQUESTS_IN_FLIGHT),
+        ("request_duration", metrics::REQUEST_DURATION),
+        ("budget_remaining", BUDGET_REMAINING_SERIES),
+        ("hpa_current_replicas", metrics::HPA_CURRENT_REPLICAS),
+        ("hpa_desired_replicas", metrics::HPA_DESIRED_REPLICAS),
+        ("hpa_max_replicas", metrics::HPA_MAX_REPLICAS),
+        (
+            "deployment_available_replicas",
+            metrics::DEPLOYMENT_AVAILABLE_REPLICAS,
+        ),
+        (
+            "deployment_spec_replicas",
+            metrics::DEPLOYMENT_SPEC_REPLICAS,
+        ),
+        ("pod_resource_requests", metrics::POD_RESOURCE_REQUESTS),
+        ("pod_resource_limits", metrics::POD_RESOURCE_LIMITS),
+        ("pod_restarts_total", metrics::POD_RESTARTS_TOTAL),
+        (
+            "container_cpu_seconds_total",
+            metrics::CONTAINER_CPU_SECONDS_TOTAL,
+        ),
+        (
+            "container_memory_working_set",
+            metrics::CONTAINER_MEMORY_WORKING_SET,
+        ),
+    ];
+    let mut out: BTreeMap<&'static str, String> =
+        names.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+    out.insert(
+        "request_duration_bucket",
+        format!("{}_bucket", metrics::REQUEST_DURATION),
+    );
+    for (key, stat) in [
+        ("envoy_retries", stats::RETRIES),
+        ("envoy_retry_limit_exceeded", stats::RETRY_LIMIT_EXCEEDED),
+        ("envoy_ejections_active", stats::EJECTIONS_ACTIVE),
+        ("envoy_pending_overflow", stats::PENDING_OVERFLOW),
+        ("envoy_connection_overflow", stats::CONNECTION_OVERFLOW),
+        ("envoy_no_healthy_upstream", stats::NO_HEALTHY_UPSTREAM),
+        ("envoy_requests", stats::REQUESTS),
+        ("envoy_answered_503", stats::ANSWERED_503),
+        ("envoy_fault_aborts", stats::FAULT_ABORTS),
+        ("envoy_fault_delays", stats::FAULT_DELAYS),
+    ] {
+        out.insert(key, stat.series.to_owned());
+    }
+    out
+}
+
 /// Every dashboard of `env`.
 pub fn dashboards(env: &Environment) -> Result<Vec<Dashboard>, DashboardError> {
     let mut jinja = minijinja::Environment::new();
@@ -198,6 +260,7 @@ pub fn dashboards(env: &Environment) -> Result<Vec<Dashboard>, DashboardError> {
         .map(|s| s.window.to_string())
         .unwrap_or_default();
     let services = services(env);
+    let metric = metric_names();
     let mut jobs: Vec<(String, &str, BTreeMap<&str, JinjaValue>)> = Vec::new();
     let base = |uid: &str| {
         BTreeMap::from([
@@ -205,6 +268,7 @@ pub fn dashboards(env: &Environment) -> Result<Vec<Dashboard>, DashboardError> {
             ("window", JinjaValue::from(window.clone())),
             ("services", JinjaValue::from(Serde(&services))),
             ("uid", JinjaValue::from(uid.to_owned())),
+            ("metric", JinjaValue::from(Serde(&metric))),
         ])
     };
     for (slug, template) in [
@@ -291,9 +355,15 @@ fn lay_out(dashboard: &mut Value) {
     }
 }
 
-/// The dashboards of `env` as ConfigMaps, one per dashboard.
-pub fn render_dashboards(env: &Environment) -> Vec<Object> {
-    let dashboards = dashboards(env).unwrap_or_else(|e| {
+/// A dashboard's JSON as a file holds it, and as its ConfigMap carries it.
+pub fn dashboard_text(dashboard: &Dashboard) -> String {
+    serde_json::to_string_pretty(&dashboard.json).expect("JSON serializes") + "\n"
+}
+
+/// Every dashboard of `env`; the templates are embedded and tested, so a failure is a bug
+/// and panics with the whole chain of causes.
+fn rendered(env: &Environment) -> Vec<Dashboard> {
+    dashboards(env).unwrap_or_else(|e| {
         panic!(
             "{}",
             std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
@@ -301,8 +371,21 @@ pub fn render_dashboards(env: &Environment) -> Vec<Object> {
                 .collect::<Vec<_>>()
                 .join(": ")
         )
-    });
-    dashboards
+    })
+}
+
+/// The dashboards of `env` as files to import, by their path inside `dashboards/`.
+pub fn render_dashboard_files(env: &Environment) -> Vec<(String, String)> {
+    let place = crate::tree::EnvTree::of(env);
+    rendered(env)
+        .iter()
+        .map(|d| (place.dashboard_file(&d.slug), dashboard_text(d)))
+        .collect()
+}
+
+/// The dashboards of `env` as ConfigMaps, one per dashboard.
+pub fn render_dashboards(env: &Environment) -> Vec<Object> {
+    rendered(env)
         .into_iter()
         .map(|dashboard| {
             let name = format!("dashboard-{}", dashboard.slug);
@@ -315,12 +398,11 @@ pub fn render_dashboards(env: &Environment) -> Vec<Object> {
                 FOLDER_ANNOTATION.to_owned(),
                 env.monitoring.grafana_folder.clone(),
             )]));
-            let text = serde_json::to_string_pretty(&dashboard.json).expect("JSON serializes");
             let map = ConfigMap {
                 metadata,
                 data: Some(BTreeMap::from([(
                     format!("{}.json", dashboard.uid),
-                    text + "\n",
+                    dashboard_text(&dashboard),
                 )])),
                 ..Default::default()
             };

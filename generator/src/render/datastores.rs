@@ -11,14 +11,14 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kubestore_core::catalog;
+use kubestore_core::conventions::{self as conv, labels, selector};
+use kubestore_core::model::{Environment, Store};
 
 use super::Object;
 use super::workloads::{
     container_security, meta, pod_security, quantity, resources, service_account, tmp_volume,
 };
-use crate::catalog;
-use crate::conventions::{self as conv, labels, selector};
-use crate::model::{Environment, Store};
 
 pub(super) fn render_datastores(env: &Environment) -> Vec<Object> {
     let mut out = Vec::new();

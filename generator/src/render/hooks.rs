@@ -35,15 +35,16 @@ use k8s_openapi::api::networking::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kubestore_core::catalog::{self, Datastore};
+use kubestore_core::conventions::{self as conv, SLO_CHECK, labels, selector};
+use kubestore_core::defaults;
+use kubestore_core::model::{Environment, Service};
+use kubestore_core::slo_check::{exit, flags};
 
 use super::Object;
 use super::argocd::{SYNC_WAVE, WAVE_MIGRATIONS};
 use super::openslo::render_openslo;
 use super::workloads::{container_security, datastore_env, pod_security, resources, tmp_volume};
-use crate::catalog::{self, Datastore};
-use crate::conventions::{self as conv, labels, selector};
-use crate::model::{Environment, Service};
-use crate::slo_check::{exit, flags};
 
 /// Annotation naming the hook phase.
 pub const HOOK: &str = "argocd.argoproj.io/hook";
@@ -52,12 +53,8 @@ pub const HOOK_DELETE_POLICY: &str = "argocd.argoproj.io/hook-delete-policy";
 /// Delete the previous run when a new one starts, and a run once it succeeded; a failed
 /// run stays for `kubectl logs` until the next sync.
 pub const DELETE_POLICY: &str = "BeforeHookCreation,HookSucceeded";
-/// Name of the SLO check Job and its image.
-pub const SLO_CHECK: &str = "slo-check";
 /// Component label of the migration Jobs.
 const MIGRATION: &str = "migration";
-/// Port of Prometheus' HTTP API.
-const PROMETHEUS_PORT: u16 = 9090;
 /// Where the SLO check finds its OpenSLO documents.
 const SLOS_DIR: &str = "/etc/slo-check/slos";
 /// The file whose content Kubernetes keeps as the container's termination message.
@@ -68,7 +65,7 @@ const SLO_CHECK_RETRIES: i32 = 2;
 /// slo-check's default `--timeout`, 60s), per pod.
 const SLO_CHECK_SLACK_SECONDS: i64 = 120;
 /// Label Prometheus Operator puts on the Prometheus pods.
-const PROMETHEUS_POD_LABEL: (&str, &str) = ("app.kubernetes.io/name", "prometheus");
+const PROMETHEUS_POD_LABEL: (&str, &str) = (conv::NAME_LABEL, "prometheus");
 
 pub(super) fn render_hooks(env: &Environment) -> Vec<Object> {
     let mut out = Vec::new();
@@ -309,9 +306,9 @@ fn slo_check(env: &Environment) -> Job {
 }
 
 /// A small, fixed footprint: the checker makes a handful of HTTP queries.
-fn slo_check_resources() -> crate::model::Resources {
-    let q = |s: &str| crate::model::Quantity::parse(s).expect("a valid built-in quantity");
-    crate::model::Resources {
+fn slo_check_resources() -> kubestore_core::model::Resources {
+    let q = |s: &str| kubestore_core::model::Quantity::parse(s).expect("a valid built-in quantity");
+    kubestore_core::model::Resources {
         cpu: Some(q("50m")),
         memory: q("64Mi"),
         ephemeral_storage: q("16Mi"),
@@ -356,10 +353,7 @@ fn egress_only(
 fn migrations_policy() -> NetworkPolicy {
     egress_only(
         "migrations",
-        BTreeMap::from([(
-            "app.kubernetes.io/component".to_owned(),
-            MIGRATION.to_owned(),
-        )]),
+        BTreeMap::from([(conv::COMPONENT_LABEL.to_owned(), MIGRATION.to_owned())]),
         NetworkPolicyEgressRule {
             to: Some(vec![NetworkPolicyPeer {
                 pod_selector: Some(LabelSelector {
@@ -373,8 +367,18 @@ fn migrations_policy() -> NetworkPolicy {
     )
 }
 
-/// The SLO check reaches Prometheus' API in the monitoring namespace and nothing else.
+/// The SLO check reaches the Service its Prometheus URL names, and nothing else: that
+/// namespace, on that port; within it only the Prometheus pods when the Service is
+/// Prometheus Operator's, whose pods' labels are known.
 fn slo_check_policy(env: &Environment) -> NetworkPolicy {
+    let prometheus = &env.monitoring.prometheus;
+    let pods = (prometheus.name == defaults::PROMETHEUS_SERVICE).then(|| LabelSelector {
+        match_labels: Some(BTreeMap::from([(
+            PROMETHEUS_POD_LABEL.0.to_owned(),
+            PROMETHEUS_POD_LABEL.1.to_owned(),
+        )])),
+        ..Default::default()
+    });
     egress_only(
         SLO_CHECK,
         selector(SLO_CHECK),
@@ -383,20 +387,14 @@ fn slo_check_policy(env: &Environment) -> NetworkPolicy {
                 namespace_selector: Some(LabelSelector {
                     match_labels: Some(BTreeMap::from([(
                         "kubernetes.io/metadata.name".to_owned(),
-                        env.monitoring.namespace.clone(),
+                        prometheus.namespace.clone(),
                     )])),
                     ..Default::default()
                 }),
-                pod_selector: Some(LabelSelector {
-                    match_labels: Some(BTreeMap::from([(
-                        PROMETHEUS_POD_LABEL.0.to_owned(),
-                        PROMETHEUS_POD_LABEL.1.to_owned(),
-                    )])),
-                    ..Default::default()
-                }),
+                pod_selector: pods,
                 ..Default::default()
             }]),
-            ports: Some(vec![tcp(PROMETHEUS_PORT)]),
+            ports: Some(vec![tcp(prometheus.port)]),
         },
     )
 }

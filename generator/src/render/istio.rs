@@ -12,11 +12,14 @@
 
 use std::collections::BTreeMap;
 
+use kubestore_core::catalog::{self, Idempotency, Route};
+use kubestore_core::conventions::selector;
+use kubestore_core::model::{Environment, Experiment, Percent, RetryLayer, Service};
+use kubestore_core::runtime::OPERATIONAL_PATHS;
+
 use super::Object;
 use super::network::ISTIO_NAMESPACE;
 use super::workloads::meta;
-use crate::catalog::{self, Idempotency, Route};
-use crate::conventions::selector;
 use crate::crds::Custom;
 use crate::crds::istio::{
     Action, AuthorizationPolicySpec, ClientTls, ClientTlsMode, ConnectionPool, Destination,
@@ -26,8 +29,6 @@ use crate::crds::istio::{
     ServerPort, ServerTls, ServerTlsMode, Source, StringMatch, TcpPool, TrafficPolicy,
     VirtualServiceSpec, WorkloadSelector,
 };
-use crate::model::{Environment, Experiment, Percent, RetryLayer, Service};
-use kubestore_core::runtime::OPERATIONAL_PATHS;
 
 /// Name of the store's Gateway.
 pub const GATEWAY: &str = "kubestore";

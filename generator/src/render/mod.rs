@@ -17,12 +17,11 @@ mod workloads;
 
 use std::collections::BTreeMap;
 
+use kubestore_core::model::Environment;
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::crds::istio::{DestinationRuleSpec, VirtualServiceSpec};
-
-use crate::model::Environment;
 
 /// One rendered object.
 #[derive(Debug, Clone, PartialEq)]

@@ -3,16 +3,16 @@
 //! the series the same `job` and `namespace` labels, so that the SLO rules, the dashboards
 //! and `slo-check` query both setups alike.
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use kubestore_core::conventions::{HTTP_PORT_NAME, selector};
+use kubestore_core::model::Environment;
+use kubestore_core::runtime::METRICS_PATH;
 use serde_json::{Value, json};
 
 use super::Object;
 use super::workloads::meta;
-use crate::conventions::{HTTP_PORT_NAME, selector};
 use crate::crds::Custom;
 use crate::crds::monitoring::{Endpoint, PodMetricsEndpoint, PodMonitorSpec, ServiceMonitorSpec};
-use crate::model::Environment;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
-use kubestore_core::runtime::METRICS_PATH;
 
 /// Scrape interval: four samples in the shortest (1m) `$__rate_interval` Grafana uses.
 pub const SCRAPE_INTERVAL: &str = "15s";
@@ -27,7 +27,7 @@ pub fn render_service_monitors(env: &Environment) -> Vec<Object> {
             let monitor = Custom::new(
                 meta(name, "monitoring"),
                 ServiceMonitorSpec {
-                    job_label: Some("app.kubernetes.io/name".into()),
+                    job_label: Some(kubestore_core::conventions::NAME_LABEL.into()),
                     selector: LabelSelector {
                         match_labels: Some(selector(name)),
                         ..Default::default()
@@ -59,8 +59,8 @@ pub fn render_pod_monitor() -> Object {
             selector: LabelSelector {
                 match_labels: Some(
                     [(
-                        "app.kubernetes.io/part-of".to_owned(),
-                        crate::conventions::PART_OF.to_owned(),
+                        kubestore_core::conventions::PART_OF_LABEL.to_owned(),
+                        kubestore_core::conventions::PART_OF.to_owned(),
                     )]
                     .into(),
                 ),

@@ -10,11 +10,11 @@ use k8s_openapi::api::networking::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kubestore_core::catalog::{self, Datastore};
+use kubestore_core::conventions::{self as conv, labels, selector};
+use kubestore_core::model::Environment;
 
 use super::Object;
-use crate::catalog::{self, Datastore};
-use crate::conventions::{self as conv, labels, selector};
-use crate::model::Environment;
 
 /// Namespace of the Istio control plane and ingress gateway.
 pub const ISTIO_NAMESPACE: &str = "istio-system";

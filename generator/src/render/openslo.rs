@@ -16,14 +16,13 @@
 //! - `kubestore.dev/fast-burn`: the page tier's burn-rate factor, which stops a post-sync
 //!   soak at once.
 
-use serde_json::{Value, json};
-
-use crate::model::Environment;
-use crate::model::slo::{ServiceSlos, Slo, SloKind};
-use crate::sli::{
+use kubestore_core::model::Environment;
+use kubestore_core::model::slo::{ServiceSlos, Slo, SloKind};
+use kubestore_core::sli::{
     error_ratio_expr, error_ratio_series, selector, sli_metrics, slo_labels, slo_name,
 };
-use crate::slo_check::annotations as a;
+use kubestore_core::slo_check::annotations as a;
+use serde_json::{Value, json};
 
 /// `(file name, document)` per SLO of `env`; [`crate::tree::EnvTree::openslo`] is the
 /// folder they go to.

@@ -9,11 +9,11 @@ use k8s_openapi::api::autoscaling::v2::{
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kubestore_core::conventions::selector;
+use kubestore_core::model::{Disruption, Environment, Service};
 
 use super::Object;
 use super::workloads::meta;
-use crate::conventions::selector;
-use crate::model::{Disruption, Environment, Service};
 
 pub(super) fn render_scaling(env: &Environment) -> Vec<Object> {
     let mut out = Vec::new();

@@ -1,12 +1,14 @@
 //! The credentials' Secrets, never in plaintext: a SealedSecret per Secret for
 //! `sealed-secrets`, an ExternalSecret per Secret for `external-secrets`. The Secret names
-//! and keys are those the Deployments and StatefulSets read ([`crate::conventions`]).
+//! and keys are those the Deployments and StatefulSets read ([`kubestore_core::conventions`]).
 //! They are per environment by nature (sealed values are bound to one namespace), so
 //! they live in each overlay, never in the base.
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kubestore_core::model::Environment;
+use kubestore_core::model::secrets::{CREDENTIALS, Secrets};
 
 use super::Object;
 use super::workloads::meta;
@@ -15,8 +17,6 @@ use crate::crds::secrets::{
     ExternalSecretData, ExternalSecretSpec, ExternalSecretTarget, RemoteRef, SealedSecretSpec,
     SecretStoreRef, SecretTemplate,
 };
-use crate::model::Environment;
-use crate::model::secrets::{CREDENTIALS, Secrets};
 
 /// How often External Secrets re-reads a remote value: a rotated password reaches the
 /// cluster within the hour without hammering the secret manager.

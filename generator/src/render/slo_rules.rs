@@ -15,16 +15,17 @@
 
 use std::collections::BTreeMap;
 
+use kubestore_core::model::slo::{ServiceSlos, Slo, SloKind, Tier, decimal};
+use kubestore_core::model::{Duration, Environment};
+use kubestore_core::sli::{
+    BUDGET_REMAINING_SERIES, BUDGET_SERIES, OBJECTIVE_SERIES, alert_name, error_ratio_expr,
+    error_ratio_series, requests_expr, requests_series, selector, sli_metrics, slo_labels,
+};
+
 use super::Object;
 use super::workloads::meta;
 use crate::crds::Custom;
 use crate::crds::monitoring::{PrometheusRuleSpec, Rule, RuleGroup};
-use crate::model::slo::{ServiceSlos, Slo, SloKind, Tier, decimal};
-use crate::model::{Duration, Environment};
-use crate::sli::{
-    BUDGET_REMAINING_SERIES, BUDGET_SERIES, OBJECTIVE_SERIES, alert_name, error_ratio_expr,
-    error_ratio_series, requests_expr, requests_series, selector, sli_metrics, slo_labels,
-};
 
 /// Link to the runbook section of `alert`, in the repository Argo CD reads.
 pub fn runbook_url(env: &Environment, alert: &str) -> String {
@@ -463,10 +464,11 @@ pub fn runbook(env: &Environment) -> String {
                 out.push_str(&format!(
                     "Severity `ticket`. Prometheus has no series of the {what} SLI: while it \
                      lasts no burn-rate alert can fire. Check that the pods run \
-                     (`kubectl -n {} get pods -l app.kubernetes.io/name={}`), that the target \
+                     (`kubectl -n {} get pods -l {}={}`), that the target \
                      is up in Prometheus (Status > Targets), and that the metric names did not \
                      change.\n",
                     env.namespace,
+                    kubestore_core::conventions::NAME_LABEL,
                     service.name()
                 ));
             }

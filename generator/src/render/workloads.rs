@@ -16,13 +16,13 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity as KubeQuantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kubestore_core::catalog::{self, Datastore};
+use kubestore_core::conventions::{self as conv, labels, selector};
+use kubestore_core::defaults;
+use kubestore_core::model::{CountOrPercent, Environment, RetryLayer, Service};
 use kubestore_core::runtime::{HEALTHZ_PATH, READYZ_PATH, env};
 
 use super::Object;
-use crate::catalog::{self, Datastore};
-use crate::conventions::{self as conv, labels, selector};
-use crate::defaults;
-use crate::model::{CountOrPercent, Environment, RetryLayer, Service};
 
 /// Seconds the pod waits in preStop before SIGTERM, so that endpoints and Envoy
 /// configurations drop it before the process starts draining.
@@ -31,10 +31,7 @@ const PRE_STOP_SECONDS: i64 = 3;
 pub(super) fn render_namespace(env: &Environment) -> Object {
     let mut labels = BTreeMap::from([
         ("istio-injection".to_owned(), "enabled".to_owned()),
-        (
-            "app.kubernetes.io/part-of".to_owned(),
-            conv::PART_OF.to_owned(),
-        ),
+        (conv::PART_OF_LABEL.to_owned(), conv::PART_OF.to_owned()),
         // Audit and warn on the restricted profile; enforcing it needs the Istio CNI
         // node agent, since the sidecar's init container otherwise needs NET_ADMIN.
         (
@@ -93,9 +90,9 @@ pub(super) fn service_account(name: &str, component: &str) -> ServiceAccount {
 
 fn component(service: &Service) -> &'static str {
     if service.def.public {
-        crate::conventions::PUBLIC_COMPONENT
+        kubestore_core::conventions::PUBLIC_COMPONENT
     } else {
-        crate::conventions::INTERNAL_COMPONENT
+        kubestore_core::conventions::INTERNAL_COMPONENT
     }
 }
 
@@ -220,11 +217,11 @@ pub(super) fn datastore_env(service: &str, datastore: Option<Datastore>) -> Vec<
     }
 }
 
-pub(super) fn quantity(q: &crate::model::Quantity) -> KubeQuantity {
+pub(super) fn quantity(q: &kubestore_core::model::Quantity) -> KubeQuantity {
     KubeQuantity(q.as_str().to_owned())
 }
 
-pub(super) fn resources(r: &crate::model::Resources) -> ResourceRequirements {
+pub(super) fn resources(r: &kubestore_core::model::Resources) -> ResourceRequirements {
     let mut requests = BTreeMap::from([
         ("memory".to_owned(), quantity(&r.memory)),
         (

@@ -285,6 +285,14 @@ pub fn burn_windows(window: Duration) -> Vec<BurnWindow> {
         .collect()
 }
 
+/// The page tier's fastest burn-rate factor: 2% of the budget in the first hour of a
+/// 30-day window, 14.4. Alert windows scale with the SLO window, so the factor is the same
+/// for every window; tools that judge a fast burn without an environment use this one.
+pub fn page_factor() -> f64 {
+    let (n, d) = burn_windows(Duration::from_millis(THIRTY_DAYS))[0].factor_fraction();
+    n as f64 / d as f64
+}
+
 /// The ranges error ratios are recorded over: every alert window, then the SLO window.
 pub fn rate_windows(window: Duration) -> Vec<Duration> {
     let mut out: Vec<Duration> = burn_windows(window)
@@ -434,6 +442,11 @@ mod tests {
         }
         assert_eq!(windows[0].threshold(&slo("99.95%")), "0.0072");
         assert_eq!(windows[0].threshold(&slo("99.99%")), "0.00144");
+    }
+
+    #[test]
+    fn the_page_factor_is_the_workbooks() {
+        assert_eq!(page_factor(), 14.4);
     }
 
     #[test]

@@ -1,0 +1,54 @@
+//! What can stop a command, and the exit code each outcome gives.
+
+use std::path::{Path, PathBuf};
+
+use kubestore_core::spec::ConfigErrors;
+
+use crate::output::Difference;
+
+/// What can stop a command.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// One or more environment files are invalid.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<ConfigErrors>),
+    /// The tree on disk (or the dashboards beside it) differs from a fresh render.
+    #[error("{} is stale: {} file(s) there or in the dashboards beside it differ from a fresh render; run `kubestore-gen render` and commit", .dir.display(), .differences.len())]
+    Stale {
+        /// The rendered tree's folder.
+        dir: PathBuf,
+        /// What differs.
+        differences: Vec<Difference>,
+    },
+    /// A file could not be read or written.
+    #[error("cannot access {}", .path.display())]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The command line names something that does not exist.
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl Error {
+    /// Process exit code, as documented in `--help`: 1 when the answer is no (invalid,
+    /// stale), 2 when no answer could be given.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Invalid(_) | Error::Stale { .. } => 1,
+            Error::Io { .. } | Error::Usage(_) => 2,
+        }
+    }
+}
+
+/// Makes an [`Error::Io`] about `path`, for `map_err`.
+pub(crate) fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
