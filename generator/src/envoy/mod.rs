@@ -11,6 +11,7 @@ pub mod stats;
 pub mod translate;
 
 use kubestore_core::model::{Environment, Service};
+use kubestore_core::runtime::READYZ_PATH;
 use serde_json::{Value, json};
 
 use crate::render::{MeshPolicy, mesh_policy};
@@ -107,7 +108,7 @@ fn readiness_check(host: &str) -> Value {
         "unhealthy_threshold": 3,
         "healthy_threshold": 1,
         // The cluster's name, Envoy's default Host, is not a valid host name.
-        "http_health_check": {"path": "/readyz", "host": host},
+        "http_health_check": {"path": READYZ_PATH, "host": host},
     }])
 }
 
