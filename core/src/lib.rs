@@ -10,7 +10,10 @@
 //! - [`canary`]: the canary gate's measurements, derived from the SLIs;
 //! - [`slo_check`]: the flags, exit codes and OpenSLO annotations the generator and
 //!   `slo-check` share;
-//! - [`defaults`] and [`conventions`]: built-in values and shared names.
+//! - [`defaults`] and [`conventions`]: built-in values and shared names;
+//! - [`runtime`]: the environment variables the services read and the paths they serve
+//!   besides their API (probes, metrics);
+//! - [`limits`]: the store's business limits (quantities, lines per cart or order).
 //!
 //! The generator renders from this crate; `slo-check` evaluates from it. Keeping it free of
 //! Kubernetes types and templates keeps both programs on one definition of each SLO.
@@ -19,8 +22,10 @@ pub mod canary;
 pub mod catalog;
 pub mod conventions;
 pub mod defaults;
+pub mod limits;
 pub mod metrics;
 pub mod model;
+pub mod runtime;
 pub mod sli;
 pub mod slo_check;
 pub mod spec;

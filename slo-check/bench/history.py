@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """Writes the benchmark's input: a day of 15s samples for SERVICES services (one
-availability and one latency SLO each) as OpenMetrics, and their OpenSLO documents.
+availability and one latency SLO each) as OpenMetrics, and their OpenSLO documents:
+counting events over a 1d window, or with `timeslices`, good 1m slices over a 28d window
+(of which the day of history is all there is).
 
-usage: history.py SERVICES END_UNIX_SECONDS OUT_DIR
+usage: history.py SERVICES END_UNIX_SECONDS OUT_DIR [occurrences|timeslices]
 """
 import os
 import sys
 
 services, end, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+method = sys.argv[4] if len(sys.argv) > 4 else "occurrences"
 step, day = 15, 86400
 start = end - day
 os.makedirs(os.path.join(out, "slos"), exist_ok=True)
@@ -33,6 +36,12 @@ with open(os.path.join(out, "history.om"), "w") as f:
     f.write("# EOF\n")
 
 def slo(name, service, objective, side, numerator, total):
+    if method == "timeslices":
+        # A minute is good when its ratio reaches the objective; 99% of minutes must be.
+        window, budgeting = "28d", "Timeslices"
+        target = f"{{target: 0.99, timeSliceTarget: {objective}, timeSliceWindow: 1m}}"
+    else:
+        window, budgeting, target = "1d", "Occurrences", f"{{target: {objective}}}"
     return f"""apiVersion: openslo/v1
 kind: SLO
 metadata:
@@ -47,9 +56,9 @@ spec:
           metricSource: {{type: Prometheus, spec: {{query: '{numerator}'}}}}
         total:
           metricSource: {{type: Prometheus, spec: {{query: '{total}'}}}}
-  timeWindow: [{{duration: 1d, isRolling: true}}]
-  budgetingMethod: Occurrences
-  objectives: [{{target: {objective}}}]
+  timeWindow: [{{duration: {window}, isRolling: true}}]
+  budgetingMethod: {budgeting}
+  objectives: [{target}]
 """
 
 for s in range(services):

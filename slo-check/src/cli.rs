@@ -37,13 +37,15 @@ pub enum Format {
     Html,
 }
 
-/// Checks that services meet their SLOs, from OpenSLO definitions (or a KubeStore
-/// environment) and any Prometheus-compatible query API.
+/// Checks that services meet their SLOs, from OpenSLO, Sloth or Pyrra definitions (or a
+/// KubeStore environment) and any Prometheus-compatible query API.
 #[derive(Debug, Parser)]
 #[command(name = "slo-check", version, after_long_help = EXIT_CODES, after_help = EXIT_CODES)]
 #[command(group(ArgGroup::new("source").required(true).args([flags::SLOS, flags::ENV])))]
 pub struct Cli {
-    /// OpenSLO v1 documents: a file, or a folder read recursively (*.yaml, *.yml).
+    /// SLO definitions (OpenSLO v1, Sloth, Pyrra, mixed freely): a file, or a folder read
+    /// recursively (.yaml and .yml, any case); other Kubernetes objects in it are skipped
+    /// with a note.
     #[arg(long = flags::SLOS, value_name = "PATH")]
     pub slos: Option<PathBuf>,
 
@@ -52,12 +54,18 @@ pub struct Cli {
     #[arg(long = flags::ENV, value_name = "NAME")]
     pub env: Option<String>,
 
+    /// The SLO period of Sloth SLOs, whose files do not state one (as `sloth generate
+    /// --default-slo-period`).
+    #[arg(long, value_name = "DURATION", default_value_t = crate::sloth::DEFAULT_PERIOD, requires = flags::SLOS)]
+    pub default_slo_period: Span,
+
     /// Folder of environment files (with --env).
     #[arg(long = flags::ENVIRONMENTS, value_name = "DIR", default_value = "environments", requires = flags::ENV)]
     pub environments: PathBuf,
 
     /// Prometheus, or anything serving its HTTP query API (Thanos, Mimir, Cortex,
-    /// VictoriaMetrics), with its path prefix if it has one.
+    /// VictoriaMetrics), with its path prefix if it has one [default: the URL the
+    /// definitions' OpenSLO DataSources name].
     #[arg(long = flags::PROMETHEUS, env = "PROMETHEUS_URL", value_name = "URL")]
     pub prometheus: Option<String>,
 
@@ -155,7 +163,8 @@ pub struct Cli {
     #[arg(long = flags::TERMINATION_LOG, value_name = "FILE")]
     pub termination_log: Option<PathBuf>,
 
-    /// Print every resolved query and the evaluation time; ask nothing.
+    /// Print every resolved query, where each was read from, and the evaluation time;
+    /// ask nothing.
     #[arg(long)]
     pub explain: bool,
 }

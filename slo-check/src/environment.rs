@@ -9,10 +9,11 @@ use kubestore_core::model::slo::SloKind;
 use kubestore_core::sli::{error_ratio_series, selector, sli_metrics, slo_labels, slo_name};
 use kubestore_core::spec;
 
-use crate::definition::{Numerator, SloDefinition};
+use crate::definition::{Budgeting, Numerator, SloDefinition};
 use crate::error::{SpecError, SpecErrors};
 use crate::promql::CounterExpr;
 use crate::span::Span;
+use kubestore_core::model::slo::page_factor;
 
 /// The SLOs of one environment and its post-sync window.
 pub struct EnvSlos {
@@ -77,6 +78,10 @@ pub fn load(dir: &Path, name: &str) -> Result<EnvSlos, SpecErrors> {
                 slo: slo.kind.as_str().to_owned(),
                 objective: slo.objective_ratio().parse().unwrap_or(f64::NAN),
                 period: secs(service.window),
+                calendar: None,
+                budgeting: Budgeting::Occurrences,
+                threshold: None,
+                grouping: Vec::new(),
                 numerator_kind: match slo.kind {
                     SloKind::Availability => Numerator::Bad,
                     SloKind::Latency => Numerator::Good,
@@ -91,8 +96,10 @@ pub fn load(dir: &Path, name: &str) -> Result<EnvSlos, SpecErrors> {
                 fast_burn: service.burn_windows()[0]
                     .factor()
                     .parse()
-                    .unwrap_or(crate::run::PAGE_FACTOR),
+                    .unwrap_or_else(|_| page_factor()),
                 origin: origin.clone(),
+                sources: Default::default(),
+                prometheus_url: None,
             });
         }
     }

@@ -6,10 +6,13 @@ use std::sync::Arc;
 use serde::Serialize;
 use tokio::task::JoinSet;
 
-use crate::definition::{Numerator, SloDefinition};
+use crate::definition::{Budgeting, Numerator, SloDefinition};
 use crate::prometheus::{Answer, Auth, Client, QueryError};
 use crate::promql::{self, is_recorded};
 use crate::span::Span;
+
+mod grouped;
+mod ratio;
 
 /// What happens when the SLO period's budget is spent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
@@ -126,28 +129,80 @@ pub struct Outcome {
     /// Error ratio over the window, `(unix seconds, ratio)`, for charts.
     #[serde(skip)]
     pub history: Vec<(f64, f64)>,
+    /// The recorded series this SLO's alerts read, when it has no recent sample.
+    #[serde(skip)]
+    pub rules_missing: Option<Span>,
 }
 
 /// The queries of one SLO, in the order they are asked.
 pub struct Plan {
-    /// Bad (or good) events over the window.
+    /// Bad (or good) events over the window; with time slices, the share of good slices
+    /// (or the slices' mean ratio).
     pub numerator_window: String,
-    /// All events over the window.
-    pub total_window: String,
-    /// Bad (or good) events over the SLO period.
+    /// All events over the window; none with time slices, whose numerator is a share.
+    pub total_window: Option<String>,
+    /// The same over the SLO period.
     pub numerator_period: String,
-    /// All events over the SLO period.
-    pub total_period: String,
+    /// The same over the SLO period.
+    pub total_period: Option<String>,
+    /// With time slices: the requests over the window, for traffic and no-data checks.
+    pub events_window: Option<String>,
+    /// The range the period's budget is measured over.
+    pub period: Span,
 }
 
 impl Plan {
-    /// The queries of `def` for `window`.
-    pub fn new(def: &SloDefinition, window: Span) -> Self {
-        Self {
-            numerator_window: def.numerator.over(window),
-            total_window: def.total.over(window),
-            numerator_period: def.numerator.over(def.period),
-            total_period: def.total.over(def.period),
+    /// The queries of `def` for `window` at `at`.
+    pub fn new(def: &SloDefinition, window: Span, at: i64) -> Self {
+        let period = def.period_range(at);
+        // Slices are evaluated by a subquery stepping by the slice: each step's ratio
+        // is that of the slice ending there; slices without requests are left out.
+        let sliced = |slice: Span, good: &dyn Fn(&str) -> String| {
+            let ratio = Self::slice_ratio(def, slice);
+            // A second short of the range: the slices ending within it, the same count
+            // whether the server's subquery includes its start (Prometheus 2,
+            // VictoriaMetrics) or not (Prometheus 3). One average, not a sum and a
+            // count: a 28d period of 1m slices is 40320 steps, evaluated once.
+            let over = |range: Span| {
+                let range = Span::from_secs(range.secs().saturating_sub(1).max(1));
+                format!("avg_over_time(({})[{range}:{slice}])", good(&ratio))
+            };
+            Self {
+                numerator_window: over(window),
+                total_window: None,
+                numerator_period: over(period),
+                total_period: None,
+                events_window: def.threshold.is_none().then(|| def.total.over(window)),
+                period,
+            }
+        };
+        match def.budgeting {
+            Budgeting::Occurrences => Self {
+                numerator_window: def.numerator.over(window),
+                total_window: Some(def.total.over(window)),
+                numerator_period: def.numerator.over(period),
+                total_period: Some(def.total.over(period)),
+                events_window: None,
+                period,
+            },
+            Budgeting::Timeslices { target, slice } => {
+                sliced(slice, &|ratio| format!("({ratio}) >= bool {target}"))
+            }
+            Budgeting::RatioTimeslices { slice } => sliced(slice, &|ratio| ratio.to_owned()),
+        }
+    }
+
+    /// The ratio of good events over the `slice` ending at each step.
+    fn slice_ratio(def: &SloDefinition, slice: Span) -> String {
+        if let Some(t) = &def.threshold {
+            // 1 for a slice whose value is on the good side of the threshold, else 0.
+            return format!("({}) {} bool {}", def.numerator.over(slice), t.op, t.value);
+        }
+        let (n, t) = (def.numerator.over(slice), def.total.over(slice));
+        match def.numerator_kind {
+            Numerator::Good => format!("({n}) / ({t} > 0)"),
+            Numerator::Bad => format!("1 - (({n} or vector(0)) / ({t} > 0))"),
+            Numerator::ErrorRatio => format!("1 - ({n})"),
         }
     }
 
@@ -156,6 +211,7 @@ impl Plan {
         let (n, t) = (def.numerator.over(range), def.total.over(range));
         match def.numerator_kind {
             Numerator::Bad => format!("({n} or vector(0)) / ({t})"),
+            Numerator::ErrorRatio => n,
             Numerator::Good => format!("1 - (({n}) / ({t}))"),
         }
     }
@@ -199,7 +255,7 @@ pub async fn evaluate(
         outcomes[i] = Some(outcome);
     }
     let outcomes: Vec<Outcome> = outcomes.into_iter().flatten().collect();
-    let mut warnings: Vec<String> = Vec::new();
+    let mut warnings: Vec<String> = rules_missing(&outcomes).into_iter().collect();
     for o in &outcomes {
         for w in &o.warnings {
             if !warnings.contains(w) {
@@ -208,6 +264,23 @@ pub async fn evaluate(
         }
     }
     (outcomes, warnings)
+}
+
+/// One warning for every SLO whose recorded series is missing: one cause, said once.
+fn rules_missing(outcomes: &[Outcome]) -> Option<String> {
+    let missing: Vec<&Outcome> = outcomes
+        .iter()
+        .filter(|o| o.rules_missing.is_some())
+        .collect();
+    let range = missing.first()?.rules_missing?;
+    let names: Vec<&str> = missing.iter().map(|o| o.name.as_str()).collect();
+    Some(format!(
+        "recording rules not loaded: the recorded error ratio of {} {} has no sample in the \
+         last {range}, so {} alerts cannot fire",
+        if names.len() == 1 { "SLO" } else { "SLOs" },
+        names.join(", "),
+        if names.len() == 1 { "its" } else { "their" },
+    ))
 }
 
 /// An outcome with no numbers yet (verdict `error` until one is set).
@@ -229,7 +302,7 @@ fn base(def: &SloDefinition, params: &Params, queries: Vec<String>) -> Outcome {
         bad_requests: None,
         request_rate: None,
         budget_remaining: None,
-        period: def.period,
+        period: def.period_at(params.at),
         verdict: Verdict::Error,
         reason: String::new(),
         no_data_cause: None,
@@ -237,6 +310,7 @@ fn base(def: &SloDefinition, params: &Params, queries: Vec<String>) -> Outcome {
         warnings: Vec::new(),
         origin: def.origin.clone(),
         history: Vec::new(),
+        rules_missing: None,
     }
 }
 
@@ -269,27 +343,38 @@ async fn one(
     def: &SloDefinition,
     params: &Params,
 ) -> Outcome {
-    let plan = Plan::new(def, params.window);
-    let queries = vec![
-        plan.numerator_window.clone(),
-        plan.total_window.clone(),
-        plan.numerator_period.clone(),
-        plan.total_period.clone(),
-    ];
+    let plan = Plan::new(def, params.window, params.at);
+    let queries: Vec<String> = [
+        Some(&plan.numerator_window),
+        plan.total_window.as_ref(),
+        Some(&plan.numerator_period),
+        plan.total_period.as_ref(),
+        plan.events_window.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    .cloned()
+    .collect();
     let at = params.at;
     let answers = tokio::try_join!(
         client.query(auth, &plan.numerator_window, at),
-        client.query(auth, &plan.total_window, at),
+        optional(client, auth, plan.total_window.as_ref(), at),
         client.query(auth, &plan.numerator_period, at),
-        client.query(auth, &plan.total_period, at),
+        optional(client, auth, plan.total_period.as_ref(), at),
+        optional(client, auth, plan.events_window.as_ref(), at),
     );
-    let (n_w, t_w, n_p, t_p) = match answers {
+    let (n_w, t_w, n_p, t_p, e_w) = match answers {
         Ok(a) => a,
         Err(e) => return failed(def, params, queries, &e),
     };
     let mut o = base(def, params, queries);
     let mut partial = Vec::new();
-    for a in [&n_w, &t_w, &n_p, &t_p] {
+    for a in [&n_w, &n_p]
+        .into_iter()
+        .chain(t_w.as_ref())
+        .chain(t_p.as_ref())
+        .chain(e_w.as_ref())
+    {
         collect_warnings(&mut o.warnings, a);
         if a.partial {
             partial.push(());
@@ -316,10 +401,7 @@ async fn one(
         let q = promql::presence(recorded, range);
         o.queries.push(q.clone());
         match client.query(auth, &q, at).await {
-            Ok(a) if a.samples.is_empty() => o.warnings.push(format!(
-                "recording rules not loaded: `{recorded}` has no sample in the last {range}, \
-                 so the alerts of this SLO cannot fire"
-            )),
+            Ok(a) if a.samples.is_empty() => o.rules_missing = Some(range),
             Ok(a) => collect_warnings(&mut o.warnings, &a),
             Err(e) => o
                 .warnings
@@ -327,41 +409,91 @@ async fn one(
         }
     }
 
+    if def.numerator_kind == Numerator::ErrorRatio {
+        return ratio::one(client, auth, def, params, o, &n_w, &n_p).await;
+    }
+    // Grouped SLIs (Pyrra's) count events, so they always have totals.
+    if let (false, Some(t_w), Some(t_p)) = (def.grouping.is_empty(), &t_w, &t_p) {
+        return grouped::one(client, auth, def, params, o, [&n_w, t_w, &n_p, t_p]).await;
+    }
     let window_secs = params.window.secs() as f64;
-    let Some(total) = t_w.sum() else {
-        return no_series(client, auth, def, params, o).await;
+    let events_query = plan
+        .events_window
+        .as_ref()
+        .or(plan.total_window.as_ref())
+        .cloned()
+        .unwrap_or_default();
+    let events = e_w.as_ref().or(t_w.as_ref()).and_then(Answer::sum);
+    // A threshold metric counts no requests: its slices say whether there was data.
+    let traffic = if def.threshold.is_some() {
+        None
+    } else {
+        let Some(total) = events else {
+            return no_series(client, auth, def, params, o).await;
+        };
+        o.requests = Some(total);
+        o.request_rate = Some(total / window_secs);
+        if let Err(reason) = sane("requests over the window", total) {
+            o.reason = reason;
+            return o;
+        }
+        if total == 0.0 {
+            o.verdict = Verdict::NoData;
+            o.no_data_cause = Some(NoDataCause::ZeroRequests);
+            o.reason = format!(
+                "zero requests in the window: the series exist but counted nothing over the last {} ({events_query})",
+                params.window
+            );
+            return o;
+        }
+        Some(total)
     };
-    o.requests = Some(total);
-    o.request_rate = Some(total / window_secs);
-    if let Err(reason) = sane("requests over the window", total) {
-        o.reason = reason;
-        return o;
-    }
-    if total == 0.0 {
-        o.verdict = Verdict::NoData;
-        o.no_data_cause = Some(NoDataCause::ZeroRequests);
-        o.reason = format!(
-            "zero requests in the window: the series exist but counted nothing over the last {} ({})",
-            params.window, plan.total_window
-        );
-        return o;
-    }
-    let bad = match bad_events(def, n_w.sum(), total, "window") {
+    // With time slices the numerator is the share of good slices (or the slices' mean
+    // ratio) out of 1; the requests only say whether there was traffic.
+    let sliced = t_w.is_none();
+    let kind = if sliced {
+        Numerator::Good
+    } else {
+        def.numerator_kind
+    };
+    let units = if sliced {
+        if n_w.sum().is_none() {
+            o.verdict = Verdict::NoData;
+            o.no_data_cause = Some(if traffic.is_some() {
+                NoDataCause::ZeroRequests
+            } else {
+                NoDataCause::SeriesNeverThere
+            });
+            o.reason = format!(
+                "no slice with requests in the last {} ({})",
+                params.window, plan.numerator_window
+            );
+            return o;
+        }
+        1.0
+    } else {
+        traffic.unwrap_or_default()
+    };
+    let bad = match bad_events(kind, n_w.sum(), units, "window") {
         Ok(b) => b,
         Err(reason) => {
             o.reason = reason;
             return o;
         }
     };
-    let error_ratio = bad / total;
+    let error_ratio = bad / units;
     let burn = error_ratio / def.budget();
-    o.bad_requests = Some(bad);
+    o.bad_requests = (!sliced).then_some(bad);
     o.error_ratio = Some(error_ratio);
     o.sli = Some(1.0 - error_ratio);
     o.burn_rate = Some(burn);
 
-    match t_p.sum() {
-        Some(tp) if tp > 0.0 => match bad_events(def, n_p.sum(), tp, "SLO period") {
+    let period_total = match &t_p {
+        Some(t) => t.sum(),
+        None => n_p.sum().map(|_| 1.0),
+    };
+    match period_total {
+        Some(tp) if tp > 0.0 => match bad_events(kind, n_p.sum(), tp, "SLO period") {
             Ok(bp) => o.budget_remaining = Some(1.0 - (bp / tp) / def.budget()),
             Err(reason) => {
                 o.reason = reason;
@@ -370,10 +502,27 @@ async fn one(
         },
         _ => o.warnings.push(format!(
             "no requests over the SLO period {}: the budget left is unknown",
-            def.period
+            plan.period
         )),
     }
+    finish(client, auth, def, params, o, traffic).await
+}
 
+/// Adds the chart's series and judges the measured outcome; `total` is the number of
+/// requests over the window, when the SLI counts them.
+async fn finish(
+    client: &Client,
+    auth: Option<&Auth>,
+    def: &SloDefinition,
+    params: &Params,
+    mut o: Outcome,
+    total: Option<f64>,
+) -> Outcome {
+    let at = params.at;
+    let window_secs = params.window.secs() as f64;
+    let (Some(error_ratio), Some(burn)) = (o.error_ratio, o.burn_rate) else {
+        return o;
+    };
     if params.history {
         let step = (params.window.secs() / 48).max(15);
         let range = Span::from_secs(step.max(60));
@@ -397,22 +546,29 @@ async fn one(
     }
 
     let budget = percent(def.budget());
+    let measure = match def.budgeting {
+        Budgeting::Occurrences => "error ratio".to_owned(),
+        Budgeting::Timeslices { slice, .. } => format!("share of bad {slice} slices"),
+        Budgeting::RatioTimeslices { slice } => format!("mean error ratio of {slice} slices"),
+    };
     let burn_text = format!(
-        "error ratio {} over {} is {}x the {budget} budget",
+        "{measure} {} over {} is {}x the {budget} budget",
         percent(error_ratio),
         params.window,
         short(burn, 2)
     );
-    let rate_low = def
-        .min_request_rate
-        .is_some_and(|m| total / window_secs < m);
+    let rate_low = total.is_some_and(|total| {
+        def.min_request_rate
+            .is_some_and(|m| total / window_secs < m)
+    });
+    let few = total.filter(|total| *total < params.min_events);
     let exhausted = o.budget_remaining.is_some_and(|b| b <= 0.0);
     let exhausted_text = o
         .budget_remaining
         .map(|b| format!("the {} budget is spent ({} left)", def.period, percent(b)));
-    if total < params.min_events || rate_low {
+    if few.is_some() || rate_low {
         o.verdict = Verdict::LowTraffic;
-        o.reason = if total < params.min_events {
+        o.reason = if let Some(total) = few {
             format!(
                 "{} requests over {} is below --min-events {}: one failure would swing the verdict ({burn_text})",
                 short(total, 2),
@@ -422,7 +578,7 @@ async fn one(
         } else {
             format!(
                 "{}/s over {} is below the SLO's min_request_rate {}/s ({burn_text})",
-                short(total / window_secs, 4),
+                short(total.unwrap_or_default() / window_secs, 4),
                 params.window,
                 short(def.min_request_rate.unwrap_or_default(), 6)
             )
@@ -453,12 +609,33 @@ async fn one(
     o
 }
 
+/// The answer to `query` when the plan has one.
+async fn optional(
+    client: &Client,
+    auth: Option<&Auth>,
+    query: Option<&String>,
+    at: i64,
+) -> Result<Option<Answer>, QueryError> {
+    match query {
+        Some(q) => client.query(auth, q, at).await.map(Some),
+        None => Ok(None),
+    }
+}
+
 fn collect_warnings(into: &mut Vec<String>, answer: &Answer) {
     for w in answer.warnings.iter().chain(&answer.infos) {
         if !into.contains(w) {
             into.push(w.clone());
         }
     }
+}
+
+/// `o` judged as having no data, for `cause`, with `reason` (which prints the query).
+fn no_data(mut o: Outcome, cause: NoDataCause, reason: String) -> Outcome {
+    o.verdict = Verdict::NoData;
+    o.no_data_cause = Some(cause);
+    o.reason = reason;
+    o
 }
 
 /// A count must be a finite number, at least 0.
@@ -475,17 +652,17 @@ fn sane(what: &str, value: f64) -> Result<(), String> {
 /// Bad events out of `total`; more bad (or good) events than requests is a data error,
 /// reported with the numbers rather than clamped.
 fn bad_events(
-    def: &SloDefinition,
+    kind: Numerator,
     numerator: Option<f64>,
     total: f64,
     over: &str,
 ) -> Result<f64, String> {
     // Counter increases are extrapolated; a few parts in a billion are not a contradiction.
     let slack = total * 1e-9 + 1e-9;
-    match (def.numerator_kind, numerator) {
+    match (kind, numerator) {
         // No bad series yet: no 5xx was ever counted.
-        (Numerator::Bad, None) => Ok(0.0),
-        (Numerator::Bad, Some(bad)) => {
+        (Numerator::Bad | Numerator::ErrorRatio, None) => Ok(0.0),
+        (Numerator::Bad | Numerator::ErrorRatio, Some(bad)) => {
             sane(&format!("bad events over the {over}"), bad)?;
             if bad > total + slack {
                 return Err(format!(
@@ -539,7 +716,8 @@ async fn no_series(
             }
         }
     }
-    let total_query = Plan::new(def, params.window).total_window;
+    let plan = Plan::new(def, params.window, params.at);
+    let total_query = plan.events_window.or(plan.total_window).unwrap_or_default();
     let (cause, reason) = if !recorded.is_empty() && !seen_in_period {
         (
             NoDataCause::RulesNotLoaded,

@@ -15,6 +15,8 @@ use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue, RETRY_A
 use serde::Deserialize;
 use tokio::sync::Semaphore;
 
+use crate::span::words;
+
 /// How to reach the server.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -32,6 +34,8 @@ pub struct Config {
     pub insecure_skip_verify: bool,
     /// Time-out of one HTTP request.
     pub query_timeout: Duration,
+    /// The run's deadline (`--timeout`), for saying which limit passed.
+    pub run_timeout: Duration,
     /// Retries after the first try.
     pub retries: u32,
     /// Queries in flight at once.
@@ -52,7 +56,7 @@ pub enum QueryError {
         message: String,
     },
     /// No answer within `--query-timeout`.
-    #[error("no answer within {0:?}")]
+    #[error("no answer within {} (--query-timeout)", words(*.0))]
     Timeout(Duration),
     /// 401 or 403.
     #[error("{url} refused the credentials (HTTP {status}): {body}")]
@@ -93,8 +97,8 @@ pub enum QueryError {
         message: String,
     },
     /// The run's deadline passed.
-    #[error("the run's deadline (--timeout) passed")]
-    Deadline,
+    #[error("no answer before the run's deadline (--timeout {}) passed", words(*.0))]
+    Deadline(Duration),
     /// The bearer token could not be read.
     #[error("cannot read the bearer token file {file}: {message}")]
     Token {
@@ -480,7 +484,7 @@ impl Client {
     ) -> Result<Envelope, (QueryError, Option<Duration>)> {
         let remaining = self.deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
-            return Err((QueryError::Deadline, None));
+            return Err((QueryError::Deadline(self.config.run_timeout), None));
         }
         let mut request = self
             .http
@@ -492,10 +496,13 @@ impl Client {
             Some(Auth::Basic(user, password)) => request = request.basic_auth(user, Some(password)),
             None => {}
         }
+        // When the run's deadline is nearer than --query-timeout, it is the limit that
+        // passes, and the error must name it.
+        let deadline_first = remaining < self.config.query_timeout;
         let response = request
             .send()
             .await
-            .map_err(|e| (self.transport(e), None))?;
+            .map_err(|e| (self.transport(e, deadline_first), None))?;
         let status = response.status().as_u16();
         let retry_after = response
             .headers()
@@ -506,7 +513,7 @@ impl Client {
         let body = response
             .bytes()
             .await
-            .map_err(|e| (self.transport(e), retry_after))?;
+            .map_err(|e| (self.transport(e, deadline_first), retry_after))?;
         let snippet = || {
             let text = String::from_utf8_lossy(&body);
             let text = text.trim();
@@ -550,11 +557,15 @@ impl Client {
         }
     }
 
-    fn transport(&self, e: reqwest::Error) -> QueryError {
+    fn transport(&self, e: reqwest::Error, deadline_first: bool) -> QueryError {
         // reqwest's message names the URL, which may carry credentials.
         let e = e.without_url();
         if e.is_timeout() {
-            return QueryError::Timeout(self.config.query_timeout);
+            return if deadline_first {
+                QueryError::Deadline(self.config.run_timeout)
+            } else {
+                QueryError::Timeout(self.config.query_timeout)
+            };
         }
         let mut message = e.to_string();
         let mut source = std::error::Error::source(&e);

@@ -19,6 +19,8 @@ enum Form {
     Counters(Box<Expr>),
     /// Already counts events over the range, which it names as `$window`.
     Template(String),
+    /// Parsed with the window's placeholder in its ranges (see `window.rs`).
+    Ranged(Box<Expr>),
 }
 
 /// A PromQL expression that yields a number of events over a range.
@@ -34,9 +36,39 @@ pub struct CounterExpr {
 /// The placeholder a counting template names its range with.
 pub const WINDOW_PLACEHOLDER: &str = "$window";
 
+/// Every spelling of the window placeholder in the wild: ours and OpenSLO examples'
+/// `$window`, Sloth's Go templates `{{.window}}`, and the forms other tools write.
+pub const WINDOW_PLACEHOLDERS: [&str; 6] = [
+    "{{.window}}",
+    "{{ .window }}",
+    "{{.Window}}",
+    "{{ .Window }}",
+    "${window}",
+    WINDOW_PLACEHOLDER,
+];
+
+/// `source` with every placeholder spelt `$window`.
+fn normalise(source: &str) -> String {
+    WINDOW_PLACEHOLDERS
+        .iter()
+        .fold(source.to_owned(), |text, p| {
+            text.replace(p, WINDOW_PLACEHOLDER)
+        })
+}
+
+/// Functions that give a rate per second: summed up they are not a number of events.
+const PER_SECOND: [&str; 3] = ["rate", "irate", "deriv"];
+
 impl CounterExpr {
     /// Reads an expression over raw counters (`counter: true`).
     pub fn counters(source: &str) -> Result<Self, String> {
+        if normalise(source).contains(WINDOW_PLACEHOLDER) {
+            return Err(format!(
+                "names the window (`{WINDOW_PLACEHOLDER}`), so it counts events over the window \
+                 itself: set `counter: false` (a `counter: true` query names the counters, e.g. \
+                 `sum(x_total{{...}})`)"
+            ));
+        }
         let expr = parser::parse(source).map_err(|e| format!("not valid PromQL: {e}"))?;
         let mut selectors = Vec::new();
         check_counters(&expr, &mut selectors)?;
@@ -53,22 +85,55 @@ impl CounterExpr {
     /// Reads an expression that counts events over `$window` itself (`counter: false`),
     /// e.g. `sum(increase(x[$window]))`.
     pub fn template(source: &str) -> Result<Self, String> {
-        if !source.contains(WINDOW_PLACEHOLDER) {
+        let text = normalise(source);
+        if !text.contains(WINDOW_PLACEHOLDER) {
             return Err(format!(
                 "a query with `counter: false` must count events over `{WINDOW_PLACEHOLDER}` \
-                 (e.g. `sum(increase(x[{WINDOW_PLACEHOLDER}]))`), or set `counter: true` and \
-                 name the counters"
+                 (e.g. `sum(increase(x[{WINDOW_PLACEHOLDER}]))`; `{{{{.window}}}}` works too), \
+                 or set `counter: true` and name the counters"
             ));
         }
-        let probe = source.replace(WINDOW_PLACEHOLDER, "5m");
+        let probe = text.replace(WINDOW_PLACEHOLDER, "5m");
+        let expr = parser::parse(&probe).map_err(|e| {
+            format!("not valid PromQL once the window placeholder stands for a range: {e}")
+        })?;
+        if let Some(f) = per_second(&expr) {
+            return Err(format!(
+                "`{f}(...)` gives events per second, not a number of events over the window: \
+                 count them with `increase(...[{WINDOW_PLACEHOLDER}])`"
+            ));
+        }
+        let mut selectors = Vec::new();
+        collect_selectors(&expr, &mut selectors);
+        Ok(Self {
+            form: Form::Template(text),
+            selectors,
+            source: source.to_owned(),
+        })
+    }
+
+    /// Reads an expression whose value is judged as it is (an OpenSLO `thresholdMetric`,
+    /// e.g. a latency quantile), naming its range with a placeholder if it has one.
+    pub fn value(source: &str) -> Result<Self, String> {
+        let text = normalise(source);
+        let probe = text.replace(WINDOW_PLACEHOLDER, "5m");
         let expr = parser::parse(&probe).map_err(|e| format!("not valid PromQL: {e}"))?;
         let mut selectors = Vec::new();
         collect_selectors(&expr, &mut selectors);
         Ok(Self {
-            form: Form::Template(source.to_owned()),
+            form: Form::Template(text),
             selectors,
             source: source.to_owned(),
         })
+    }
+
+    /// An expression whose ranges stand for the window, checked by `window.rs`.
+    pub(crate) fn ranged(expr: Expr, selectors: Vec<String>, source: &str) -> Self {
+        Self {
+            form: Form::Ranged(Box::new(expr)),
+            selectors,
+            source: source.to_owned(),
+        }
     }
 
     /// The query counting events over `range`.
@@ -76,6 +141,7 @@ impl CounterExpr {
         match &self.form {
             Form::Counters(expr) => increase_each(expr, range).to_string(),
             Form::Template(text) => text.replace(WINDOW_PLACEHOLDER, &range.to_string()),
+            Form::Ranged(expr) => crate::window::resolve(expr, range.std()).to_string(),
         }
     }
 
@@ -118,7 +184,24 @@ fn check_counters(expr: &Expr, selectors: &mut Vec<String>) -> Result<(), String
     }
 }
 
-fn collect_selectors(expr: &Expr, out: &mut Vec<String>) {
+/// The first per-second function `expr` applies, if any.
+fn per_second(expr: &Expr) -> Option<&'static str> {
+    match expr {
+        Expr::Call(c) => PER_SECOND
+            .iter()
+            .find(|f| **f == c.func.name)
+            .copied()
+            .or_else(|| c.args.args.iter().find_map(|a| per_second(a))),
+        Expr::Aggregate(a) => per_second(&a.expr),
+        Expr::Binary(b) => per_second(&b.lhs).or_else(|| per_second(&b.rhs)),
+        Expr::Paren(p) => per_second(&p.expr),
+        Expr::Unary(u) => per_second(&u.expr),
+        Expr::Subquery(s) => per_second(&s.expr),
+        _ => None,
+    }
+}
+
+pub(crate) fn collect_selectors(expr: &Expr, out: &mut Vec<String>) {
     match expr {
         Expr::VectorSelector(vs) => out.push(vs.to_string()),
         Expr::MatrixSelector(ms) => out.push(ms.vs.to_string()),
@@ -136,40 +219,67 @@ fn collect_selectors(expr: &Expr, out: &mut Vec<String>) {
 }
 
 fn increase_each(expr: &Expr, range: Span) -> Expr {
-    match expr {
-        Expr::VectorSelector(vs) => Expr::Call(Call {
+    rewrite(expr, &|e| match e {
+        Expr::VectorSelector(vs) => Some(Expr::Call(Call {
             func: increase(),
             args: FunctionArgs::new_args(Expr::MatrixSelector(MatrixSelector {
                 vs: vs.clone(),
                 range: range.std(),
             })),
-        }),
+        })),
+        _ => None,
+    })
+}
+
+/// `expr` rebuilt with each node `leaf` answers for replaced by its answer; operators,
+/// aggregations, calls and subqueries are kept around the replaced nodes.
+pub(crate) fn rewrite(expr: &Expr, leaf: &impl Fn(&Expr) -> Option<Expr>) -> Expr {
+    if let Some(replaced) = leaf(expr) {
+        return replaced;
+    }
+    match expr {
         Expr::Aggregate(a) => {
             let mut a = a.clone();
-            a.expr = Box::new(increase_each(&a.expr, range));
+            a.expr = Box::new(rewrite(&a.expr, leaf));
             Expr::Aggregate(a)
         }
         Expr::Binary(b) => {
             let mut b = b.clone();
-            b.lhs = Box::new(increase_each(&b.lhs, range));
-            b.rhs = Box::new(increase_each(&b.rhs, range));
+            b.lhs = Box::new(rewrite(&b.lhs, leaf));
+            b.rhs = Box::new(rewrite(&b.rhs, leaf));
             Expr::Binary(b)
         }
         Expr::Paren(p) => {
             let mut p = p.clone();
-            p.expr = Box::new(increase_each(&p.expr, range));
+            p.expr = Box::new(rewrite(&p.expr, leaf));
             Expr::Paren(p)
         }
         Expr::Unary(u) => {
             let mut u = u.clone();
-            u.expr = Box::new(increase_each(&u.expr, range));
+            u.expr = Box::new(rewrite(&u.expr, leaf));
             Expr::Unary(u)
+        }
+        Expr::Subquery(q) => {
+            let mut q = q.clone();
+            q.expr = Box::new(rewrite(&q.expr, leaf));
+            Expr::Subquery(q)
+        }
+        Expr::Call(c) => {
+            let mut c = c.clone();
+            c.args.args = c
+                .args
+                .args
+                .iter()
+                .map(|a| Box::new(rewrite(a, leaf)))
+                .collect();
+            Expr::Call(c)
         }
         other => other.clone(),
     }
 }
 
-fn increase() -> Function {
+/// The `increase` function, to wrap a range selector in.
+pub(crate) fn increase() -> Function {
     Function {
         name: "increase",
         arg_types: vec![ValueType::Matrix],
@@ -250,6 +360,32 @@ mod tests {
         let e = CounterExpr::template("sum(increase(x_total[$window]))").unwrap();
         assert_eq!(e.over(span("30d")), "sum(increase(x_total[30d]))");
         assert!(CounterExpr::template("sum(x_total)").is_err());
+    }
+
+    #[test]
+    fn reads_every_window_placeholder() {
+        for p in [
+            "{{.window}}",
+            "{{ .window }}",
+            "{{.Window}}",
+            "${window}",
+            "$window",
+        ] {
+            let e = CounterExpr::template(&format!("sum(increase(x_total[{p}]))")).unwrap();
+            assert_eq!(e.over(span("1h")), "sum(increase(x_total[1h]))", "{p}");
+        }
+        let err = CounterExpr::counters("sum(x_total[{{.window}}])").unwrap_err();
+        assert!(err.contains("set `counter: false`"), "{err}");
+    }
+
+    #[test]
+    fn refuses_per_second_values_as_counts() {
+        let err = CounterExpr::template("sum(rate(x_total[$window]))").unwrap_err();
+        assert_eq!(
+            err,
+            "`rate(...)` gives events per second, not a number of events over the window: \
+             count them with `increase(...[$window])`"
+        );
     }
 
     #[test]

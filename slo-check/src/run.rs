@@ -5,15 +5,16 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::time::Instant;
 
+use kubestore_core::slo_check::exit;
 use reqwest::header::{HeaderName, HeaderValue};
 
 use crate::cli::{Cli, Format, parse_time};
-use crate::definition::SloDefinition;
+use crate::definition::{Budgeting, SloDefinition};
 use crate::evaluate::{self, Outcome, Params, Plan, Verdict, short};
 use crate::prometheus::{self, Client};
 use crate::report::Report;
 use crate::span::Span;
-use crate::{environment, openslo};
+use crate::{environment, load};
 
 /// Why a run stopped before it had a verdict.
 #[derive(Debug, thiserror::Error)]
@@ -33,14 +34,11 @@ impl RunError {
     /// The contract's exit code.
     pub fn exit_code(&self) -> i32 {
         match self {
-            RunError::Usage(_) | RunError::Spec(_) | RunError::Output(_) => 2,
+            RunError::Usage(_) | RunError::Spec(_) | RunError::Output(_) => exit::USAGE,
         }
     }
 }
 
-/// The page tier's burn-rate factor of the SRE workbook: 2% of the budget in 1h of a 30d
-/// period. Definitions from an environment carry their own.
-pub const PAGE_FACTOR: f64 = 14.4;
 /// The window without `--window` when definitions do not say.
 const DEFAULT_WINDOW: Span = Span::from_secs(600);
 
@@ -51,7 +49,13 @@ fn now() -> i64 {
 /// Loads the definitions the flags name: never an empty list.
 fn definitions(cli: &Cli) -> Result<(Vec<SloDefinition>, Option<Span>, String), RunError> {
     let (defs, window, from) = match (&cli.slos, &cli.env) {
-        (Some(path), _) => (openslo::load(path)?, None, path.display().to_string()),
+        (Some(path), _) => {
+            let loaded = load::load(path, cli.default_slo_period)?;
+            for note in &loaded.notes {
+                eprintln!("slo-check: note: {note}");
+            }
+            (loaded.slos, None, path.display().to_string())
+        }
         (None, Some(env)) => {
             let loaded = environment::load(&cli.environments, env)?;
             (loaded.slos, Some(loaded.window), loaded.file)
@@ -84,10 +88,30 @@ fn headers(cli: &Cli) -> Result<Vec<(HeaderName, HeaderValue)>, RunError> {
         .collect()
 }
 
-fn client(cli: &Cli, deadline: Instant) -> Result<Client, RunError> {
-    let url = cli.prometheus.clone().ok_or_else(|| {
-        RunError::Usage("--prometheus URL (or PROMETHEUS_URL) is required".into())
-    })?;
+/// The server to ask: `--prometheus`, else the one URL the definitions' data sources name.
+fn server(cli: &Cli, defs: &[SloDefinition]) -> Result<String, RunError> {
+    if let Some(url) = &cli.prometheus {
+        return Ok(url.clone());
+    }
+    let mut urls: Vec<&str> = defs
+        .iter()
+        .filter_map(|d| d.prometheus_url.as_deref())
+        .collect();
+    urls.sort_unstable();
+    urls.dedup();
+    match urls.as_slice() {
+        [url] => Ok((*url).to_owned()),
+        [] => Err(RunError::Usage(
+            "--prometheus URL (or PROMETHEUS_URL) is required: no DataSource names a URL".into(),
+        )),
+        several => Err(RunError::Usage(format!(
+            "--prometheus URL is required: the DataSources name several servers ({})",
+            several.join(", ")
+        ))),
+    }
+}
+
+fn client(cli: &Cli, url: String, deadline: Instant) -> Result<Client, RunError> {
     let basic_auth = match &cli.basic_auth_user {
         Some(user) => {
             let password = std::env::var("PROMETHEUS_PASSWORD").map_err(|_| {
@@ -114,6 +138,7 @@ fn client(cli: &Cli, deadline: Instant) -> Result<Client, RunError> {
         ca_file: cli.ca_file.clone(),
         insecure_skip_verify: cli.insecure_skip_verify,
         query_timeout: cli.query_timeout.std(),
+        run_timeout: cli.timeout.std(),
         retries: cli.retries,
         concurrency: usize::from(cli.concurrency),
         allow_partial: cli.allow_partial,
@@ -131,32 +156,61 @@ fn explain(defs: &[SloDefinition], at: i64, window: Span, since: Option<i64>) ->
             .unwrap_or_default()
     );
     for def in defs {
-        let plan = Plan::new(def, window);
+        let plan = Plan::new(def, window, at);
+        let period = match &def.calendar {
+            Some(c) => format!("calendar {c}, the current period so far: {}", plan.period),
+            None => format!("period {}", def.period),
+        };
         out.push_str(&format!(
-            "\n{} (service {}, objective {}, period {}, from {})\n",
+            "\n{} (service {}, objective {}, {period}, from {})\n",
             def.name,
             def.service,
             short(def.objective, 10),
-            def.period,
             def.origin
         ));
         let side = match def.numerator_kind {
             crate::definition::Numerator::Bad => "bad",
             crate::definition::Numerator::Good => "good",
+            crate::definition::Numerator::ErrorRatio => "error ratio",
         };
-        out.push_str(&format!(
-            "  {side} over {window}: {}\n",
-            plan.numerator_window
-        ));
-        out.push_str(&format!("  total over {window}: {}\n", plan.total_window));
-        out.push_str(&format!(
-            "  {side} over {}: {}\n",
-            def.period, plan.numerator_period
-        ));
-        out.push_str(&format!(
-            "  total over {}: {}\n",
-            def.period, plan.total_period
-        ));
+        let numerator = match def.budgeting {
+            Budgeting::Occurrences => side.to_owned(),
+            Budgeting::Timeslices { target, slice } => {
+                format!(
+                    "share of good {slice} slices (ratio >= {})",
+                    short(target, 10)
+                )
+            }
+            Budgeting::RatioTimeslices { slice } => format!("mean ratio of {slice} slices"),
+        };
+        // An error ratio query is its own total: shown once per range.
+        let ratio = def.numerator_kind == crate::definition::Numerator::ErrorRatio;
+        for (what, range, query) in [
+            (numerator.as_str(), window, Some(&plan.numerator_window)),
+            ("total", window, plan.total_window.as_ref()),
+            (
+                numerator.as_str(),
+                plan.period,
+                Some(&plan.numerator_period),
+            ),
+            ("total", plan.period, plan.total_period.as_ref()),
+        ] {
+            if let Some(query) = query.filter(|_| !(ratio && what == "total")) {
+                out.push_str(&format!("  {what} over {range}: {query}\n"));
+            }
+        }
+        if let Some(q) = &plan.events_window {
+            out.push_str(&format!("  requests over {window}: {q}\n"));
+        }
+        for (what, from) in [
+            (side, &def.sources.numerator),
+            ("total", &def.sources.total),
+        ] {
+            if from.is_empty() || (ratio && what == "total") {
+                continue;
+            }
+            out.push_str(&format!("  {what} query from {from}\n"));
+        }
         for q in Plan::diagnostics(def) {
             out.push_str(&format!("  if no data: {q}\n"));
         }
@@ -223,7 +277,7 @@ pub async fn run(cli: Cli) -> Result<i32, RunError> {
             );
         }
         print!("{}", explain(&defs, at, window, since));
-        return Ok(0);
+        return Ok(exit::MET);
     }
     if cli.soak.is_some_and(|s| cli.interval > s) {
         return Err(RunError::Usage(format!(
@@ -243,7 +297,7 @@ pub async fn run(cli: Cli) -> Result<i32, RunError> {
     let report = match cli.soak {
         None => {
             let deadline = Instant::now() + cli.timeout.std();
-            let client = client(&cli, deadline)?;
+            let client = client(&cli, server(&cli, &defs)?, deadline)?;
             let (outcomes, warnings) = evaluate_within(&client, &defs, &params, cli.timeout).await;
             Report::new(
                 outcomes,
@@ -289,7 +343,7 @@ async fn soak_run(
         params.at = at;
         params.window = Span::from_secs((at - start).max(1) as u64);
         params.history = last && history;
-        let client = client(cli, Instant::now() + cli.timeout.std())?;
+        let client = client(cli, server(cli, defs)?, Instant::now() + cli.timeout.std())?;
         let (mut outcomes, warnings) = evaluate_within(&client, defs, &params, cli.timeout).await;
         let base = Report {
             evaluated_at: at,

@@ -34,6 +34,15 @@ impl Span {
     }
 }
 
+/// A time limit as the user wrote it: `3s`, `1m30s`, or `2.5s` below whole seconds.
+pub fn words(d: std::time::Duration) -> String {
+    if d.subsec_millis() == 0 {
+        Span::from_secs(d.as_secs()).to_string()
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
+    }
+}
+
 impl FromStr for Span {
     type Err = String;
 

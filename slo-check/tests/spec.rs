@@ -62,11 +62,13 @@ fn usage_and_spec_errors_exit_2() {
     let threshold = write(
         dir.path(),
         "threshold.yaml",
-        "apiVersion: openslo/v1\nkind: SLO\nmetadata:\n  name: t\nspec:\n  service: s\n  indicator:\n    spec:\n      thresholdMetric:\n        metricSource: {type: Prometheus, spec: {query: up}}\n  timeWindow: [{duration: 30d, isRolling: true}]\n  objectives: [{target: 0.99}]\n",
+        "apiVersion: openslo/v1\nkind: SLO\nmetadata:\n  name: t\nspec:\n  service: s\n  indicator:\n    spec:\n      thresholdMetric:\n        metricSource: {type: Prometheus, spec: {query: up}}\n  timeWindow: [{duration: 30d, isRolling: true}]\n  budgetingMethod: Occurrences\n  objectives: [{target: 0.99}]\n",
     );
     let out = slo_check(&["--slos", &threshold, "--prometheus", "http://127.0.0.1:1"]);
     assert_eq!(code(&out), 2);
-    assert!(text(&out).contains("threshold.yaml:9: spec.indicator.spec.ratioMetric: a `thresholdMetric` is not supported"), "{}", text(&out));
+    let t = text(&out);
+    assert!(t.contains("threshold.yaml:12: spec.budgetingMethod: a `thresholdMetric` is judged per time slice: slo-check evaluates it with `Timeslices`"), "{t}");
+    assert!(t.contains("threshold.yaml:13: spec.objectives[0].op: missing: a `thresholdMetric` objective needs `op` (lt, lte, gt or gte) and `value`"), "{t}");
 
     let rate = write(
         dir.path(),
@@ -83,7 +85,7 @@ fn usage_and_spec_errors_exit_2() {
         "{t}"
     );
     assert!(
-        t.contains("ratioMetric.total.metricSource.type: `Datadog` is not supported"),
+        t.contains("ratioMetric.total.metricSource.type: a `Datadog` source is not supported"),
         "{t}"
     );
     assert!(

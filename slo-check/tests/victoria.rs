@@ -28,23 +28,7 @@ fn victoria_metrics_agrees_with_prometheus() {
     };
     let (p, v) = (run(&prom.url), run(&vm.url));
     assert_eq!(p["slos"].as_array().unwrap().len(), 12);
-    for s in p["slos"].as_array().unwrap() {
-        let name = s["name"].as_str().unwrap();
-        let other = slo(&v, name);
-        assert_eq!(s["verdict"], other["verdict"], "{name}: {s:#} vs {other:#}");
-        for key in [
-            "sli",
-            "error_ratio",
-            "burn_rate",
-            "budget_remaining",
-            "requests",
-        ] {
-            match s[key].as_f64() {
-                Some(x) => near(&other[key], x, &format!("{name} {key} on VictoriaMetrics")),
-                None => assert!(other[key].is_null(), "{name} {key}: {other:#}"),
-            }
-        }
-    }
+    agree(&p, &v, "VictoriaMetrics");
 }
 
 #[test]

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use kubestore_core::canary::POD_TEMPLATE_HASH_SERIES_LABEL;
 use kubestore_core::catalog::{self, Datastore};
 use kubestore_core::model::Environment;
+use kubestore_core::runtime::{METRICS_PATH, READYZ_PATH, env};
 use kubestore_gen::envoy::ports::{CANARY_REPLICA, LocalPorts, REPLICAS};
 use kubestore_gen::envoy::{INGRESS_FILE, sidecar_file};
 use kubestore_gen::render;
@@ -198,12 +199,12 @@ impl Plan {
             vars.push((key.to_owned(), value));
         };
         set(
-            "LISTEN_ADDR",
+            env::LISTEN_ADDR,
             format!("127.0.0.1:{}", self.ports.app(def, replica)),
         );
         // Debug logs of ten processes under load would cost more CPU than the load itself.
         set(
-            "RUST_LOG",
+            env::RUST_LOG,
             std::env::var("KUBESTORE_STACK_LOG").unwrap_or_else(|_| "warn".into()),
         );
         for dependency in def.calls {
@@ -217,8 +218,8 @@ impl Plan {
             );
         }
         match def.datastore {
-            Some(Datastore::Mysql) => set("DATABASE_URL", self.database_url(service)),
-            Some(Datastore::Redis) => set("REDIS_URL", self.stores.redis.clone()),
+            Some(Datastore::Mysql) => set(env::DATABASE_URL, self.database_url(service)),
+            Some(Datastore::Redis) => set(env::REDIS_URL, self.stores.redis.clone()),
             None => {}
         }
         // Last: a version's own settings win, a wrong dependency address included.
@@ -239,7 +240,7 @@ impl Plan {
             log: self.logs(&name),
             probe: Probe {
                 port: self.ports.app(def, replica),
-                path: "/readyz".into(),
+                path: READYZ_PATH.into(),
             },
             name,
         }
@@ -389,7 +390,7 @@ impl Plan {
                 .collect();
             jobs.push(json!({
                 "job_name": service.name(),
-                "metrics_path": render::monitors::METRICS_PATH,
+                "metrics_path": METRICS_PATH,
                 "static_configs": targets,
             }));
         }

@@ -14,6 +14,7 @@ use std::collections::BTreeSet;
 
 use kubestore_core::canary::CANARY_SUBSET;
 use kubestore_core::model::{Environment, Service};
+use kubestore_core::runtime::READYZ_PATH;
 use serde_json::{Value, json};
 
 use crate::render::{MeshPolicy, mesh_policy};
@@ -154,7 +155,7 @@ fn readiness_check(host: &str) -> Value {
         "unhealthy_threshold": 3,
         "healthy_threshold": 1,
         // The cluster's name, Envoy's default Host, is not a valid host name.
-        "http_health_check": {"path": "/readyz", "host": host},
+        "http_health_check": {"path": READYZ_PATH, "host": host},
     }])
 }
 

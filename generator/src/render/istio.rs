@@ -17,6 +17,7 @@ use kubestore_core::canary;
 use kubestore_core::catalog::{self, Idempotency, Route};
 use kubestore_core::conventions::selector;
 use kubestore_core::model::{Environment, Experiment, Percent, RetryLayer, Service};
+use kubestore_core::runtime::OPERATIONAL_PATHS;
 
 use super::Object;
 use super::network::ISTIO_NAMESPACE;
@@ -41,9 +42,6 @@ pub fn ingress_route_name() -> String {
 pub const INGRESS_GATEWAY_SA: &str = "istio-ingressgateway-service-account";
 /// The mesh's trust domain, the first segment of every workload principal.
 pub const TRUST_DOMAIN: &str = "cluster.local";
-/// Paths Prometheus may call on every service (kubelet probes need no rule: Istio
-/// rewrites them to the sidecar's own port).
-pub const SCRAPE_PATHS: [&str; 3] = ["/metrics", "/healthz", "/readyz"];
 /// Component label of the mesh objects.
 const COMPONENT: &str = "mesh";
 
@@ -491,7 +489,9 @@ fn service_authorization(
         Operation {
             ports: Some(vec![def.port.to_string()]),
             methods: Some(vec!["GET".into()]),
-            paths: Some(SCRAPE_PATHS.iter().map(|p| (*p).to_owned()).collect()),
+            // Prometheus may call every operational path (kubelet probes need no rule:
+            // Istio rewrites them to the sidecar's own port).
+            paths: Some(OPERATIONAL_PATHS.iter().map(|p| (*p).to_owned()).collect()),
         },
     ));
     allow(def.name, rules)

@@ -6,6 +6,7 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kubestore_core::conventions::{HTTP_PORT_NAME, selector};
 use kubestore_core::model::Environment;
+use kubestore_core::runtime::METRICS_PATH;
 use serde_json::{Value, json};
 
 use super::Object;
@@ -13,8 +14,6 @@ use super::workloads::meta;
 use crate::crds::Custom;
 use crate::crds::monitoring::{Endpoint, PodMetricsEndpoint, PodMonitorSpec, ServiceMonitorSpec};
 
-/// Path of the metrics on every service's HTTP port (the store API).
-pub const METRICS_PATH: &str = "/metrics";
 /// Scrape interval: four samples in the shortest (1m) `$__rate_interval` Grafana uses.
 pub const SCRAPE_INTERVAL: &str = "15s";
 

@@ -20,6 +20,7 @@ use kubestore_core::catalog::{self, Datastore};
 use kubestore_core::conventions::{self as conv, labels, selector};
 use kubestore_core::defaults;
 use kubestore_core::model::{CountOrPercent, Environment, RetryLayer, Service};
+use kubestore_core::runtime::{HEALTHZ_PATH, READYZ_PATH, env};
 
 use super::Object;
 
@@ -100,12 +101,12 @@ fn component(service: &Service) -> &'static str {
 fn config_map(env: &Environment, service: &Service) -> ConfigMap {
     let def = service.def;
     let mut data = BTreeMap::from([
-        ("LISTEN_ADDR".to_owned(), format!("0.0.0.0:{}", def.port)),
+        (env::LISTEN_ADDR.to_owned(), format!("0.0.0.0:{}", def.port)),
         (
-            "DRAIN_SECONDS".to_owned(),
+            env::DRAIN_SECONDS.to_owned(),
             service.drain.seconds_ceil().to_string(),
         ),
-        ("RUST_LOG".to_owned(), service.log_level.clone()),
+        (env::RUST_LOG.to_owned(), service.log_level.clone()),
     ]);
     let callees: Vec<_> = def.calls.iter().filter_map(|c| env.service(c)).collect();
     for callee in &callees {
@@ -121,7 +122,7 @@ fn config_map(env: &Environment, service: &Service) -> ConfigMap {
             .map(|c| c.resilience.timeout)
             .max()
             .unwrap_or_default();
-        data.insert("UPSTREAM_TIMEOUT".into(), timeout.to_string());
+        data.insert(env::UPSTREAM_TIMEOUT.into(), timeout.to_string());
         // Retries at two layers multiply; only one layer retries.
         let retries = match env.mesh.retries_in {
             RetryLayer::Mesh => 0,
@@ -131,20 +132,20 @@ fn config_map(env: &Environment, service: &Service) -> ConfigMap {
                 .max()
                 .unwrap_or(0),
         };
-        data.insert("UPSTREAM_RETRIES".into(), retries.to_string());
+        data.insert(env::UPSTREAM_RETRIES.into(), retries.to_string());
     }
     if def.datastore == Some(Datastore::Redis) {
-        data.insert("CART_IDLE_TTL".into(), defaults::CART_IDLE_TTL.into());
+        data.insert(env::CART_IDLE_TTL.into(), defaults::CART_IDLE_TTL.into());
     }
     if def.stores_idempotency_keys() {
         data.insert(
-            "IDEMPOTENCY_KEY_TTL".into(),
+            env::IDEMPOTENCY_KEY_TTL.into(),
             defaults::IDEMPOTENCY_KEY_TTL.into(),
         );
     }
     if def.public {
         // Shoppers only reach the entry point through the gateway's HTTPS listener.
-        data.insert("COOKIE_SECURE".into(), "true".into());
+        data.insert(env::COOKIE_SECURE.into(), "true".into());
     }
     ConfigMap {
         metadata: meta(def.name, component(service)),
@@ -182,25 +183,31 @@ pub(super) fn datastore_env(service: &str, datastore: Option<Datastore>) -> Vec<
     match datastore {
         Some(Datastore::Mysql) => vec![
             secret_env(
-                "DATABASE_PASSWORD",
+                env::DATABASE_PASSWORD,
                 conv::MYSQL_SECRET,
                 conv::MYSQL_SECRET_KEY,
             ),
             value_env(
-                "DATABASE_URL",
+                env::DATABASE_URL,
                 format!(
-                    "mysql://root:$(DATABASE_PASSWORD)@{}:{}/{service}",
+                    "mysql://root:$({})@{}:{}/{service}",
+                    env::DATABASE_PASSWORD,
                     catalog::MYSQL,
                     catalog::MYSQL_PORT
                 ),
             ),
         ],
         Some(Datastore::Redis) => vec![
-            secret_env("REDIS_PASSWORD", conv::REDIS_SECRET, conv::REDIS_SECRET_KEY),
+            secret_env(
+                env::REDIS_PASSWORD,
+                conv::REDIS_SECRET,
+                conv::REDIS_SECRET_KEY,
+            ),
             value_env(
-                "REDIS_URL",
+                env::REDIS_URL,
                 format!(
-                    "redis://:$(REDIS_PASSWORD)@{}:{}/0",
+                    "redis://:$({})@{}:{}/0",
+                    env::REDIS_PASSWORD,
                     catalog::REDIS,
                     catalog::REDIS_PORT
                 ),
@@ -392,11 +399,11 @@ fn deployment(service: &Service) -> Deployment {
         env: Some(datastore_env(name, def.datastore)).filter(|e| !e.is_empty()),
         resources: Some(resources(&service.resources)),
         // Start-up may include a cold connection pool: allow 60 s before liveness applies.
-        startup_probe: Some(http_probe("/healthz", 2, 2, 30)),
+        startup_probe: Some(http_probe(HEALTHZ_PATH, 2, 2, 30)),
         // Readiness follows the service's own database or Redis and drops at SIGTERM.
-        readiness_probe: Some(http_probe("/readyz", 5, 2, 2)),
+        readiness_probe: Some(http_probe(READYZ_PATH, 5, 2, 2)),
         // Liveness never touches a dependency, so a database outage restarts nothing.
-        liveness_probe: Some(http_probe("/healthz", 10, 3, 3)),
+        liveness_probe: Some(http_probe(HEALTHZ_PATH, 10, 3, 3)),
         lifecycle: Some(Lifecycle {
             pre_stop: Some(LifecycleHandler {
                 sleep: Some(SleepAction {

@@ -1,76 +1,65 @@
 //! Command line: `cart migrate` and `cart serve`, configured from the environment
-//! ([`Config`]); the shared part lives in [`kubestore_common::service`].
+//! (see [`kubestore_common::service`], which runs both); the cart brings its Redis
+//! ([`RedisStore`]) and its own settings ([`Config`]).
 
 use anyhow::Context;
-use kubestore_common::config::LogArgs;
-use kubestore_common::server;
-use kubestore_common::service::{self, Service, Settings};
+use kubestore_common::config::Echo;
+use kubestore_common::service::{self, App, Service, Store};
 use std::process::ExitCode;
 
-use crate::config::{Config, DEFAULT_PORT};
-use crate::{AppState, SERVICE};
+use crate::config::{Config, RedisArgs};
+use crate::{AppState, Redis, SERVICE};
 
-/// What the shared command line needs to know about the cart.
-struct Cart;
+/// The cart service, as the shared command line runs it.
+pub struct Cart;
 
 impl Service for Cart {
     const NAME: &'static str = SERVICE;
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const ABOUT: &'static str = env!("CARGO_PKG_DESCRIPTION");
+    type Store = RedisStore;
+    const STORE: RedisStore = RedisStore;
+    type Args = Config;
+
+    fn echo(config: &Config, redis: &RedisArgs, echo: &mut Echo) {
+        config.echo(redis, echo);
+    }
+
+    fn app(config: Config, redis: Redis) -> anyhow::Result<App> {
+        Ok(crate::service(AppState::new(&config, redis)?).into())
+    }
+}
+
+/// The carts' Redis: `migrate` checks that it answers, as there is no schema to apply.
+pub struct RedisStore;
+
+impl Store for RedisStore {
     const MIGRATE_ABOUT: &'static str =
         "Checks that Redis answers and exits; Redis has no schema to migrate";
-    const SERVE_ABOUT: &'static str = "Serves the HTTP API";
-    type Migrate = Config;
-    type Serve = Config;
+    type Args = RedisArgs;
+    type Handle = Redis;
 
-    async fn migrate(config: Config) -> anyhow::Result<()> {
-        config.print();
-        let state = AppState::from_config(&config)?;
-        // Nothing to migrate in Redis; checking the connection makes a
-        // misconfigured REDIS_URL fail the deployment's migrate step.
-        state
-            .store
-            .ping()
+    fn echo(&self, _: &str, args: &RedisArgs, echo: &mut Echo) {
+        args.echo(echo);
+    }
+
+    async fn migrate(&self, service: &'static str, args: RedisArgs) -> anyhow::Result<()> {
+        let redis = Redis::open(&args)?;
+        // Checking the connection makes a misconfigured REDIS_URL fail the
+        // deployment's migrate step.
+        crate::store::check(redis.client, redis.timeout)
             .await
             .context("cannot reach Redis at REDIS_URL")?;
-        tracing::info!(service = SERVICE, "redis answers; nothing to migrate");
+        tracing::info!(service, "redis answers; nothing to migrate");
         Ok(())
     }
 
-    async fn serve(config: Config) -> anyhow::Result<()> {
-        config.print();
-        let state = AppState::from_config(&config)?;
-        let (router, ctx) = crate::service(state);
-        server::serve_with(&config.serve, DEFAULT_PORT, router, &ctx).await?;
-        Ok(())
-    }
-
-    fn log_failure(e: &anyhow::Error) {
-        tracing::error!(error = format!("{e:#}"), "{SERVICE} failed");
+    fn open(&self, _: &'static str, args: RedisArgs) -> anyhow::Result<Redis> {
+        Redis::open(&args)
     }
 }
 
-impl Settings for Config {
-    fn log(&self) -> Option<&LogArgs> {
-        Some(&self.log)
-    }
-}
-
-/// Parses the command line and environment, runs, and maps the outcome to an exit
-/// code (see [`service::main`]).
+/// Runs the command line (see [`service::main`]).
 pub fn main() -> ExitCode {
     service::main::<Cart>()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn serve_reads_the_urls_of_what_the_catalogue_says_it_calls() {
-        assert_eq!(
-            service::catalogue_differences::<Cart>(),
-            Vec::<String>::new()
-        );
-    }
 }

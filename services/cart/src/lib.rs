@@ -24,20 +24,19 @@ pub mod store;
 pub mod upstream;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
+use kubestore_common::limits::MAX_LINES;
 use kubestore_common::{Health, Metrics, ReadinessCheck, ServiceContext, server};
 
-use crate::config::Config;
+use crate::config::{Config, RedisArgs};
 use crate::store::{KeySettings, Store, StoreConfig};
 use crate::upstream::Upstreams;
 
 /// The service name: the `service` label of its metrics.
 pub const SERVICE: &str = "cart";
-
-/// Maximum number of lines in a cart.
-pub const MAX_LINES: usize = 50;
 
 /// Shared state of the handlers.
 #[derive(Clone)]
@@ -48,22 +47,42 @@ pub struct AppState {
     pub upstream: Upstreams,
 }
 
-impl AppState {
-    /// The state for `config`; connects to Redis lazily, so it cannot fail on a
-    /// Redis that is down, only on a malformed URL.
-    pub fn from_config(config: &Config) -> anyhow::Result<Self> {
-        let client = redis::Client::open(config.redis_url.as_str())
+/// The carts' Redis as `serve` and `migrate` open it.
+#[derive(Debug, Clone)]
+pub struct Redis {
+    /// The client; it connects on first use.
+    pub client: redis::Client,
+    /// Time allowed to connect and for one command.
+    pub timeout: Duration,
+}
+
+impl Redis {
+    /// The Redis `args` name; fails only on a malformed URL, never on a Redis that
+    /// is down.
+    pub fn open(args: &RedisArgs) -> anyhow::Result<Self> {
+        let client = redis::Client::open(args.redis_url.as_str())
             .context("REDIS_URL is not a valid Redis URL")?;
-        let store = Store::new(
+        Ok(Self {
             client,
+            timeout: args.redis_timeout,
+        })
+    }
+}
+
+impl AppState {
+    /// The state for `config` on `redis`; fails only on a dependency URL the
+    /// client refuses.
+    pub fn new(config: &Config, redis: Redis) -> anyhow::Result<Self> {
+        let store = Store::new(
+            redis.client,
             StoreConfig {
                 key_prefix: "cart:".to_owned(),
                 idle_ttl: config.cart_idle_ttl,
                 max_lines: MAX_LINES,
-                timeout: config.redis_timeout,
+                timeout: redis.timeout,
                 keys: KeySettings {
                     ttl: config.keys.idempotency_key_ttl,
-                    lease: config.idempotency_lease(),
+                    lease: config.idempotency_lease(redis.timeout),
                     wait: config.idempotency_wait,
                 },
             },

@@ -7,14 +7,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use kubestore_common::api::Api;
 use kubestore_common::extract::{MAX_ID, parse_id};
+use kubestore_common::limits::MAX_QUANTITY;
 use kubestore_common::{AppError, Json, idempotency, validate};
 use serde::{Deserialize, Serialize};
 
 use crate::store::{Cart, Line, SetLine, StoreError};
 use crate::{AppState, SERVICE, checkout};
-
-/// Largest quantity of one line.
-pub const MAX_QUANTITY: i64 = 1000;
 
 /// The cart routes, exactly those of the service catalogue (the shared health and
 /// metrics routes are added by the caller).

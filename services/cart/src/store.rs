@@ -204,6 +204,24 @@ pub struct StoreConfig {
     pub keys: KeySettings,
 }
 
+/// How every connection to Redis behaves: `timeout` to connect and per command.
+fn manager_config(timeout: Duration) -> ConnectionManagerConfig {
+    ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(timeout))
+        .set_response_timeout(Some(timeout))
+        // Fail fast: a request waiting on a reconnect loop would hang instead of
+        // answering 503.
+        .set_number_of_retries(1)
+}
+
+/// Whether the Redis at `client` answers within `timeout`, on a connection of its
+/// own: what `migrate` checks.
+pub async fn check(client: redis::Client, timeout: Duration) -> Result<(), StoreError> {
+    let mut conn = ConnectionManager::new_with_config(client, manager_config(timeout)).await?;
+    redis::cmd("PING").query_async::<()>(&mut conn).await?;
+    Ok(())
+}
+
 /// The cart store. Cheap to share behind an `Arc`.
 pub struct Store {
     client: redis::Client,
@@ -241,13 +259,10 @@ impl Store {
         let conn = self
             .conn
             .get_or_try_init(|| {
-                let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(self.config.timeout))
-                    .set_response_timeout(Some(self.config.timeout))
-                    // Fail fast: a request waiting on a reconnect loop would hang
-                    // instead of answering 503.
-                    .set_number_of_retries(1);
-                ConnectionManager::new_with_config(self.client.clone(), config)
+                ConnectionManager::new_with_config(
+                    self.client.clone(),
+                    manager_config(self.config.timeout),
+                )
             })
             .await?;
         Ok(conn.clone())

@@ -7,6 +7,7 @@ use std::time::Duration;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use kubestore_common::client::{ClientError, Outcome, Upstream, UpstreamRequest};
 use kubestore_common::config::{self, Echo, UpstreamArgs};
+use kubestore_common::runtime::env;
 use kubestore_common::{AppError, idempotency};
 use serde::Serialize;
 use serde_json::Value;
@@ -18,15 +19,15 @@ use crate::store::Line;
 #[derive(Debug, Clone, clap::Args)]
 pub struct Dependencies {
     /// Base URL of the products service (`PRODUCTS_URL`).
-    #[arg(long, env = "PRODUCTS_URL", default_value_t = config::local_url("products"), value_parser = config::parse_base_url)]
+    #[arg(long, env = env::PRODUCTS_URL, default_value_t = config::local_url("products"), value_parser = config::parse_base_url)]
     pub products_url: String,
     /// Base URL of the orders service (`ORDERS_URL`).
-    #[arg(long, env = "ORDERS_URL", default_value_t = config::local_url("orders"), value_parser = config::parse_base_url)]
+    #[arg(long, env = env::ORDERS_URL, default_value_t = config::local_url("orders"), value_parser = config::parse_base_url)]
     pub orders_url: String,
     /// Time allowed for orders to create the order of a checkout
     /// (`CHECKOUT_TIMEOUT`); longer than `UPSTREAM_TIMEOUT` because orders itself
     /// calls users and products.
-    #[arg(long, env = "CHECKOUT_TIMEOUT", default_value = "10s",
+    #[arg(long, env = env::CHECKOUT_TIMEOUT, default_value = "10s",
           value_parser = config::parse_duration)]
     pub checkout_timeout: Duration,
 }
@@ -34,10 +35,10 @@ pub struct Dependencies {
 impl Dependencies {
     /// Adds the URLs, then `args`, then the checkout timeout to the start-up line.
     pub fn echo(&self, args: &UpstreamArgs, echo: &mut Echo) {
-        echo.url("PRODUCTS_URL", &self.products_url)
-            .url("ORDERS_URL", &self.orders_url);
+        echo.url(env::PRODUCTS_URL, &self.products_url)
+            .url(env::ORDERS_URL, &self.orders_url);
         args.echo(echo);
-        echo.duration("CHECKOUT_TIMEOUT", self.checkout_timeout);
+        echo.duration(env::CHECKOUT_TIMEOUT, self.checkout_timeout);
     }
 }
 

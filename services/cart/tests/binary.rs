@@ -92,3 +92,8 @@ fn serve_drains_on_sigterm_and_exits_zero() {
 
     child.assert_exits_zero();
 }
+
+#[test]
+fn serve_reads_what_the_catalogue_says_it_needs() {
+    kubestore_testkit::catalogue::assert_matches_catalogue::<kubestore_cart::cli::Cart>();
+}

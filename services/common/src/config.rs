@@ -8,6 +8,7 @@
 //! one place that says how a value is shown (durations as `2s` or `500ms`, which the
 //! variables accept back; URLs with their password masked by [`mask_url`]).
 
+use kubestore_core::runtime::env;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
@@ -15,11 +16,11 @@ use std::time::Duration;
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
     /// Address to listen on (`LISTEN_ADDR`); `0.0.0.0:<default port>` when unset.
-    #[arg(long, env = "LISTEN_ADDR")]
+    #[arg(long, env = env::LISTEN_ADDR)]
     pub listen_addr: Option<SocketAddr>,
     /// How long to keep serving after SIGTERM before finishing in-flight requests and
     /// exiting (`DRAIN_SECONDS`): seconds (`5`, `0.5`) or a duration (`500ms`, `2s`).
-    #[arg(long, env = "DRAIN_SECONDS", default_value = "5", value_parser = parse_duration)]
+    #[arg(long, env = env::DRAIN_SECONDS, default_value = "5", value_parser = parse_duration)]
     pub drain_seconds: Duration,
 }
 
@@ -32,15 +33,15 @@ impl ServeArgs {
 
     /// Adds `LISTEN_ADDR` and `DRAIN_SECONDS` to the start-up line.
     pub fn echo(&self, default_port: u16, echo: &mut Echo) {
-        echo.value("LISTEN_ADDR", self.listen_addr(default_port))
-            .duration("DRAIN_SECONDS", self.drain_seconds);
+        echo.value(env::LISTEN_ADDR, self.listen_addr(default_port))
+            .duration(env::DRAIN_SECONDS, self.drain_seconds);
     }
 }
 
 impl LogArgs {
     /// Adds `RUST_LOG` to the start-up line.
     pub fn echo(&self, echo: &mut Echo) {
-        echo.value("RUST_LOG", &self.rust_log);
+        echo.value(env::RUST_LOG, &self.rust_log);
     }
 }
 
@@ -48,7 +49,7 @@ impl LogArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct LogArgs {
     /// Log filter in `tracing` syntax (`RUST_LOG`), e.g. `info` or `info,sqlx=warn`.
-    #[arg(long, env = "RUST_LOG", default_value = "info")]
+    #[arg(long, env = env::RUST_LOG, default_value = "info")]
     pub rust_log: String,
 }
 
@@ -76,11 +77,11 @@ pub fn local_url(name: &str) -> String {
 #[derive(Debug, Clone, clap::Args)]
 pub struct UpstreamArgs {
     /// Timeout of every outgoing call, per attempt (`UPSTREAM_TIMEOUT`): `2s`, `500ms`.
-    #[arg(long, env = "UPSTREAM_TIMEOUT", default_value = "2s", value_parser = parse_duration)]
+    #[arg(long, env = env::UPSTREAM_TIMEOUT, default_value = "2s", value_parser = parse_duration)]
     pub upstream_timeout: Duration,
     /// Extra attempts for idempotent outgoing calls (`UPSTREAM_RETRIES`); 0 turns
     /// application retries off, for meshes that retry themselves.
-    #[arg(long, env = "UPSTREAM_RETRIES", default_value_t = 2,
+    #[arg(long, env = env::UPSTREAM_RETRIES, default_value_t = 2,
           value_parser = clap::value_parser!(u32).range(0..=10))]
     pub upstream_retries: u32,
 }
@@ -88,8 +89,8 @@ pub struct UpstreamArgs {
 impl UpstreamArgs {
     /// Adds `UPSTREAM_TIMEOUT` and `UPSTREAM_RETRIES` to the start-up line.
     pub fn echo(&self, echo: &mut Echo) {
-        echo.duration("UPSTREAM_TIMEOUT", self.upstream_timeout)
-            .value("UPSTREAM_RETRIES", self.upstream_retries);
+        echo.duration(env::UPSTREAM_TIMEOUT, self.upstream_timeout)
+            .value(env::UPSTREAM_RETRIES, self.upstream_retries);
     }
 }
 
@@ -159,7 +160,7 @@ pub fn parse_ttl(raw: &str) -> Result<Duration, String> {
 pub struct IdempotencyKeyTtl {
     /// How long the answer of a request sent with an `Idempotency-Key` is kept for
     /// repeats of it (`IDEMPOTENCY_KEY_TTL`): `24h`, `30m`, `90s` or seconds.
-    #[arg(long, env = "IDEMPOTENCY_KEY_TTL",
+    #[arg(long, env = env::IDEMPOTENCY_KEY_TTL,
           default_value = kubestore_core::defaults::IDEMPOTENCY_KEY_TTL, value_parser = parse_ttl)]
     pub idempotency_key_ttl: Duration,
 }
@@ -167,7 +168,7 @@ pub struct IdempotencyKeyTtl {
 impl IdempotencyKeyTtl {
     /// Adds `IDEMPOTENCY_KEY_TTL` to the start-up line.
     pub fn echo(&self, echo: &mut Echo) {
-        echo.duration("IDEMPOTENCY_KEY_TTL", self.idempotency_key_ttl);
+        echo.duration(env::IDEMPOTENCY_KEY_TTL, self.idempotency_key_ttl);
     }
 }
 
@@ -243,14 +244,14 @@ impl Echo {
 }
 
 /// A duration as the variables accept it back: whole seconds as `5s`, whole
-/// milliseconds as `500ms`, anything finer as Rust prints it.
+/// milliseconds as `500ms`, anything finer as decimal seconds (`0.0015s`).
 pub fn format_duration(d: Duration) -> String {
     if d.subsec_nanos() == 0 {
         format!("{}s", d.as_secs())
     } else if d.subsec_nanos() % 1_000_000 == 0 {
         format!("{}ms", d.as_millis())
     } else {
-        format!("{d:?}")
+        format!("{}s", d.as_secs_f64())
     }
 }
 
@@ -347,6 +348,10 @@ mod tests {
         for (_, shown) in &echo.entries()[1..3] {
             assert!(parse_duration(shown).is_ok(), "{shown}");
         }
+        // Finer than a millisecond: still a value the variables take back.
+        let fine = Duration::from_micros(1500);
+        assert_eq!(format_duration(fine), "0.0015s");
+        assert_eq!(parse_duration(&format_duration(fine)), Ok(fine));
     }
 
     #[test]

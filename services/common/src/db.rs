@@ -7,6 +7,7 @@
 //! shown to the client.
 
 use crate::{AppError, Health, Metrics, ReadinessCheck, ServiceContext};
+use kubestore_core::runtime::env;
 use sqlx::migrate::Migrator;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use sqlx::{ConnectOptions, Connection, Executor};
@@ -29,10 +30,10 @@ pub const TRANSACTION_ATTEMPTS: u32 = 5;
 pub struct DatabaseArgs {
     /// MySQL URL with the database name (`DATABASE_URL`), e.g.
     /// `mysql://root@127.0.0.1:3306/products`; `<that>/<service>` when unset.
-    #[arg(long, env = "DATABASE_URL")]
+    #[arg(long, env = env::DATABASE_URL)]
     pub database_url: Option<String>,
     /// Largest number of pooled connections (`DATABASE_MAX_CONNECTIONS`).
-    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 10,
+    #[arg(long, env = env::DATABASE_MAX_CONNECTIONS, default_value_t = 10,
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub database_max_connections: u32,
 }
@@ -48,8 +49,8 @@ impl DatabaseArgs {
     /// Adds `DATABASE_URL` (password masked) and `DATABASE_MAX_CONNECTIONS` to the
     /// start-up line.
     pub fn echo(&self, service: &str, echo: &mut crate::config::Echo) {
-        echo.url("DATABASE_URL", &self.url(service))
-            .value("DATABASE_MAX_CONNECTIONS", self.database_max_connections);
+        echo.url(env::DATABASE_URL, &self.url(service))
+            .value(env::DATABASE_MAX_CONNECTIONS, self.database_max_connections);
     }
 }
 
@@ -222,6 +223,27 @@ pub fn service_context(
     ServiceContext::new(service, health, Metrics::new(service, version))
 }
 
+/// What the handlers of a service that needs nothing but its database share.
+#[derive(Clone)]
+pub struct PoolState {
+    /// The service's database.
+    pub pool: MySqlPool,
+}
+
+/// A MySQL-backed service as served: its `api` (state applied) finished with the
+/// shared endpoints ([`crate::server::finish`]), readiness on its own database and
+/// schema, and its metrics. `version` is the service crate's.
+pub fn finish(
+    service: &'static str,
+    version: &'static str,
+    migrator: &'static Migrator,
+    pool: MySqlPool,
+    api: axum::Router,
+) -> (axum::Router, ServiceContext) {
+    let ctx = service_context(service, version, pool, migrator);
+    (crate::server::finish(api, &ctx), ctx)
+}
+
 async fn schema_ready(pool: &MySqlPool, migrator: &Migrator) -> Result<(), String> {
     let want = migrator.iter().map(|m| m.version).max().unwrap_or(0);
     let have: Option<i64> =
@@ -229,10 +251,18 @@ async fn schema_ready(pool: &MySqlPool, migrator: &Migrator) -> Result<(), Strin
             .fetch_one(pool)
             .await
             .map_err(|e| format!("schema check failed: {e}"))?;
-    if have.unwrap_or(0) < want {
-        return Err(format!("schema not migrated (at {have:?}, need {want})"));
-    }
-    Ok(())
+    schema_gap(have, want).map_or(Ok(()), Err)
+}
+
+/// Why a schema at migration `have` (none applied: `None`) is not ready for one that
+/// needs `want`, in words for the log; `None` when it is.
+fn schema_gap(have: Option<i64>, want: i64) -> Option<String> {
+    let at = match have {
+        Some(have) if have >= want => return None,
+        Some(have) => format!("migration {have} is the newest applied"),
+        None => "no migration is applied".to_owned(),
+    };
+    Some(format!("schema not migrated: {at}, {want} is needed"))
 }
 
 /// The MySQL error number, if `e` came from the server.
@@ -293,6 +323,20 @@ pub(crate) fn classify(e: &sqlx::Error) -> AppError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unmigrated_schema_is_named_in_words() {
+        assert_eq!(schema_gap(Some(4), 4), None);
+        assert_eq!(schema_gap(Some(5), 4), None);
+        assert_eq!(
+            schema_gap(Some(3), 4).as_deref(),
+            Some("schema not migrated: migration 3 is the newest applied, 4 is needed")
+        );
+        assert_eq!(
+            schema_gap(None, 4).as_deref(),
+            Some("schema not migrated: no migration is applied, 4 is needed")
+        );
+    }
 
     #[test]
     fn urls() {

@@ -112,16 +112,6 @@ impl Metrics {
         }
     }
 
-    /// The registry, to add service-specific metrics before the first scrape.
-    pub fn registry_mut(&mut self) -> &mut Registry {
-        &mut self.registry
-    }
-
-    /// The service label.
-    pub fn service(&self) -> &'static str {
-        self.service
-    }
-
     /// The metrics in OpenMetrics text format.
     pub fn encode(&self) -> String {
         let mut out = String::with_capacity(8 * 1024);

@@ -13,6 +13,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use axum::serve::ListenerExt;
+use kubestore_core::runtime::{HEALTHZ_PATH, METRICS_PATH, READYZ_PATH};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,13 +46,13 @@ impl ServiceContext {
 pub fn finish(api: Router, ctx: &ServiceContext) -> Router {
     let health = ctx.health.clone();
     let metrics = ctx.metrics.clone();
-    api.route("/healthz", get(crate::health::healthz))
+    api.route(HEALTHZ_PATH, get(crate::health::healthz))
         .route(
-            "/readyz",
+            READYZ_PATH,
             get(move || crate::health::readyz(health.clone())),
         )
         .route(
-            "/metrics",
+            METRICS_PATH,
             get(move || crate::metrics::render(metrics.clone())),
         )
         .fallback(not_found)

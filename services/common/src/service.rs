@@ -1,100 +1,181 @@
-//! The command line every service shares: `<service> migrate` and `<service> serve`,
-//! its name, version and description from the service's crate, and the start-up
-//! around them (logging, runtime, exit codes, the one report of the error that ends
-//! the process).
+//! The command line every service shares, `<service> migrate` and `<service> serve`,
+//! and the start-up around them: name, version and description from the service's
+//! crate, logging, the start-up configuration line, the runtime, the background tasks,
+//! exit codes and the one report of the error that ends the process ([`main`]).
 //!
-//! A service keeps only what is its own ([`Service`]): the arguments of each
-//! subcommand ([`Settings`]) and what the subcommands do. The MySQL-backed services
-//! (feature `mysql`) share more: the database, listen and log arguments and the whole
-//! of `migrate` and `serve` ([`MysqlService`], which is a [`Service`]); one whose
-//! router needs only its pool writes nothing but a [`pool_service_main!`] line.
+//! A service says only what is its own, in one [`Service`]: its name, its own `serve`
+//! arguments and how they build its router. Where it keeps its state is a [`Store`]:
+//! the settings both subcommands read, what `migrate` does and what `serve` opens.
+//! This crate has the stores of the MySQL services ([`Mysql`], feature `mysql`) and of
+//! a service without state ([`Stateless`]); the cart brings its Redis.
 
-use crate::config::LogArgs;
+use crate::config::{Echo, LogArgs, ServeArgs};
+use crate::server::{self, ServiceContext};
+use anyhow::Context;
+use axum::Router;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::future::Future;
+use std::pin::Pin;
 use std::process::ExitCode;
-
-/// The arguments of one subcommand.
-pub trait Settings: Args + std::fmt::Debug {
-    /// The log settings among them; `None` for a command that does not log, which
-    /// then starts no logger.
-    fn log(&self) -> Option<&LogArgs>;
-}
 
 /// What a service plugs into [`main`].
 pub trait Service {
-    /// Service name: the binary's name in `--version` and `--help`, and the prefix of
-    /// the error report.
+    /// Service name: the binary's name in `--version` and `--help`, its entry in the
+    /// catalogue, and the prefix of the error report.
     const NAME: &'static str;
     /// `--version`: the service crate's `CARGO_PKG_VERSION`.
     const VERSION: &'static str;
     /// `--help`: the service crate's `CARGO_PKG_DESCRIPTION`.
     const ABOUT: &'static str;
+    /// What `serve` does, for `--help`.
+    const SERVE_ABOUT: &'static str = "Serve the HTTP API";
+    /// Port used when `LISTEN_ADDR` is unset: the catalogue's.
+    const DEFAULT_PORT: u16 = crate::catalog::port(Self::NAME);
+    /// Where the service keeps its state.
+    type Store: Store;
+    /// The store itself, e.g. `Mysql(&MIGRATOR)`.
+    const STORE: Self::Store;
+    /// The `serve` arguments of this service alone, shown after the shared ones
+    /// (`LISTEN_ADDR`, `DRAIN_SECONDS`, `RUST_LOG` and the store's).
+    type Args: Args + std::fmt::Debug;
+
+    /// Adds [`Self::Args`] to the start-up line, after the shared settings; `store`
+    /// are the store's, for a setting derived from both.
+    fn echo(args: &Self::Args, store: &StoreArgs<Self>, echo: &mut Echo);
+
+    /// Builds what `serve` serves from the service's arguments and its opened store.
+    fn app(args: Self::Args, store: <Self::Store as Store>::Handle) -> anyhow::Result<App>;
+}
+
+/// Where a service keeps its state: what both subcommands read, what `migrate` does,
+/// and what `serve` opens before the service builds its router.
+pub trait Store {
     /// What `migrate` does, for `--help`.
     const MIGRATE_ABOUT: &'static str;
-    /// What `serve` does, for `--help`.
-    const SERVE_ABOUT: &'static str;
-    /// Arguments of `migrate`.
-    type Migrate: Settings;
-    /// Arguments of `serve`.
-    type Serve: Settings;
+    /// The store's settings.
+    type Args: Args + std::fmt::Debug;
+    /// What `serve` hands the service: a pool, a client, nothing.
+    type Handle;
 
-    /// Runs `migrate`, logging already started.
-    fn migrate(settings: Self::Migrate) -> impl Future<Output = anyhow::Result<()>>;
+    /// Adds the store's settings to the start-up line of `service`.
+    fn echo(&self, service: &str, args: &Self::Args, echo: &mut Echo);
 
-    /// Runs `serve` until it has drained, logging already started.
-    fn serve(settings: Self::Serve) -> impl Future<Output = anyhow::Result<()>>;
+    /// Runs `migrate` for `service`, logging already started.
+    fn migrate(
+        &self,
+        service: &'static str,
+        args: Self::Args,
+    ) -> impl Future<Output = anyhow::Result<()>>;
 
-    /// Logs the error that ends the process; nothing by default.
-    ///
-    /// It lives in the service, not here, because a `tracing` event's `target` is
-    /// fixed where the macro is written: so the line keeps the service's own target.
-    fn log_failure(e: &anyhow::Error) {
-        let _ = e;
+    /// Opens the store for `serve`; lazily, so that `serve` starts, unready, while the
+    /// store is down.
+    fn open(&self, service: &'static str, args: Self::Args) -> anyhow::Result<Self::Handle>;
+}
+
+/// Work that runs beside the server until it has drained (e.g. removing expired keys).
+type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// What `serve` serves: the finished router, its context and its background work.
+pub struct App {
+    router: Router,
+    ctx: ServiceContext,
+    tasks: Vec<Task>,
+}
+
+impl App {
+    /// The router finished with `ctx` ([`server::finish`]), and no background work.
+    pub fn new(router: Router, ctx: ServiceContext) -> Self {
+        Self {
+            router,
+            ctx,
+            tasks: Vec::new(),
+        }
+    }
+
+    /// Adds work that runs while the service serves and stops with the server.
+    pub fn with_task(mut self, task: impl Future<Output = ()> + Send + 'static) -> Self {
+        self.tasks.push(Box::pin(task));
+        self
     }
 }
 
-/// Arguments of a command or section that has none.
-#[derive(Debug, Args)]
+impl From<(Router, ServiceContext)> for App {
+    fn from((router, ctx): (Router, ServiceContext)) -> Self {
+        Self::new(router, ctx)
+    }
+}
+
+/// Arguments of a service or a store that has none.
+#[derive(Debug, Clone, Args)]
+// No argument group: a stateless service without arguments flattens it twice.
+#[group(skip)]
 pub struct NoArgs {}
 
-impl Settings for NoArgs {
-    fn log(&self) -> Option<&LogArgs> {
-        None
+/// The store of a service that keeps no state of its own: `migrate` does nothing.
+pub struct Stateless;
+
+impl Store for Stateless {
+    const MIGRATE_ABOUT: &'static str = "Does nothing and exits 0: the service keeps no state \
+        of its own. It exists so every service can be deployed the same way";
+    type Args = NoArgs;
+    type Handle = ();
+
+    fn echo(&self, _: &str, _: &NoArgs, _: &mut Echo) {}
+
+    async fn migrate(&self, service: &'static str, _: NoArgs) -> anyhow::Result<()> {
+        println!("{service}: nothing to migrate");
+        Ok(())
+    }
+
+    fn open(&self, _: &'static str, _: NoArgs) -> anyhow::Result<()> {
+        Ok(())
     }
 }
 
 /// The command line; its name, version and descriptions are the service's, set in
 /// [`command`].
 #[derive(Debug, Parser)]
-struct Cli<M: Args, S: Args> {
+struct Cli<D: Args, A: Args> {
     #[command(subcommand)]
-    command: Command<M, S>,
+    command: Command<D, A>,
 }
 
-/// The two subcommands, with the service's arguments.
+/// The two subcommands: `D` are the store's arguments, `A` the service's own.
 #[derive(Debug, Subcommand)]
-enum Command<M: Args, S: Args> {
+enum Command<D: Args, A: Args> {
     Migrate {
         #[command(flatten)]
-        settings: M,
+        store: D,
+        #[command(flatten)]
+        log: LogArgs,
     },
     Serve {
         #[command(flatten)]
-        settings: S,
+        serve: ServeArgs,
+        #[command(flatten)]
+        log: LogArgs,
+        #[command(flatten)]
+        store: D,
+        #[command(flatten)]
+        args: A,
     },
 }
+
+/// The arguments of the store of `S`.
+pub type StoreArgs<S> = <<S as Service>::Store as Store>::Args;
 
 /// The command line of `S`, as `--help` shows it.
 pub fn command<S: Service>() -> clap::Command {
     // What `#[command(name = .., version, about)]` and the subcommands' doc comments
     // would set, had the service derived the parser itself.
-    Cli::<S::Migrate, S::Serve>::command()
+    Cli::<StoreArgs<S>, S::Args>::command()
         .name(S::NAME)
+        // Not the path it was started by: images start every service as /service.
+        .bin_name(S::NAME)
         .version(S::VERSION)
         .about(S::ABOUT)
         .long_about(None)
-        .mut_subcommand("migrate", |c| c.about(S::MIGRATE_ABOUT))
+        .mut_subcommand("migrate", |c| c.about(S::Store::MIGRATE_ABOUT))
         .mut_subcommand("serve", |c| c.about(S::SERVE_ABOUT))
 }
 
@@ -105,15 +186,12 @@ pub fn main<S: Service>() -> ExitCode {
     // What `Parser::parse` does, on the command line `command` named.
     let mut cli = command::<S>();
     let matches = cli.clone().try_get_matches().unwrap_or_else(|e| e.exit());
-    let command = Cli::<S::Migrate, S::Serve>::from_arg_matches(&matches)
+    let command = Cli::<StoreArgs<S>, S::Args>::from_arg_matches(&matches)
         .unwrap_or_else(|e| e.format(&mut cli).exit())
         .command;
-    let log = match &command {
-        Command::Migrate { settings } => settings.log(),
-        Command::Serve { settings } => settings.log(),
-    };
     let service = S::NAME;
-    if let Some(Err(e)) = log.map(|log| crate::telemetry::init(&log.rust_log)) {
+    let (Command::Migrate { log, .. } | Command::Serve { log, .. }) = &command;
+    if let Err(e) = crate::telemetry::init(&log.rust_log) {
         eprintln!("{service}: {e}");
         return ExitCode::from(2);
     }
@@ -126,419 +204,128 @@ pub fn main<S: Service>() -> ExitCode {
     };
     let outcome = runtime.block_on(async {
         match command {
-            Command::Migrate { settings } => S::migrate(settings).await,
-            Command::Serve { settings } => S::serve(settings).await,
+            Command::Migrate { store, log } => {
+                let mut echo = Echo::new();
+                S::STORE.echo(service, &store, &mut echo);
+                log.echo(&mut echo);
+                echo.log(service);
+                S::STORE.migrate(service, store).await
+            }
+            Command::Serve {
+                serve,
+                log,
+                store,
+                args,
+            } => run::<S>(serve, log, store, args).await,
         }
     });
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            S::log_failure(&e);
+            tracing::error!(service, error = format!("{e:#}"), "{service} failed");
             eprintln!("{service}: {e:#}");
             ExitCode::FAILURE
         }
     }
 }
 
-/// The catalogue's `calls` of `S` against the `<DEP>_URL` variables its `serve`
-/// reads: one line per difference (a dependency not read, one read that the
-/// catalogue does not list, a default that is not the dependency's local URL);
-/// empty when they agree. Each service's tests assert it is empty, so a dependency
-/// changed in the catalogue fails them until the service reads it.
-pub fn catalogue_differences<S: Service>() -> Vec<String> {
-    use crate::catalog;
-    let Some(def) = catalog::service(S::NAME) else {
-        return vec![format!("{} is not in the catalogue", S::NAME)];
-    };
-    let cli = command::<S>();
-    let Some(serve) = cli.find_subcommand("serve") else {
-        return vec!["there is no serve subcommand".to_owned()];
-    };
-    let mut differences = Vec::new();
-    let mut read = Vec::new();
-    for arg in serve.get_arguments() {
-        let Some(variable) = arg.get_env().and_then(|v| v.to_str()) else {
-            continue;
-        };
-        let Some(dep) = catalog::SERVICES
-            .iter()
-            .find(|d| d.url_variable() == variable)
-        else {
-            continue;
-        };
-        read.push(dep.name);
-        if !def.calls.contains(&dep.name) {
-            differences.push(format!(
-                "{variable} is read, but the catalogue has no call to {}",
-                dep.name
-            ));
-        }
-        let default: Vec<_> = arg
-            .get_default_values()
-            .iter()
-            .map(|v| v.to_string_lossy().into_owned())
-            .collect();
-        let local = crate::config::local_url(dep.name);
-        if default != [local.as_str()] {
-            differences.push(format!("{variable} defaults to {default:?}, not {local}"));
-        }
+/// `serve`: the start-up line, the store, the service's router and its background
+/// work, served until it has drained.
+async fn run<S: Service>(
+    serve: ServeArgs,
+    log: LogArgs,
+    store: StoreArgs<S>,
+    args: S::Args,
+) -> anyhow::Result<()> {
+    let mut echo = Echo::new();
+    serve.echo(S::DEFAULT_PORT, &mut echo);
+    log.echo(&mut echo);
+    S::STORE.echo(S::NAME, &store, &mut echo);
+    S::echo(&args, &store, &mut echo);
+    echo.log(S::NAME);
+    let opened = S::STORE.open(S::NAME, store)?;
+    let App { router, ctx, tasks } = S::app(args, opened)?;
+    let tasks: Vec<_> = tasks.into_iter().map(tokio::spawn).collect();
+    let served = server::serve_with(&serve, S::DEFAULT_PORT, router, &ctx).await;
+    // Stopped with the server: what they do is theirs to make safe to interrupt (the
+    // key sweeper deletes in batches, each its own statement).
+    for task in tasks {
+        task.abort();
     }
-    let reads_key_ttl = serve
-        .get_arguments()
-        .any(|arg| arg.get_env().and_then(|v| v.to_str()) == Some(KEY_TTL_VARIABLE));
-    match (def.stores_idempotency_keys(), reads_key_ttl) {
-        (true, false) => differences.push(format!(
-            "stores Idempotency-Key answers, but serve reads no {KEY_TTL_VARIABLE}"
-        )),
-        (false, true) => differences.push(format!(
-            "{KEY_TTL_VARIABLE} is read, but the catalogue has no route keyed by Idempotency-Key"
-        )),
-        _ => {}
-    }
-    for dep in def.calls {
-        let variable = catalog::service(dep).map(|d| d.url_variable());
-        match read.iter().filter(|r| *r == dep).count() {
-            1 => {}
-            0 => differences.push(format!(
-                "calls {dep}, but serve reads no {}",
-                variable.unwrap_or_default()
-            )),
-            n => differences.push(format!("{dep}'s URL is read {n} times")),
-        }
-    }
-    differences
+    served.context("server failed")
 }
-
-/// What a service that stores `Idempotency-Key` answers reads their lifetime from.
-const KEY_TTL_VARIABLE: &str = "IDEMPOTENCY_KEY_TTL";
 
 #[cfg(feature = "mysql")]
-pub use mysql::*;
+pub use mysql::Mysql;
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::local_url;
-
-    /// A cart that reads users, which the catalogue says it does not call, at a
-    /// wrong default, and reads neither orders, which it calls, nor how long it
-    /// keeps the answers of its keyed checkout.
-    struct MiswiredCart;
-
-    #[derive(Debug, Args)]
-    struct Reads {
-        #[arg(long, env = "PRODUCTS_URL", default_value_t = local_url("products"))]
-        products_url: String,
-        #[arg(long, env = "USERS_URL", default_value = "http://127.0.0.1:1")]
-        users_url: String,
-    }
-
-    impl Settings for Reads {
-        fn log(&self) -> Option<&LogArgs> {
-            None
-        }
-    }
-
-    impl Service for MiswiredCart {
-        const NAME: &'static str = "cart";
-        const VERSION: &'static str = "0";
-        const ABOUT: &'static str = "";
-        const MIGRATE_ABOUT: &'static str = "";
-        const SERVE_ABOUT: &'static str = "";
-        type Migrate = NoArgs;
-        type Serve = Reads;
-
-        async fn migrate(_: NoArgs) -> anyhow::Result<()> {
-            Ok(())
-        }
-
-        async fn serve(_: Reads) -> anyhow::Result<()> {
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn differences_from_the_catalogue_are_named() {
-        assert_eq!(
-            catalogue_differences::<MiswiredCart>(),
-            [
-                "USERS_URL is read, but the catalogue has no call to users".to_owned(),
-                format!(
-                    "USERS_URL defaults to [\"http://127.0.0.1:1\"], not {}",
-                    local_url("users")
-                ),
-                "stores Idempotency-Key answers, but serve reads no IDEMPOTENCY_KEY_TTL".to_owned(),
-                "calls orders, but serve reads no ORDERS_URL".to_owned(),
-            ]
-        );
-    }
-}
-
-/// The whole command line of a MySQL service whose router needs nothing but its
-/// pool (users, products): a [`MysqlService`] without arguments of its own, the
-/// `pub fn main()` that runs it, and the test that its `serve` reads the URL of
-/// each service the catalogue says it calls ([`catalogue_differences`]). `service` is a `fn(MySqlPool) -> (Router,
-/// ServiceContext)`. A service with an `idempotency_keys` table adds
-/// `idempotency_keys: <its claim Settings>`: its `serve` then reads
-/// `IDEMPOTENCY_KEY_TTL` and sweeps expired keys.
-///
-/// A macro rather than a generic function so that what must be the calling crate's
-/// stays its own: `--version` and `--help` from its `Cargo.toml`, and the `tracing`
-/// target of the two start-up log lines (see [`MysqlService::log_migrated`]).
-#[cfg(feature = "mysql")]
-#[macro_export]
-macro_rules! pool_service_main {
-    (name: $name:expr, port: $port:expr, migrator: $migrator:expr, service: $service:path $(,)?) => {
-        $crate::pool_service_main!(@main $name, $port, $migrator, $service,
-            $crate::service::NoArgs, |_| None);
-    };
-    (name: $name:expr, port: $port:expr, migrator: $migrator:expr, service: $service:path,
-     idempotency_keys: $keys:expr $(,)?) => {
-        $crate::pool_service_main!(@main $name, $port, $migrator, $service,
-            $crate::config::IdempotencyKeyTtl,
-            |extra: &$crate::config::IdempotencyKeyTtl| Some(
-                $crate::idempotency::mysql::Retention {
-                    ttl: extra.idempotency_key_ttl,
-                    lease: $keys.lease,
-                }
-            ));
-    };
-    (@main $name:expr, $port:expr, $migrator:expr, $service:path, $extra:ty, $retention:expr) => {
-        /// What the shared command line needs to know about this service.
-        struct Service;
-
-        impl $crate::service::MysqlService for Service {
-            const NAME: &'static str = $name;
-            const VERSION: &'static str = env!("CARGO_PKG_VERSION");
-            const ABOUT: &'static str = env!("CARGO_PKG_DESCRIPTION");
-            const DEFAULT_PORT: u16 = $port;
-            type Extra = $extra;
-
-            fn migrator() -> &'static $crate::service::__private::sqlx::migrate::Migrator {
-                &$migrator
-            }
-
-            fn idempotency_keys(
-                extra: &$extra,
-            ) -> ::std::option::Option<$crate::idempotency::mysql::Retention> {
-                ($retention)(extra)
-            }
-
-            fn app(
-                _: $extra,
-                pool: impl FnOnce() -> $crate::service::__private::anyhow::Result<
-                    $crate::service::__private::sqlx::MySqlPool,
-                >,
-            ) -> $crate::service::__private::anyhow::Result<(
-                $crate::service::__private::axum::Router,
-                $crate::ServiceContext,
-            )> {
-                Ok($service(pool()?))
-            }
-
-            fn log_migrated(database: &str) {
-                $crate::service::__private::tracing::info!(database, "migrations applied");
-            }
-
-            fn log_failure(e: &$crate::service::__private::anyhow::Error) {
-                $crate::service::__private::tracing::error!(
-                    error = format!("{e:#}"),
-                    "{} failed",
-                    $name
-                );
-            }
-        }
-
-        /// Parses the command line and environment, runs, and maps the outcome to an
-        /// exit code (see [`kubestore_common::service::main`]).
-        pub fn main() -> ::std::process::ExitCode {
-            $crate::service::main::<Service>()
-        }
-
-        #[cfg(test)]
-        #[test]
-        fn serve_reads_the_urls_of_what_the_catalogue_says_it_calls() {
-            ::std::assert_eq!(
-                $crate::service::catalogue_differences::<Service>(),
-                ::std::vec::Vec::<::std::string::String>::new()
-            );
-        }
-    };
-}
-
-/// What [`pool_service_main!`] names, so the calling crate needs no dependency of
-/// its own on them.
-#[cfg(feature = "mysql")]
-#[doc(hidden)]
-pub mod __private {
-    pub use anyhow;
-    pub use axum;
-    pub use sqlx;
-    pub use tracing;
-}
-
-/// The `migrate` and `serve` of the MySQL-backed services.
+/// The store of the MySQL services.
 #[cfg(feature = "mysql")]
 mod mysql {
-    use super::{KEY_TTL_VARIABLE, Service, Settings};
-    use crate::config::{self, Echo, LogArgs, ServeArgs};
+    use super::Store;
+    use crate::config::{Echo, mask_url};
     use crate::db::{self, DatabaseArgs};
-    use crate::idempotency::{self, mysql::Retention};
-    use crate::server::{self, ServiceContext};
-    use anyhow::Context;
-    use axum::Router;
-    use clap::Args;
     use sqlx::MySqlPool;
     use sqlx::migrate::Migrator;
     use std::time::Duration;
 
-    /// What a MySQL-backed service plugs into [`main`](super::main).
-    pub trait MysqlService {
-        /// Service name: the binary's name in `--version`, and the name used in log
-        /// lines, error messages and the default database name.
-        const NAME: &'static str;
-        /// `--version`: the service crate's `CARGO_PKG_VERSION`.
-        const VERSION: &'static str;
-        /// `--help`: the service crate's `CARGO_PKG_DESCRIPTION`.
-        const ABOUT: &'static str;
-        /// Port used when `LISTEN_ADDR` is unset.
-        const DEFAULT_PORT: u16;
-        /// `serve` arguments of this service alone, shown after the shared ones.
-        type Extra: Args + std::fmt::Debug;
+    /// A MySQL database named after the service, with its embedded migrations.
+    pub struct Mysql(pub &'static Migrator);
 
-        /// The service's embedded schema migrations.
-        fn migrator() -> &'static Migrator;
-
-        /// Adds the settings of [`Self::Extra`] to the start-up line, after the shared
-        /// ones; none by default.
-        fn echo(extra: &Self::Extra, echo: &mut Echo) {
-            let _ = (extra, echo);
-        }
-
-        /// How long the service keeps the rows of its `idempotency_keys` table and
-        /// the lease of its claims, if it has that table: `serve` then removes
-        /// expired rows in the background ([`idempotency::mysql::keep_sweeping`]).
-        /// `None` by default, for a service without the table.
-        fn idempotency_keys(extra: &Self::Extra) -> Option<Retention> {
-            let _ = extra;
-            None
-        }
-
-        /// Builds the router and its context. `pool` opens the (lazy) database pool; it
-        /// is a closure so that a service can validate its own settings first and keep
-        /// reporting those errors before a database URL error.
-        fn app(
-            extra: Self::Extra,
-            pool: impl FnOnce() -> anyhow::Result<MySqlPool>,
-        ) -> anyhow::Result<(Router, ServiceContext)>;
-
-        /// Logs that `migrate` applied the migrations to `database` (masked URL).
-        ///
-        /// This and [`Self::log_failure`] live in the service for the reason given at
-        /// [`Service::log_failure`]: the start-up lines keep the service's own target
-        /// (`kubestore_<service>::cli`).
-        fn log_migrated(database: &str);
-
-        /// Logs the error that ends the process.
-        fn log_failure(e: &anyhow::Error);
-    }
-
-    /// `migrate` of a MySQL service.
-    #[derive(Debug, Args)]
-    pub struct MigrateArgs {
-        #[command(flatten)]
-        db: DatabaseArgs,
-        #[command(flatten)]
-        log: LogArgs,
-    }
-
-    /// `serve` of a MySQL service; `X` are the service's own arguments.
-    #[derive(Debug, Args)]
-    pub struct ServeWith<X: Args> {
-        #[command(flatten)]
-        serve: ServeArgs,
-        #[command(flatten)]
-        db: DatabaseArgs,
-        #[command(flatten)]
-        log: LogArgs,
-        #[command(flatten)]
-        extra: X,
-    }
-
-    impl Settings for MigrateArgs {
-        fn log(&self) -> Option<&LogArgs> {
-            Some(&self.log)
-        }
-    }
-
-    impl<X: Args + std::fmt::Debug> Settings for ServeWith<X> {
-        fn log(&self) -> Option<&LogArgs> {
-            Some(&self.log)
-        }
-    }
-
-    impl<S: MysqlService> Service for S {
-        const NAME: &'static str = <S as MysqlService>::NAME;
-        const VERSION: &'static str = <S as MysqlService>::VERSION;
-        const ABOUT: &'static str = <S as MysqlService>::ABOUT;
+    impl Store for Mysql {
         const MIGRATE_ABOUT: &'static str =
             "Create the database if missing, apply pending migrations and exit";
-        const SERVE_ABOUT: &'static str = "Serve the HTTP API";
-        type Migrate = MigrateArgs;
-        type Serve = ServeWith<S::Extra>;
+        type Args = DatabaseArgs;
+        type Handle = MySqlPool;
 
-        async fn migrate(MigrateArgs { db: db_args, log }: MigrateArgs) -> anyhow::Result<()> {
-            let service = <S as MysqlService>::NAME;
-            let url = db_args.url(service);
-            let mut echo = Echo::new();
-            echo.url("DATABASE_URL", &url);
-            log.echo(&mut echo);
-            echo.log(service);
-            db::migrate(&url, S::migrator(), Duration::from_secs(60)).await?;
-            S::log_migrated(&config::mask_url(&url));
+        fn echo(&self, service: &str, args: &DatabaseArgs, echo: &mut Echo) {
+            args.echo(service, echo);
+        }
+
+        async fn migrate(&self, service: &'static str, args: DatabaseArgs) -> anyhow::Result<()> {
+            let url = args.url(service);
+            db::migrate(&url, self.0, Duration::from_secs(60)).await?;
+            tracing::info!(service, database = mask_url(&url), "migrations applied");
             Ok(())
         }
 
-        async fn serve(
-            ServeWith {
-                serve,
-                db: db_args,
-                log,
-                extra,
-            }: ServeWith<S::Extra>,
-        ) -> anyhow::Result<()> {
-            let service = <S as MysqlService>::NAME;
-            let url = db_args.url(service);
-            let mut echo = Echo::new();
-            serve.echo(S::DEFAULT_PORT, &mut echo);
-            db_args.echo(service, &mut echo);
-            log.echo(&mut echo);
-            S::echo(&extra, &mut echo);
-            let retention = S::idempotency_keys(&extra);
-            if let Some(retention) = retention {
-                echo.duration(KEY_TTL_VARIABLE, retention.ttl);
-            }
-            echo.log(service);
-            let mut opened = None;
-            let (app, ctx) = S::app(extra, || {
-                let pool = db::pool(&url, db_args.database_max_connections)?;
-                opened = Some(pool.clone());
-                Ok(pool)
-            })?;
-            let sweeper = retention.zip(opened).map(|(retention, pool)| {
-                tokio::spawn(idempotency::mysql::keep_sweeping(pool, retention))
-            });
-            let served = server::serve_with(&serve, S::DEFAULT_PORT, app, &ctx).await;
-            // Stopped with the server: each batch is its own statement, so stopping
-            // between or during them loses nothing the next process will not sweep.
-            if let Some(sweeper) = sweeper {
-                sweeper.abort();
-            }
-            served.context("server failed")
+        fn open(&self, service: &'static str, args: DatabaseArgs) -> anyhow::Result<MySqlPool> {
+            Ok(db::pool(&args.url(service), args.database_max_connections)?)
         }
+    }
+}
 
-        fn log_failure(e: &anyhow::Error) {
-            <S as MysqlService>::log_failure(e);
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Shop;
+
+    impl Service for Shop {
+        const NAME: &'static str = "shop";
+        const VERSION: &'static str = "1.2.3";
+        const ABOUT: &'static str = "A shop";
+        type Store = Stateless;
+        const STORE: Stateless = Stateless;
+        type Args = NoArgs;
+
+        fn echo(_: &NoArgs, _: &NoArgs, _: &mut Echo) {}
+
+        fn app(_: NoArgs, (): ()) -> anyhow::Result<App> {
+            unreachable!("only its command line is read")
         }
+    }
+
+    #[test]
+    fn help_names_the_service_whatever_path_started_it() {
+        let help = command::<Shop>()
+            .try_get_matches_from(["/service", "serve", "--help"])
+            .unwrap_err()
+            .to_string();
+        assert!(help.contains("Usage: shop serve"), "{help}");
+        let version = command::<Shop>()
+            .try_get_matches_from(["/service", "--version"])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(version.trim(), "shop 1.2.3");
     }
 }

@@ -1,66 +1,36 @@
 //! Command line: `frontend migrate` and `frontend serve`, configured from the
-//! environment ([`Config`]); the shared part lives in [`kubestore_common::service`].
+//! environment (see [`kubestore_common::service`], which runs both); the frontend
+//! keeps no state, so its `migrate` does nothing.
 
-use kubestore_common::config::LogArgs;
-use kubestore_common::server;
-use kubestore_common::service::{self, NoArgs, Service, Settings};
+use kubestore_common::config::Echo;
+use kubestore_common::service::{self, App, NoArgs, Service, Stateless};
 use std::process::ExitCode;
 
-use crate::config::{Config, DEFAULT_PORT};
+use crate::config::Config;
 use crate::{AppState, SERVICE};
 
-/// What the shared command line needs to know about the frontend.
-struct Frontend;
+/// The frontend, as the shared command line runs it.
+pub struct Frontend;
 
 impl Service for Frontend {
     const NAME: &'static str = SERVICE;
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const ABOUT: &'static str = env!("CARGO_PKG_DESCRIPTION");
-    const MIGRATE_ABOUT: &'static str = "Does nothing and exits 0: the frontend keeps no state \
-        of its own. It exists so every service can be deployed the same way";
     const SERVE_ABOUT: &'static str = "Serves the pages";
-    type Migrate = NoArgs;
-    type Serve = Config;
+    type Store = Stateless;
+    const STORE: Stateless = Stateless;
+    type Args = Config;
 
-    async fn migrate(_: NoArgs) -> anyhow::Result<()> {
-        println!("frontend: nothing to migrate");
-        Ok(())
+    fn echo(config: &Config, _: &NoArgs, echo: &mut Echo) {
+        config.echo(echo);
     }
 
-    async fn serve(config: Config) -> anyhow::Result<()> {
-        config.print();
-        let state = AppState::from_config(&config)?;
-        let (router, ctx) = crate::service(state);
-        server::serve_with(&config.serve, DEFAULT_PORT, router, &ctx).await?;
-        Ok(())
-    }
-
-    fn log_failure(e: &anyhow::Error) {
-        tracing::error!(error = format!("{e:#}"), "{SERVICE} failed");
+    fn app(config: Config, (): ()) -> anyhow::Result<App> {
+        Ok(crate::service(AppState::from_config(&config)?).into())
     }
 }
 
-impl Settings for Config {
-    fn log(&self) -> Option<&LogArgs> {
-        Some(&self.log)
-    }
-}
-
-/// Parses the command line and environment, runs, and maps the outcome to an exit
-/// code (see [`service::main`]).
+/// Runs the command line (see [`service::main`]).
 pub fn main() -> ExitCode {
     service::main::<Frontend>()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn serve_reads_the_urls_of_what_the_catalogue_says_it_calls() {
-        assert_eq!(
-            service::catalogue_differences::<Frontend>(),
-            Vec::<String>::new()
-        );
-    }
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use kubestore_common::client::{ClientError, Outcome, Upstream, UpstreamRequest};
 use kubestore_common::config::{self, Echo, UpstreamArgs};
+use kubestore_common::runtime::env;
 use kubestore_common::{AppError, idempotency};
 use serde::{Deserialize, Serialize};
 
@@ -96,22 +97,22 @@ pub struct User {
 #[derive(Debug, Clone, clap::Args)]
 pub struct Dependencies {
     /// Base URL of the products service (`PRODUCTS_URL`).
-    #[arg(long, env = "PRODUCTS_URL", default_value_t = config::local_url("products"), value_parser = config::parse_base_url)]
+    #[arg(long, env = env::PRODUCTS_URL, default_value_t = config::local_url("products"), value_parser = config::parse_base_url)]
     pub products_url: String,
     /// Base URL of the cart service (`CART_URL`).
-    #[arg(long, env = "CART_URL", default_value_t = config::local_url("cart"), value_parser = config::parse_base_url)]
+    #[arg(long, env = env::CART_URL, default_value_t = config::local_url("cart"), value_parser = config::parse_base_url)]
     pub cart_url: String,
     /// Base URL of the orders service (`ORDERS_URL`).
-    #[arg(long, env = "ORDERS_URL", default_value_t = config::local_url("orders"), value_parser = config::parse_base_url)]
+    #[arg(long, env = env::ORDERS_URL, default_value_t = config::local_url("orders"), value_parser = config::parse_base_url)]
     pub orders_url: String,
     /// Base URL of the users service (`USERS_URL`).
-    #[arg(long, env = "USERS_URL", default_value_t = config::local_url("users"), value_parser = config::parse_base_url)]
+    #[arg(long, env = env::USERS_URL, default_value_t = config::local_url("users"), value_parser = config::parse_base_url)]
     pub users_url: String,
     /// Time allowed for the cart to check out (`CHECKOUT_TIMEOUT`): it calls
     /// orders, which calls users and products, so it needs longer than
     /// `UPSTREAM_TIMEOUT`; keep it above the cart's own `CHECKOUT_TIMEOUT`
     /// so the cart answers (503 or not) before the frontend gives up.
-    #[arg(long, env = "CHECKOUT_TIMEOUT", default_value = "15s",
+    #[arg(long, env = env::CHECKOUT_TIMEOUT, default_value = "15s",
           value_parser = config::parse_duration)]
     pub checkout_timeout: Duration,
 }
@@ -119,12 +120,12 @@ pub struct Dependencies {
 impl Dependencies {
     /// Adds the URLs, then `args`, then the checkout timeout to the start-up line.
     pub fn echo(&self, args: &UpstreamArgs, echo: &mut Echo) {
-        echo.url("PRODUCTS_URL", &self.products_url)
-            .url("CART_URL", &self.cart_url)
-            .url("ORDERS_URL", &self.orders_url)
-            .url("USERS_URL", &self.users_url);
+        echo.url(env::PRODUCTS_URL, &self.products_url)
+            .url(env::CART_URL, &self.cart_url)
+            .url(env::ORDERS_URL, &self.orders_url)
+            .url(env::USERS_URL, &self.users_url);
         args.echo(echo);
-        echo.duration("CHECKOUT_TIMEOUT", self.checkout_timeout);
+        echo.duration(env::CHECKOUT_TIMEOUT, self.checkout_timeout);
     }
 }
 

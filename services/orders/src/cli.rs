@@ -1,22 +1,22 @@
-//! Command line: `orders migrate` and `orders serve`, configured from the
-//! environment (see [`kubestore_common::config`]); the shared part lives in
-//! [`kubestore_common::service`], orders adds its upstream and idempotency settings.
+//! Command line: `orders migrate` and `orders serve`, configured from the environment
+//! (see [`kubestore_common::service`], which runs both); orders adds its upstream and
+//! idempotency settings, and sweeps the expired rows of its `idempotency_keys` table
+//! while it serves.
 
 use crate::upstream::{Dependencies, Upstreams};
-use crate::{AppState, DEFAULT_PORT, MIGRATOR, SERVICE};
-use axum::Router;
-use kubestore_common::ServiceContext;
+use crate::{AppState, MIGRATOR, SERVICE};
 use kubestore_common::config::{self, Echo, IdempotencyKeyTtl, UpstreamArgs};
-use kubestore_common::idempotency::mysql::Retention;
-use kubestore_common::service::{self, MysqlService};
+use kubestore_common::db::DatabaseArgs;
+use kubestore_common::idempotency::mysql::{Retention, keep_sweeping};
+use kubestore_common::runtime::env;
+use kubestore_common::service::{self, App, Mysql, Service};
 use sqlx::MySqlPool;
-use sqlx::migrate::Migrator;
 use std::process::ExitCode;
 use std::time::Duration;
 
 /// The `serve` arguments of orders alone.
 #[derive(Debug, clap::Args)]
-struct Extra {
+pub struct Args {
     #[command(flatten)]
     upstream: UpstreamArgs,
     #[command(flatten)]
@@ -30,99 +30,66 @@ struct Extra {
 struct Idempotency {
     /// How long a request waits for a concurrent one with the same Idempotency-Key
     /// before answering 409 request_in_progress (`IDEMPOTENCY_WAIT`).
-    #[arg(long, env = "IDEMPOTENCY_WAIT", default_value = "10s", value_parser = config::parse_duration)]
+    #[arg(long, env = env::IDEMPOTENCY_WAIT, default_value = "10s", value_parser = config::parse_duration)]
     idempotency_wait: Duration,
     /// After how long an unfinished Idempotency-Key claim (its owner crashed) may be
     /// taken over (`IDEMPOTENCY_LEASE`).
-    #[arg(long, env = "IDEMPOTENCY_LEASE", default_value = "30s", value_parser = config::parse_duration)]
+    #[arg(long, env = env::IDEMPOTENCY_LEASE, default_value = "30s", value_parser = config::parse_duration)]
     idempotency_lease: Duration,
     #[command(flatten)]
     ttl: IdempotencyKeyTtl,
 }
 
-impl Idempotency {
-    fn settings(&self) -> crate::idempotency::Settings {
-        crate::idempotency::Settings {
-            wait: self.idempotency_wait,
-            lease: self.idempotency_lease,
-        }
-    }
-}
+/// The orders service, as the shared command line runs it.
+pub struct Orders;
 
-/// What the shared command line needs to know about orders.
-struct Orders;
-
-impl MysqlService for Orders {
+impl Service for Orders {
     const NAME: &'static str = SERVICE;
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const ABOUT: &'static str = env!("CARGO_PKG_DESCRIPTION");
-    const DEFAULT_PORT: u16 = DEFAULT_PORT;
-    type Extra = Extra;
-
-    fn migrator() -> &'static Migrator {
-        &MIGRATOR
-    }
+    type Store = Mysql;
+    const STORE: Mysql = Mysql(&MIGRATOR);
+    type Args = Args;
 
     fn echo(
-        Extra {
+        Args {
             upstream,
             deps,
             idempotency,
-        }: &Extra,
+        }: &Args,
+        _: &DatabaseArgs,
         echo: &mut Echo,
     ) {
         deps.echo(upstream, echo);
-        echo.duration("IDEMPOTENCY_WAIT", idempotency.idempotency_wait)
-            .duration("IDEMPOTENCY_LEASE", idempotency.idempotency_lease);
-    }
-
-    fn idempotency_keys(extra: &Extra) -> Option<Retention> {
-        Some(Retention {
-            ttl: extra.idempotency.ttl.idempotency_key_ttl,
-            lease: extra.idempotency.idempotency_lease,
-        })
+        echo.duration(env::IDEMPOTENCY_WAIT, idempotency.idempotency_wait)
+            .duration(env::IDEMPOTENCY_LEASE, idempotency.idempotency_lease);
+        idempotency.ttl.echo(echo);
     }
 
     fn app(
-        Extra {
+        Args {
             upstream,
             deps,
             idempotency,
-        }: Extra,
-        pool: impl FnOnce() -> anyhow::Result<MySqlPool>,
-    ) -> anyhow::Result<(Router, ServiceContext)> {
+        }: Args,
+        pool: MySqlPool,
+    ) -> anyhow::Result<App> {
         let upstreams = Upstreams::new(&deps, &upstream)?;
-        let pool = pool()?;
-        let ctx = crate::context(pool.clone());
-        let mut state = AppState::new(pool, upstreams);
-        state.idempotency = idempotency.settings();
-        Ok((crate::router(state, &ctx), ctx))
-    }
-
-    fn log_migrated(database: &str) {
-        tracing::info!(database, "migrations applied");
-    }
-
-    fn log_failure(e: &anyhow::Error) {
-        tracing::error!(error = format!("{e:#}"), "{SERVICE} failed");
+        let mut state = AppState::new(pool.clone(), upstreams);
+        state.idempotency = crate::idempotency::Settings {
+            wait: idempotency.idempotency_wait,
+            lease: idempotency.idempotency_lease,
+        };
+        let retention = Retention {
+            ttl: idempotency.ttl.idempotency_key_ttl,
+            lease: idempotency.idempotency_lease,
+        };
+        let (router, ctx) = crate::service(state);
+        Ok(App::new(router, ctx).with_task(keep_sweeping(pool, retention)))
     }
 }
 
-/// Parses the command line and environment, runs, and maps the outcome to an exit
-/// code (see [`service::main`]).
+/// Runs the command line (see [`service::main`]).
 pub fn main() -> ExitCode {
     service::main::<Orders>()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn serve_reads_the_urls_of_what_the_catalogue_says_it_calls() {
-        assert_eq!(
-            service::catalogue_differences::<Orders>(),
-            Vec::<String>::new()
-        );
-    }
 }

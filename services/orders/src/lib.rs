@@ -14,14 +14,13 @@ pub mod routes;
 pub mod upstream;
 
 use axum::Router;
-use kubestore_common::server::{self, ServiceContext};
+use kubestore_common::ServiceContext;
+use kubestore_common::db;
 use sqlx::MySqlPool;
 use std::time::Duration;
 
 /// Service name: the `service` label of every metric.
 pub const SERVICE: &str = "orders";
-/// Port used when `LISTEN_ADDR` is unset: the catalogue's.
-pub const DEFAULT_PORT: u16 = kubestore_common::catalog::port(SERVICE);
 
 /// The schema migrations, embedded at build time.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -51,18 +50,11 @@ impl AppState {
     }
 }
 
-/// The API routes of the service, state applied.
-pub fn app(state: AppState) -> Router {
-    routes::router().with_state(state)
-}
-
-/// Readiness (its own database only, never users or products, so their failure does
-/// not cascade) and metrics for a service using `pool`.
-pub fn context(pool: MySqlPool) -> ServiceContext {
-    kubestore_common::db::service_context(SERVICE, env!("CARGO_PKG_VERSION"), pool, &MIGRATOR)
-}
-
-/// The complete application: API routes plus health, metrics and JSON fallbacks.
-pub fn router(state: AppState, ctx: &ServiceContext) -> Router {
-    server::finish(app(state), ctx)
+/// The service as served: its API with health (readiness on its own database only,
+/// never on the services it calls, so their failure does not cascade), metrics and
+/// JSON fallbacks.
+pub fn service(state: AppState) -> (Router, ServiceContext) {
+    let pool = state.pool.clone();
+    let api = routes::router().with_state(state);
+    db::finish(SERVICE, env!("CARGO_PKG_VERSION"), &MIGRATOR, pool, api)
 }

@@ -8,6 +8,7 @@ use axum::http::{Method, StatusCode};
 use kubestore_common::AppError;
 use kubestore_common::client::{ClientError, Refusal, Upstream, UpstreamRequest};
 use kubestore_common::config::{self, Echo, UpstreamArgs};
+use kubestore_common::runtime::env;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -22,18 +23,18 @@ const KNOWN_USER_CAP: usize = 100_000;
 #[derive(Debug, Clone, clap::Args)]
 pub struct Dependencies {
     /// Base URL of the users service (`USERS_URL`).
-    #[arg(long, env = "USERS_URL", default_value_t = config::local_url("users"), value_parser = config::parse_base_url)]
+    #[arg(long, env = env::USERS_URL, default_value_t = config::local_url("users"), value_parser = config::parse_base_url)]
     pub users_url: String,
     /// Base URL of the products service (`PRODUCTS_URL`).
-    #[arg(long, env = "PRODUCTS_URL", default_value_t = config::local_url("products"), value_parser = config::parse_base_url)]
+    #[arg(long, env = env::PRODUCTS_URL, default_value_t = config::local_url("products"), value_parser = config::parse_base_url)]
     pub products_url: String,
 }
 
 impl Dependencies {
     /// Adds the URLs, then `args`, to the start-up line.
     pub fn echo(&self, args: &UpstreamArgs, echo: &mut Echo) {
-        echo.url("USERS_URL", &self.users_url)
-            .url("PRODUCTS_URL", &self.products_url);
+        echo.url(env::USERS_URL, &self.users_url)
+            .url(env::PRODUCTS_URL, &self.products_url);
         args.echo(echo);
     }
 }

@@ -15,3 +15,8 @@ fn orders() -> Command {
 fn serve_reads_the_key_ttl_and_refuses_a_malformed_one() {
     binary::assert_reads_key_ttl(orders);
 }
+
+#[test]
+fn serve_reads_what_the_catalogue_says_it_needs() {
+    kubestore_testkit::catalogue::assert_matches_catalogue::<kubestore_orders::cli::Orders>();
+}

@@ -85,9 +85,8 @@ async fn a_twin_that_waits_too_long_gets_request_in_progress() {
         .unwrap(),
     );
     state.idempotency.wait = std::time::Duration::from_secs(1);
-    let ctx = kubestore_orders::context(s.pool.clone());
     let client = common::Client {
-        router: kubestore_orders::router(state, &ctx),
+        router: kubestore_orders::service(state).0,
     };
     // Another request owns the key and is still working: its row is uncommitted.
     let mut owner = s.pool.begin().await.unwrap();

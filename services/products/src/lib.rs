@@ -10,41 +10,22 @@ pub mod cli;
 pub mod routes;
 
 use axum::Router;
-use kubestore_common::server::{self, ServiceContext};
-use sqlx::MySqlPool;
+use kubestore_common::ServiceContext;
+use kubestore_common::db;
 
 /// Service name: the `service` label of every metric.
 pub const SERVICE: &str = "products";
-/// Port used when `LISTEN_ADDR` is unset: the catalogue's.
-pub const DEFAULT_PORT: u16 = kubestore_common::catalog::port(SERVICE);
 
 /// The schema migrations, embedded at build time.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-/// What the handlers share.
-#[derive(Clone)]
-pub struct AppState {
-    /// The `products` database.
-    pub pool: MySqlPool,
-}
+/// What the handlers share: the `products` database.
+pub use kubestore_common::db::PoolState as AppState;
 
-/// The API routes of the service, state applied.
-pub fn app(state: AppState) -> Router {
-    routes::router().with_state(state)
-}
-
-/// Readiness and metrics for a service using `pool`.
-pub fn context(pool: MySqlPool) -> ServiceContext {
-    kubestore_common::db::service_context(SERVICE, env!("CARGO_PKG_VERSION"), pool, &MIGRATOR)
-}
-
-/// The complete application: API routes plus health, metrics and JSON fallbacks.
-pub fn router(state: AppState, ctx: &ServiceContext) -> Router {
-    server::finish(app(state), ctx)
-}
-
-/// The service as served on `pool`: the application and its readiness and metrics.
-pub fn service(pool: MySqlPool) -> (Router, ServiceContext) {
-    let ctx = context(pool.clone());
-    (router(AppState { pool }, &ctx), ctx)
+/// The service as served: its API with health (readiness on its own database),
+/// metrics and JSON fallbacks.
+pub fn service(state: AppState) -> (Router, ServiceContext) {
+    let pool = state.pool.clone();
+    let api = routes::router().with_state(state);
+    db::finish(SERVICE, env!("CARGO_PKG_VERSION"), &MIGRATOR, pool, api)
 }

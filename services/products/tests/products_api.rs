@@ -201,3 +201,8 @@ async fn patch_rules() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     app.cleanup().await;
 }
+
+#[test]
+fn serve_reads_what_the_catalogue_says_it_needs() {
+    kubestore_testkit::catalogue::assert_matches_catalogue::<kubestore_products::cli::Products>();
+}

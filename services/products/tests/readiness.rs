@@ -3,7 +3,7 @@
 mod common;
 
 use axum::http::{Method, StatusCode};
-use kubestore_products::{AppState, context, router};
+use kubestore_products::{AppState, service};
 
 async fn status_of(router: &axum::Router, path: &str) -> (StatusCode, serde_json::Value) {
     kubestore_testkit::router::send(router, Method::GET, path, &[], None).await
@@ -28,8 +28,7 @@ async fn unready_naming_the_database_when_it_is_unreachable_or_unmigrated() {
         format!("{}/mysql", kubestore_testkit::mysql::server_url()),
     ] {
         let pool = kubestore_common::db::pool(&url, 2).unwrap();
-        let ctx = context(pool.clone());
-        let router = router(AppState { pool }, &ctx);
+        let router = service(AppState { pool }).0;
         let (status, body) = status_of(&router, "/readyz").await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{url}");
         assert_eq!(body["error"]["dependency"], "database");

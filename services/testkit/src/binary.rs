@@ -2,6 +2,7 @@
 //! of only what the test sets, a raw HTTP probe that needs no async runtime, and the
 //! SIGTERM drain every service promises (readiness 503, still serving, exit 0).
 
+use kubestore_common::runtime::env;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
@@ -12,7 +13,7 @@ pub fn command(bin: &str, unset: &[&str]) -> Command {
     for name in unset {
         command.env_remove(name);
     }
-    command.env("RUST_LOG", "warn");
+    command.env(env::RUST_LOG, "warn");
     command
 }
 
@@ -59,16 +60,16 @@ pub fn assert_reads_key_ttl(command: impl Fn() -> Command) {
     let output = command().args(["serve", "--help"]).output().unwrap();
     assert!(output.status.success(), "{output:?}");
     let help = String::from_utf8_lossy(&output.stdout);
-    assert!(help.contains("IDEMPOTENCY_KEY_TTL"), "{help}");
+    assert!(help.contains(env::IDEMPOTENCY_KEY_TTL), "{help}");
     assert!(help.contains("[default: 24h]"), "{help}");
     for value in ["0", "1.5h", "366d"] {
         let output = command()
             .arg("serve")
-            .env("LISTEN_ADDR", "127.0.0.1:0")
-            .env("IDEMPOTENCY_KEY_TTL", value)
+            .env(env::LISTEN_ADDR, "127.0.0.1:0")
+            .env(env::IDEMPOTENCY_KEY_TTL, value)
             .output()
             .unwrap();
-        assert_rejected(&output, "IDEMPOTENCY_KEY_TTL", value);
+        assert_rejected(&output, env::IDEMPOTENCY_KEY_TTL, value);
     }
 }
 

@@ -7,9 +7,11 @@
 //!   next run if the test died), and a service client on one.
 //! - [`serve`]: serving a router on `127.0.0.1:0`, and ports that refuse.
 //! - [`binary`]: running a service binary: isolated environment, readiness, SIGTERM.
+//! - [`catalogue`]: whether a service's `serve` reads what the catalogue says it needs.
 //! - [`proxy`]: proxies that lose answers, or relay late and count requests.
 
 pub mod binary;
+pub mod catalogue;
 pub mod mysql;
 pub mod proxy;
 pub mod router;

@@ -81,3 +81,8 @@ async fn serve_removes_expired_keys_and_keeps_the_others() {
     pool.close().await;
     drop_database(&url).await;
 }
+
+#[test]
+fn serve_reads_what_the_catalogue_says_it_needs() {
+    kubestore_testkit::catalogue::assert_matches_catalogue::<kubestore_users::cli::Users>();
+}

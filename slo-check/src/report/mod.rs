@@ -6,6 +6,8 @@ mod junit;
 mod markdown;
 mod table;
 
+use kubestore_core::slo_check::exit;
+
 use crate::cli::Format;
 use crate::evaluate::{Outcome, Verdict};
 use crate::span::Span;
@@ -53,13 +55,13 @@ impl Report {
     pub fn exit_code(&self) -> i32 {
         let has = |v: Verdict| self.slos.iter().any(|o| o.verdict == v);
         if has(Verdict::Breached) {
-            1
+            exit::BREACHED
         } else if has(Verdict::Error) {
-            3
+            exit::UNREACHABLE
         } else if (has(Verdict::NoData) || has(Verdict::LowTraffic)) && !self.allow_no_data {
-            4
+            exit::NO_DATA
         } else {
-            0
+            exit::MET
         }
     }
 

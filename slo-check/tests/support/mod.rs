@@ -235,9 +235,16 @@ impl Drop for Server {
 
 /// Prometheus on a free port, serving blocks promtool built from the history.
 pub fn prometheus(at: i64) -> Server {
+    prometheus_with(at, "")
+}
+
+/// Prometheus serving the history and `extra`, more OpenMetrics families (no `# EOF`).
+pub fn prometheus_with(at: i64, extra: &str) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("history.om");
-    std::fs::write(&input, openmetrics(&history(at))).unwrap();
+    let text = openmetrics(&history(at));
+    let text = format!("{}{extra}# EOF\n", text.trim_end_matches("# EOF\n"));
+    std::fs::write(&input, text).unwrap();
     let data = dir.path().join("data");
     let out = Command::new("promtool")
         .args(["tsdb", "create-blocks-from", "openmetrics"])
@@ -275,11 +282,45 @@ pub fn prometheus_tls(at: i64, web_config: &Path) -> Server {
 
 /// Starts Prometheus on `data`, with a web config (TLS) when given.
 pub fn start_prometheus(dir: tempfile::TempDir, data: &Path, web_config: Option<&Path>) -> Server {
-    let config = dir.path().join("prometheus.yml");
-    std::fs::write(&config, "global: {scrape_interval: 15s}\n").unwrap();
+    start_prometheus_with(
+        dir,
+        data,
+        web_config,
+        "global: {scrape_interval: 15s}\n",
+        &[],
+    )
+}
+
+/// Prometheus scraping `target` (`127.0.0.1:port`) every second, with native histograms.
+pub fn prometheus_scraping(target: &str) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = format!(
+        "global: {{scrape_interval: 1s}}\nscrape_configs:\n  - job_name: app\n    static_configs: [{{targets: ['{target}']}}]\n"
+    );
+    start_prometheus_with(
+        dir,
+        &data,
+        None,
+        &config,
+        &["--enable-feature=native-histograms"],
+    )
+}
+
+/// Starts Prometheus on `data` with the configuration `config` and extra flags.
+pub fn start_prometheus_with(
+    dir: tempfile::TempDir,
+    data: &Path,
+    web_config: Option<&Path>,
+    config: &str,
+    flags: &[&str],
+) -> Server {
+    let config_file = dir.path().join("prometheus.yml");
+    std::fs::write(&config_file, config).unwrap();
     let port = free_port();
     let mut cmd = Command::new("prometheus");
-    cmd.arg(format!("--config.file={}", config.display()))
+    cmd.arg(format!("--config.file={}", config_file.display()))
+        .args(flags)
         .arg(format!("--storage.tsdb.path={}", data.display()))
         .arg("--storage.tsdb.retention.time=10y")
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
@@ -469,6 +510,40 @@ pub fn slo<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Val
         .iter()
         .find(|s| s["name"] == name)
         .unwrap_or_else(|| panic!("no SLO {name} in {report:#}"))
+}
+
+/// Asserts an SLO's SLI, error ratio, burn rate and budget left to 4 decimals.
+pub fn numbers(s: &serde_json::Value, name: &str, sli: f64, burn: f64, budget: f64) {
+    near(&s["sli"], sli, &format!("{name} sli"));
+    near(&s["error_ratio"], 1.0 - sli, &format!("{name} error_ratio"));
+    near(&s["burn_rate"], burn, &format!("{name} burn_rate"));
+    near(
+        &s["budget_remaining"],
+        budget,
+        &format!("{name} budget_remaining"),
+    );
+}
+
+/// Asserts that two reports, from Prometheus and another server, agree on every SLO of
+/// the first: verdicts, and numbers to 4 decimals (`null` where the first has `null`).
+pub fn agree(first: &serde_json::Value, other: &serde_json::Value, server: &str) {
+    for s in first["slos"].as_array().unwrap() {
+        let name = s["name"].as_str().unwrap();
+        let o = slo(other, name);
+        assert_eq!(s["verdict"], o["verdict"], "{name}: {s:#} vs {o:#}");
+        for key in [
+            "sli",
+            "error_ratio",
+            "burn_rate",
+            "budget_remaining",
+            "requests",
+        ] {
+            match s[key].as_f64() {
+                Some(x) => near(&o[key], x, &format!("{name} {key} on {server}")),
+                None => assert!(o[key].is_null(), "{name} {key}: {o:#}"),
+            }
+        }
+    }
 }
 
 /// Asserts a JSON number to 4 decimals.

@@ -285,15 +285,13 @@ pub fn burn_windows(window: Duration) -> Vec<BurnWindow> {
         .collect()
 }
 
-/// The burn rate at which the fastest page fires (`14.4`: 2% of the budget in an hour of
-/// a 30-day window). The alert windows scale with the SLO window, so the factor is the
-/// same for every window; a canary that burns faster than this over a step would page.
-pub fn page_burn_factor() -> String {
-    burn_windows(Duration::from_millis(THIRTY_DAYS))
-        .into_iter()
-        .find(|b| b.tier == Tier::Page)
-        .map(|b| b.factor())
-        .expect("the workbook has a page tier")
+/// The page tier's fastest burn-rate factor: 2% of the budget in the first hour of a
+/// 30-day window, 14.4. Alert windows scale with the SLO window, so the factor is the same
+/// for every window; tools that judge a fast burn without an environment, and a canary
+/// step that would page at this burn, use this one.
+pub fn page_factor() -> f64 {
+    let (n, d) = burn_windows(Duration::from_millis(THIRTY_DAYS))[0].factor_fraction();
+    n as f64 / d as f64
 }
 
 /// The ranges error ratios are recorded over: every alert window, then the SLO window.
@@ -448,6 +446,11 @@ mod tests {
     }
 
     #[test]
+    fn the_page_factor_is_the_workbooks() {
+        assert_eq!(page_factor(), 14.4);
+    }
+
+    #[test]
     fn shorter_windows_scale_the_alert_windows_and_keep_the_budget_shares() {
         let w28 = burn_windows(Duration::parse("28d").unwrap());
         assert_eq!(w28[0].long.to_string(), "56m");
@@ -467,11 +470,6 @@ mod tests {
                 .collect::<Vec<_>>(),
             ["70s", "7m", "14m", "28m", "84m", "336m", "1008m", "7d"]
         );
-    }
-
-    #[test]
-    fn the_page_factor_is_the_workbooks_fast_burn() {
-        assert_eq!(page_burn_factor(), "14.4");
     }
 
     #[test]

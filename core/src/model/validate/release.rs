@@ -7,7 +7,7 @@ use super::services::ServiceLayers;
 use crate::defaults;
 use crate::model::check::{Check, Checked};
 use crate::model::service::{CanaryStep, Release, ReleaseStrategy};
-use crate::model::slo::page_burn_factor;
+use crate::model::slo::page_factor;
 use crate::model::units::Duration;
 use crate::spec::{ReleaseSpec, ServiceSpec};
 
@@ -76,9 +76,7 @@ pub(super) fn release(c: &mut Check, layers: &ServiceLayers) -> Checked<Release>
 
     let max_burn = match layers.get("release.max_burn", |s| r(s)?.max_burn.as_ref()) {
         Some((burn, key)) => limit(c, burn, &key, "a burn rate"),
-        None => Ok(page_burn_factor()
-            .parse()
-            .expect("the page factor is a decimal")),
+        None => Ok(page_factor()),
     };
     let (ratio, ratio_key) = layers.must(c, "release.max_ratio_to_stable", |s| {
         r(s)?.max_ratio_to_stable.as_ref()

@@ -21,9 +21,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use kubestore_cart::store::{KeySettings, Store, StoreConfig};
 use kubestore_cart::upstream::{Dependencies, Upstreams};
-use kubestore_cart::{AppState, MAX_LINES, service};
+use kubestore_cart::{AppState, service};
 use kubestore_common::config::UpstreamArgs;
 use kubestore_common::config::parse_ttl;
+use kubestore_common::limits::MAX_LINES;
 #[allow(unused_imports)] // each test file uses a different part of the harness
 pub use kubestore_testkit::serve::{closed_port, serve, serve_fresh};
 use serde_json::{Value, json};

@@ -19,20 +19,11 @@ pub struct Backends {
 
 pub async fn start_backends() -> Backends {
     let (pool, _) = fresh_database("cart_users", &kubestore_users::MIGRATOR).await;
-    let ctx = kubestore_users::context(pool.clone());
-    let users = serve_fresh(kubestore_users::router(
-        kubestore_users::AppState { pool },
-        &ctx,
-    ))
-    .await;
+    let users = serve_fresh(kubestore_users::service(kubestore_users::AppState { pool }).0).await;
 
     let (pool, _) = fresh_database("cart_products", &kubestore_products::MIGRATOR).await;
-    let ctx = kubestore_products::context(pool.clone());
-    let products = serve_fresh(kubestore_products::router(
-        kubestore_products::AppState { pool },
-        &ctx,
-    ))
-    .await;
+    let products =
+        serve_fresh(kubestore_products::service(kubestore_products::AppState { pool }).0).await;
 
     let args = UpstreamArgs {
         upstream_timeout: Duration::from_secs(5),
@@ -44,12 +35,9 @@ pub async fn start_backends() -> Backends {
         products_url: products.clone(),
     };
     let upstream = kubestore_orders::upstream::Upstreams::new(&deps, &args).unwrap();
-    let ctx = kubestore_orders::context(pool.clone());
-    let orders = serve_fresh(kubestore_orders::router(
-        kubestore_orders::AppState::new(pool, upstream),
-        &ctx,
-    ))
-    .await;
+    let orders =
+        serve_fresh(kubestore_orders::service(kubestore_orders::AppState::new(pool, upstream)).0)
+            .await;
     Backends {
         users,
         products,

@@ -25,15 +25,13 @@ use tokio::process::{Child, Command};
 /// The products service on a fresh database.
 pub async fn products_router() -> Router {
     let (pool, _) = fresh_database("fe_products", &kubestore_products::MIGRATOR).await;
-    let ctx = kubestore_products::context(pool.clone());
-    kubestore_products::router(kubestore_products::AppState { pool }, &ctx)
+    kubestore_products::service(kubestore_products::AppState { pool }).0
 }
 
 /// The users service on a fresh database.
 pub async fn users_router() -> Router {
     let (pool, _) = fresh_database("fe_users", &kubestore_users::MIGRATOR).await;
-    let ctx = kubestore_users::context(pool.clone());
-    kubestore_users::router(kubestore_users::AppState { pool }, &ctx)
+    kubestore_users::service(kubestore_users::AppState { pool }).0
 }
 
 /// The orders service on a fresh database, calling `users` and `products`.
@@ -45,8 +43,7 @@ pub async fn orders_router(users: &str, products: &str) -> Router {
         products_url: products.to_owned(),
     };
     let upstream = Upstreams::new(&deps, &upstream_args()).unwrap();
-    let ctx = kubestore_orders::context(pool.clone());
-    kubestore_orders::router(kubestore_orders::AppState::new(pool, upstream), &ctx)
+    kubestore_orders::service(kubestore_orders::AppState::new(pool, upstream)).0
 }
 
 /// Upstream settings for tests: short timeouts, one retry.
@@ -70,7 +67,7 @@ pub fn cart_router(products_url: &str, orders_url: &str) -> Router {
         StoreConfig {
             key_prefix: format!("test:frontend:{}:{nanos}:cart:", std::process::id()),
             idle_ttl: Duration::from_secs(3600),
-            max_lines: kubestore_cart::MAX_LINES,
+            max_lines: kubestore_common::limits::MAX_LINES,
             timeout: Duration::from_secs(1),
             keys: KeySettings {
                 ttl: Duration::from_secs(3600),

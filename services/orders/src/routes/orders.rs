@@ -14,17 +14,13 @@ use axum::response::{IntoResponse, Response};
 use chrono::NaiveDateTime;
 use kubestore_common::db::retry_transient;
 use kubestore_common::extract::MAX_ID;
+use kubestore_common::limits::{MAX_LINES, MAX_QUANTITY};
 use kubestore_common::pagination::PageRequest;
 use kubestore_common::validate::range;
 use kubestore_common::{AppError, Json, Keyed, Page, PathId, Query};
 use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, MySql, MySqlPool, Transaction};
 use std::collections::HashMap;
-
-/// Lines per order.
-pub const MAX_ITEMS: usize = 50;
-/// Units per line.
-pub const MAX_QUANTITY: i64 = 1000;
 
 /// An order as answered.
 #[derive(Debug, Clone, Serialize)]
@@ -84,10 +80,10 @@ pub struct LineRequest {
 
 fn validate(order: &NewOrder) -> Result<Vec<WantedLine>, AppError> {
     range("user_id", order.user_id, 1, MAX_ID)?;
-    if order.items.is_empty() || order.items.len() > MAX_ITEMS {
+    if order.items.is_empty() || order.items.len() > MAX_LINES {
         return Err(AppError::validation(
             "items",
-            format!("must contain 1 to {MAX_ITEMS} items"),
+            format!("must contain 1 to {MAX_LINES} items"),
         ));
     }
     order

@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use kubestore_common::config::UpstreamArgs;
 use kubestore_orders::upstream::{Dependencies, Upstreams};
-use kubestore_orders::{AppState, MIGRATOR, context, router};
+use kubestore_orders::{AppState, MIGRATOR, service};
 use kubestore_testkit::mysql::{drop_database, fresh_database};
 use kubestore_testkit::router::{raw, send};
 use kubestore_testkit::serve::Stoppable;
@@ -59,8 +59,7 @@ pub async fn start_users(listener: TcpListener, db: Option<(MySqlPool, String)>)
         Some(d) => d,
         None => fresh_database("ordusers", &kubestore_users::MIGRATOR).await,
     };
-    let ctx = kubestore_users::context(db.0.clone());
-    let app = kubestore_users::router(kubestore_users::AppState { pool: db.0.clone() }, &ctx);
+    let (app, ctx) = kubestore_users::service(kubestore_users::AppState { pool: db.0.clone() });
     Dep::start(listener, db, app, ctx)
 }
 
@@ -70,8 +69,8 @@ pub async fn start_products(listener: TcpListener, db: Option<(MySqlPool, String
         Some(d) => d,
         None => fresh_database("ordproducts", &kubestore_products::MIGRATOR).await,
     };
-    let ctx = kubestore_products::context(db.0.clone());
-    let app = kubestore_products::router(kubestore_products::AppState { pool: db.0.clone() }, &ctx);
+    let (app, ctx) =
+        kubestore_products::service(kubestore_products::AppState { pool: db.0.clone() });
     Dep::start(listener, db, app, ctx)
 }
 
@@ -81,8 +80,7 @@ pub fn orders_router(pool: MySqlPool, users: &str, products: &str, args: &Upstre
         products_url: products.to_owned(),
     };
     let upstreams = Upstreams::new(&deps, args).unwrap();
-    let ctx = context(pool.clone());
-    router(AppState::new(pool, upstreams), &ctx)
+    service(AppState::new(pool, upstreams)).0
 }
 
 /// The orders router plus calls on it.

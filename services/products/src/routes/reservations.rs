@@ -11,16 +11,12 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use kubestore_common::db::{is_unique_violation, retry_transient};
+use kubestore_common::limits::{MAX_LINES, MAX_QUANTITY};
 use kubestore_common::validate::range;
 use kubestore_common::{AppError, Json};
 use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, MySql, Transaction};
 use std::collections::BTreeMap;
-
-/// Lines per reservation.
-pub const MAX_ITEMS: usize = 50;
-/// Quantity per line.
-pub const MAX_QUANTITY: i64 = 1000;
 
 /// One requested line.
 #[derive(Debug, Clone, Deserialize)]
@@ -72,10 +68,10 @@ fn validate(req: &ReservationRequest) -> Result<(), AppError> {
             "must be 1 to 64 characters of [A-Za-z0-9._:-]",
         ));
     }
-    if req.items.is_empty() || req.items.len() > MAX_ITEMS {
+    if req.items.is_empty() || req.items.len() > MAX_LINES {
         return Err(AppError::validation(
             "items",
-            format!("must contain 1 to {MAX_ITEMS} items"),
+            format!("must contain 1 to {MAX_LINES} items"),
         ));
     }
     for (i, line) in req.items.iter().enumerate() {

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use axum::http::StatusCode;
-use kubestore_products::{AppState, MIGRATOR, context, router};
+use kubestore_products::{AppState, MIGRATOR, service};
 use sqlx::MySqlPool;
 
 /// The products router on a fresh database.
@@ -27,8 +27,7 @@ impl std::ops::Deref for Client {
 
 pub async fn setup() -> TestApp {
     TestApp::start("products", &MIGRATOR, |pool| {
-        let ctx = context(pool.clone());
-        let router = router(AppState { pool: pool.clone() }, &ctx);
+        let router = service(AppState { pool: pool.clone() }).0;
         Client {
             client: kubestore_testkit::Client::new(router),
             pool,

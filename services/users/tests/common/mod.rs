@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use axum::http::StatusCode;
-use kubestore_users::{AppState, MIGRATOR, context, router};
+use kubestore_users::{AppState, MIGRATOR, service};
 
 /// The users router on a fresh database.
 pub type TestApp = kubestore_testkit::TestApp<Client>;
@@ -22,11 +22,7 @@ impl std::ops::Deref for Client {
 
 pub async fn setup() -> TestApp {
     TestApp::start("users", &MIGRATOR, |pool| {
-        let ctx = context(pool.clone());
-        Client(kubestore_testkit::Client::new(router(
-            AppState { pool },
-            &ctx,
-        )))
+        Client(kubestore_testkit::Client::new(service(AppState { pool }).0))
     })
     .await
 }
