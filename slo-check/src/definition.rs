@@ -12,8 +12,9 @@ pub enum Numerator {
     Bad,
     /// Good events (latency: answers below the threshold).
     Good,
-    /// The error ratio itself (Sloth's `error_ratio_query`): `numerator` answers it over
-    /// a range and `total` is the same query, since no count of events stands behind it.
+    /// The error ratio itself (Sloth's `error_ratio_query`, OpenSLO's `raw` ratio):
+    /// `numerator` answers it over a range and `total` is the same query, since no count
+    /// of events stands behind it.
     ErrorRatio,
 }
 
