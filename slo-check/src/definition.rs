@@ -57,6 +57,9 @@ pub struct SloDefinition {
     pub fast_burn: f64,
     /// Where it was read from (`gitops/slo/dev/orders-availability.yaml`).
     pub origin: String,
+    /// The line and key its name is written at (`slos[1].name`), to point at a name
+    /// given twice; `None` when the name was built, not read.
+    pub named_at: Option<(u64, String)>,
     /// Where each query was written, for `--explain`.
     pub sources: Sources,
     /// The server its data source names (an OpenSLO `DataSource`), used without

@@ -372,6 +372,9 @@ fn slo(doc: &Document<'_>, index: &Index<'_>, errors: &mut Errors) -> Vec<SloDef
                 recorded_error_ratio: recorded_error_ratio.clone(),
                 fast_burn,
                 origin: doc.origin(),
+                named_at: metadata
+                    .and_then(|m| m.get("name"))
+                    .map(|n| (n.line, "metadata.name".to_owned())),
                 sources: ratio.sources,
                 prometheus_url: ratio.url,
             })

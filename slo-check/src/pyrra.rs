@@ -99,6 +99,9 @@ pub fn definitions(doc: &Document<'_>) -> Result<Vec<SloDefinition>, Vec<SpecErr
         sli,
     );
     def.grouping = grouping;
+    def.named_at = metadata
+        .and_then(|m| m.get("name"))
+        .map(|n| (n.line, "metadata.name".to_owned()));
     Ok(vec![def])
 }
 

@@ -752,3 +752,46 @@ spec:
         "{stderr}"
     );
 }
+
+/// Reports are keyed by name, so a name given twice is refused, pointing at the line and
+/// key where the second is written (a Sloth SLO's `slos[i].name`, whose name is
+/// `<service>-<name>`) and at where the first was.
+#[test]
+fn a_name_given_twice_points_at_both_places() {
+    let dir = tempfile::tempdir().unwrap();
+    let query = |status: &str| {
+        format!("sum(rate(http_requests_total{{service=\"orders\"{status}}}[{{{{.window}}}}]))")
+    };
+    let (bad, total) = (query(",status=~\"5..\""), query(""));
+    let slo = |name: &str| {
+        format!(
+            "  - name: {name}\n    objective: 99.9\n    sli:\n      events:\n        error_query: '{bad}'\n        total_query: '{total}'\n"
+        )
+    };
+    std::fs::write(
+        dir.path().join("a-sloth.yaml"),
+        format!(
+            "version: prometheus/v1\nservice: orders\nslos:\n{}{}",
+            slo("availability"),
+            slo("availability")
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("b-pyrra.yaml"),
+        "apiVersion: pyrra.dev/v1alpha1\nkind: ServiceLevelObjective\nmetadata:\n  name: orders-availability\nspec:\n  target: \"99\"\n  window: 2w\n  indicator:\n    ratio:\n      errors: {metric: 'http_requests_total{status=~\"5..\"}'}\n      total: {metric: http_requests_total}\n",
+    )
+    .unwrap();
+    let out = slo_check(&["--slos", &dir.path().display().to_string(), "--explain"]);
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    let d = dir.path().display();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "slo-check: invalid SLO definitions:
+{d}/a-sloth.yaml:10: slos[1].name: SLO `orders-availability` is defined twice (first at {d}/a-sloth.yaml:4)
+{d}/b-pyrra.yaml:4: metadata.name: SLO `orders-availability` is defined twice (first at {d}/a-sloth.yaml:4)
+"
+        )
+    );
+}
