@@ -413,6 +413,24 @@ struct Ratio {
     url: Option<String>,
 }
 
+impl Ratio {
+    /// A ratio answered by one query, which stands as its own total since no count of
+    /// events is behind it.
+    fn of_one(m: Metric, threshold: bool, kind: Numerator) -> Self {
+        Ratio {
+            threshold,
+            kind,
+            numerator: m.expr.clone(),
+            total: m.expr,
+            sources: Sources {
+                numerator: m.from.clone(),
+                total: m.from,
+            },
+            url: m.url,
+        }
+    }
+}
+
 /// The indicator of the SLO's `spec` (`indicator` or `indicatorRef`); `required` is
 /// false when every objective names its own.
 fn indicator(
@@ -502,17 +520,7 @@ fn sli_spec(doc: &Document<'_>, spec: &Node, path: &str, cx: &mut Cx<'_, '_>) ->
     if let Some(t) = spec.get("thresholdMetric") {
         let key = format!("{path}.thresholdMetric");
         let m = metric(doc, t, &key, Some(Shape::Value), cx)?;
-        return Some(Ratio {
-            threshold: true,
-            kind: Numerator::Good,
-            numerator: m.expr.clone(),
-            total: m.expr,
-            sources: Sources {
-                numerator: m.from.clone(),
-                total: m.from,
-            },
-            url: m.url,
-        });
+        return Some(Ratio::of_one(m, true, Numerator::Good));
     }
     cx.errors.at(
         doc,
@@ -649,17 +657,7 @@ fn raw_ratio(
         },
     };
     let m = metric(doc, raw, &format!("{key}.raw"), shape, cx)?;
-    Some(Ratio {
-        threshold: false,
-        kind: Numerator::ErrorRatio,
-        numerator: m.expr.clone(),
-        total: m.expr,
-        sources: Sources {
-            numerator: m.from.clone(),
-            total: m.from,
-        },
-        url: m.url,
-    })
+    Some(Ratio::of_one(m, false, Numerator::ErrorRatio))
 }
 
 /// How a metric's query is read.
