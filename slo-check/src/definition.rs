@@ -12,8 +12,9 @@ pub enum Numerator {
     Bad,
     /// Good events (latency: answers below the threshold).
     Good,
-    /// The error ratio itself (Sloth's `error_ratio_query`): `numerator` answers it over
-    /// a range and `total` is the same query, since no count of events stands behind it.
+    /// The error ratio itself (Sloth's `error_ratio_query`, OpenSLO's `raw` ratio):
+    /// `numerator` answers it over a range and `total` is the same query, since no count
+    /// of events stands behind it.
     ErrorRatio,
 }
 
@@ -56,6 +57,9 @@ pub struct SloDefinition {
     pub fast_burn: f64,
     /// Where it was read from (`gitops/slo/dev/orders-availability.yaml`).
     pub origin: String,
+    /// The line and key its name is written at (`slos[1].name`), to point at a name
+    /// given twice; `None` when the name was built, not read.
+    pub named_at: Option<(u64, String)>,
     /// Where each query was written, for `--explain`.
     pub sources: Sources,
     /// The server its data source names (an OpenSLO `DataSource`), used without

@@ -98,6 +98,7 @@ pub fn load(dir: &Path, name: &str) -> Result<EnvSlos, SpecErrors> {
                     .parse()
                     .unwrap_or_else(|_| page_factor()),
                 origin: origin.clone(),
+                named_at: None,
                 sources: Default::default(),
                 prometheus_url: None,
             });

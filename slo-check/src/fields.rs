@@ -44,6 +44,7 @@ pub fn definition(
         recorded_error_ratio: None,
         fast_burn: page_factor(),
         origin: doc.origin(),
+        named_at: None,
         sources,
         prometheus_url: None,
     }

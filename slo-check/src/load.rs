@@ -271,15 +271,27 @@ pub fn load(path: &Path, sloth_period: Span) -> Result<Loaded, SpecErrors> {
     loaded.slos.extend(openslo.slos);
     loaded.notes.extend(openslo.notes);
     errors.extend(openslo.errors);
+    // Reports and verdicts are keyed by name: the second of two is pointed at where its
+    // name is written, with the first's place.
     let mut seen: HashMap<String, String> = HashMap::new();
     for def in &loaded.slos {
-        if let Some(first) = seen.insert(def.name.clone(), def.origin.clone()) {
+        let (line, key) = match &def.named_at {
+            Some((line, key)) => (Some(*line).filter(|l| *l > 0), key.clone()),
+            None => (None, "metadata.name".to_owned()),
+        };
+        let place = match line {
+            Some(l) => format!("{}:{l}", def.origin),
+            None => def.origin.clone(),
+        };
+        if let Some(first) = seen.get(&def.name) {
             errors.push(SpecError {
                 file: PathBuf::from(&def.origin),
-                line: None,
-                key: "metadata.name".into(),
-                message: format!("SLO `{}` is defined twice (first in {first})", def.name),
+                line,
+                key,
+                message: format!("SLO `{}` is defined twice (first at {first})", def.name),
             });
+        } else {
+            seen.insert(def.name.clone(), place);
         }
     }
     // File order, whichever document an error was found from.

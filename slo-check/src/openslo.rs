@@ -314,6 +314,20 @@ fn slo(doc: &Document<'_>, index: &Index<'_>, errors: &mut Errors) -> Vec<SloDef
                 );
             }
         }
+        // A precomputed ratio has no events to slice: only its value over a range.
+        if ratio
+            .as_ref()
+            .is_some_and(|r| r.kind == Numerator::ErrorRatio)
+            && !matches!(o.budgeting, Some(Budgeting::Occurrences) | None)
+        {
+            errors.at::<()>(
+                doc,
+                spec.get("budgetingMethod").unwrap_or(spec),
+                "spec.budgetingMethod",
+                "a `raw` ratio is judged over the window and the SLO period: slo-check \
+                 evaluates it with `Occurrences`",
+            );
+        }
         resolved.push(ratio);
     }
     if errors.0.len() > before {
@@ -358,6 +372,9 @@ fn slo(doc: &Document<'_>, index: &Index<'_>, errors: &mut Errors) -> Vec<SloDef
                 recorded_error_ratio: recorded_error_ratio.clone(),
                 fast_burn,
                 origin: doc.origin(),
+                named_at: metadata
+                    .and_then(|m| m.get("name"))
+                    .map(|n| (n.line, "metadata.name".to_owned())),
                 sources: ratio.sources,
                 prometheus_url: ratio.url,
             })
@@ -394,6 +411,24 @@ struct Ratio {
     total: CounterExpr,
     sources: Sources,
     url: Option<String>,
+}
+
+impl Ratio {
+    /// A ratio answered by one query, which stands as its own total since no count of
+    /// events is behind it.
+    fn of_one(m: Metric, threshold: bool, kind: Numerator) -> Self {
+        Ratio {
+            threshold,
+            kind,
+            numerator: m.expr.clone(),
+            total: m.expr,
+            sources: Sources {
+                numerator: m.from.clone(),
+                total: m.from,
+            },
+            url: m.url,
+        }
+    }
 }
 
 /// The indicator of the SLO's `spec` (`indicator` or `indicatorRef`); `required` is
@@ -485,17 +520,7 @@ fn sli_spec(doc: &Document<'_>, spec: &Node, path: &str, cx: &mut Cx<'_, '_>) ->
     if let Some(t) = spec.get("thresholdMetric") {
         let key = format!("{path}.thresholdMetric");
         let m = metric(doc, t, &key, Some(Shape::Value), cx)?;
-        return Some(Ratio {
-            threshold: true,
-            kind: Numerator::Good,
-            numerator: m.expr.clone(),
-            total: m.expr,
-            sources: Sources {
-                numerator: m.from.clone(),
-                total: m.from,
-            },
-            url: m.url,
-        });
+        return Some(Ratio::of_one(m, true, Numerator::Good));
     }
     cx.errors.at(
         doc,
@@ -515,12 +540,7 @@ fn ratio_metric(doc: &Document<'_>, ratio: &Node, key: &str, cx: &mut Cx<'_, '_>
         );
     }
     if let Some(raw) = ratio.get("raw") {
-        return cx.errors.at(
-            doc,
-            raw,
-            &format!("{key}.raw"),
-            "a `raw` ratio is not supported yet: give `good` or `bad`, and `total`",
-        );
+        return raw_ratio(doc, ratio, raw, key, cx);
     }
     let counter = match ratio.get("counter") {
         Some(c) => match c.as_bool() {
@@ -581,6 +601,65 @@ fn ratio_metric(doc: &Document<'_>, ratio: &Node, key: &str, cx: &mut Cx<'_, '_>
     })
 }
 
+/// A `ratioMetric` given as a precomputed ratio (`raw` with `rawType`), judged like
+/// Sloth's `error_ratio_query`: a `failure` ratio as written, a `success` ratio as
+/// `1 - (query)`.
+fn raw_ratio(
+    doc: &Document<'_>,
+    ratio: &Node,
+    raw: &Node,
+    key: &str,
+    cx: &mut Cx<'_, '_>,
+) -> Option<Ratio> {
+    for side in ["good", "bad", "total"] {
+        if let Some(n) = ratio.get(side) {
+            cx.errors.at::<()>(
+                doc,
+                n,
+                &format!("{key}.{side}"),
+                "give `raw` (with `rawType`) or `good`/`bad` and `total`, not both",
+            );
+        }
+    }
+    if let Some(c) = ratio.get("counter")
+        && c.as_bool() != Some(false)
+    {
+        cx.errors.at::<()>(
+            doc,
+            c,
+            &format!("{key}.counter"),
+            "a `raw` ratio is computed over the window by its query, not read from counters: \
+             set `counter: false`",
+        );
+    }
+    let type_key = format!("{key}.rawType");
+    let shape = match ratio.get("rawType") {
+        None => cx.errors.at(
+            doc,
+            ratio,
+            &type_key,
+            "missing: a `raw` ratio needs `rawType: success` (the share of good events) or \
+             `failure` (the error ratio)",
+        ),
+        Some(t) => match t.as_str() {
+            Some("failure") => Some(Shape::ErrorRatio),
+            Some("success") => Some(Shape::SuccessRatio),
+            _ => cx.errors.at(
+                doc,
+                t,
+                &type_key,
+                format!(
+                    "`{}` is not a `rawType`: expected `success` (the share of good events) or \
+                     `failure` (the error ratio)",
+                    t.scalar_text().unwrap_or_else(|| t.kind().to_owned())
+                ),
+            ),
+        },
+    };
+    let m = metric(doc, raw, &format!("{key}.raw"), shape, cx)?;
+    Some(Ratio::of_one(m, false, Numerator::ErrorRatio))
+}
+
 /// How a metric's query is read.
 #[derive(Clone, Copy)]
 enum Shape {
@@ -590,6 +669,10 @@ enum Shape {
     Counting,
     /// A `thresholdMetric`: a value judged as it is.
     Value,
+    /// A `raw` ratio of `rawType: failure`: the error ratio over the window placeholder.
+    ErrorRatio,
+    /// A `raw` ratio of `rawType: success`: the share of good events, likewise.
+    SuccessRatio,
 }
 
 /// One metric's query, its data source's URL and where it was written.
@@ -705,6 +788,8 @@ fn metric(
         Shape::Counters => CounterExpr::counters(text.trim()),
         Shape::Counting => CounterExpr::template(text.trim()),
         Shape::Value => CounterExpr::value(text.trim()),
+        Shape::ErrorRatio => crate::window::ratio(text.trim()),
+        Shape::SuccessRatio => crate::window::success_ratio(text.trim()),
     };
     match parsed {
         Ok(expr) => Some(Metric {

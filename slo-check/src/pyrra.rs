@@ -13,10 +13,12 @@
 //! With `grouping`, every query keeps the groups apart (`sum by (...)`) and each group is
 //! judged on its own, as Pyrra does; the SLO takes its worst group's verdict.
 //!
-//! The service of a Pyrra SLO is its `metadata.labels.service`, else its namespace, else
-//! its name: Pyrra itself has no such field.
+//! The service of a Pyrra SLO is its `metadata.labels.service` (or `pyrra.dev/service`,
+//! which Pyrra's rules carry as `service`), else its namespace, else its name: Pyrra
+//! itself has no such field.
 
 use kubestore_core::model::units::Duration;
+use promql_parser::label::MatchOp;
 use promql_parser::parser::{self, Expr};
 
 use crate::definition::{Numerator, SloDefinition, Sources};
@@ -85,9 +87,11 @@ pub fn definitions(doc: &Document<'_>) -> Result<Vec<SloDefinition>, Vec<SpecErr
     else {
         return Err(errors);
     };
-    let service = metadata
-        .and_then(|m| m.get("labels"))
-        .and_then(|l| l.get("service"))
+    // Pyrra copies a `pyrra.dev/<name>` label onto its rules as `<name>`, so
+    // `pyrra.dev/service` names the service as `service` does.
+    let labels = metadata.and_then(|m| m.get("labels"));
+    let service = labels
+        .and_then(|l| l.get("service").or_else(|| l.get("pyrra.dev/service")))
         .or_else(|| metadata.and_then(|m| m.get("namespace")))
         .and_then(Node::as_str)
         .unwrap_or(name);
@@ -99,6 +103,9 @@ pub fn definitions(doc: &Document<'_>) -> Result<Vec<SloDefinition>, Vec<SpecErr
         sli,
     );
     def.grouping = grouping;
+    def.named_at = metadata
+        .and_then(|m| m.get("name"))
+        .map(|n| (n.line, "metadata.name".to_owned()));
     Ok(vec![def])
 }
 
@@ -166,6 +173,17 @@ fn indicator(
             let numerator = selector(doc, node, &key, numerator_field, errors);
             let total = selector(doc, node, &key, "total", errors);
             let ((numerator, numerator_from), (total, total_from)) = (numerator?, total?);
+            if kind == "latency" {
+                let at = node.get("success").and_then(|s| s.get("metric"));
+                // Named as written: the selector is rebuilt with its matchers reordered.
+                let written = at
+                    .and_then(Node::as_str)
+                    .map_or(numerator.as_str(), str::trim);
+                if let Err(e) = latency_bucket(written) {
+                    errors.push(doc.error(at.unwrap_or(node), &format!("{key}.success.metric"), e));
+                    return None;
+                }
+            }
             let numerator = built(doc, node, &key, counters(&sum, &numerator), errors);
             let total = built(doc, node, &key, counters(&sum, &total), errors);
             Some((
@@ -242,6 +260,24 @@ fn indicator(
         }
     };
     Some((sli?, grouping))
+}
+
+/// A latency indicator's good requests are those of one histogram bucket: without an
+/// `le` matcher the "fast" requests are every bucket's, or the total's own, which would
+/// pass or fail at random. Pyrra refuses the same.
+fn latency_bucket(selector: &str) -> Result<(), String> {
+    let le = match parser::parse(selector) {
+        Ok(Expr::VectorSelector(vs)) => vs.matchers.find_matchers("le"),
+        _ => Vec::new(),
+    };
+    match le.as_slice() {
+        [m] if m.op == MatchOp::Equal && m.value.parse::<f64>().is_ok() => Ok(()),
+        _ => Err(format!(
+            "`{selector}` does not name one histogram bucket: the fast requests are those of \
+             a `_bucket` series with `le` equal to the threshold in seconds, e.g. \
+             `http_request_duration_seconds_bucket{{job=\"shop\",le=\"0.5\"}}`"
+        )),
+    }
 }
 
 /// `sum(selector)` (or `sum by (...)`), whose increase slo-check takes per series.

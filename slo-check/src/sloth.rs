@@ -156,6 +156,7 @@ fn one(
         period,
         sli,
     );
+    def.named_at = slo.get("name").map(|n| (n.line, format!("{key}.name")));
     def.recorded_error_ratio = Some(format!("slo:sli_error:ratio_rate5m{{sloth_id=\"{id}\"}}"));
     Some(def)
 }

@@ -69,6 +69,18 @@ pub fn ratio(source: &str) -> Result<CounterExpr, String> {
     Ok(CounterExpr::ranged(expr, selectors, source))
 }
 
+/// A query that answers the share of good events over the window (OpenSLO's
+/// `rawType: success`), asked as `1 - (query)`: the server computes the error ratio, so
+/// `--explain` shows the very query whose answer is judged.
+pub fn success_ratio(source: &str) -> Result<CounterExpr, String> {
+    // Checked as written first, so a mistake is reported in the user's own text.
+    ratio(source)?;
+    let expr = parse(&format!("1 - (\n{source}\n)"))?;
+    let mut selectors = Vec::new();
+    crate::promql::collect_selectors(&expr, &mut selectors);
+    Ok(CounterExpr::ranged(expr, selectors, source))
+}
+
 /// `expr` with the window's placeholder set to `range`.
 pub fn resolve(expr: &Expr, range: Duration) -> Expr {
     rewrite(expr, &|e| match e {

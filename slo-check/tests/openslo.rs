@@ -406,3 +406,107 @@ fn victoria_metrics_agrees_on_the_wild_forms() {
         }
     }
 }
+
+/// OpenSLO's precomputed ratios (`ratioMetric.raw` with `rawType`, fixtures in
+/// `tests/fixtures/openslo/raw/`) against the known history (support::history), to 4
+/// decimals, on Prometheus and VictoriaMetrics alike. A raw ratio counts no requests.
+///
+/// orders, `rawType: failure` at 99.9% over 1d: over 10m, 60 of 24000 requests are 5xx,
+/// error ratio 0.0025, sli 0.9975, burn 0.0025 / 0.001 = 2.5 (breached); over the 1d
+/// period (3h of history) 60 of 432000: 1 - 0.000138889 / 0.001 = 0.861111 left.
+/// users, `rawType: success` at 99%: a share of 0.999 good, error ratio 1 - 0.999 =
+/// 0.001, burn 0.001 / 0.01 = 0.1 (met), 1 - 0.1 = 0.9 left.
+/// frontend, `rawType: success` at 99.9%: no 5xx series at all, all good: sli 1, burn 0,
+/// budget untouched (1), met; where an error ratio would divide nothing by something.
+#[test]
+fn raw_ratios_evaluate_exactly() {
+    let at = at();
+    let at_s = at.to_string();
+    let prom = prometheus(at);
+    let vm = victoria(Some(at));
+    let expect = [
+        // name, sli, burn, budget left, verdict
+        ("orders-availability-raw", 0.9975, 2.5, 0.861111, "breached"),
+        ("users-availability-raw", 0.999, 0.1, 0.9, "met"),
+        ("frontend-availability-raw", 1.0, 0.0, 1.0, "met"),
+    ];
+    for url in [&prom.url, &vm.url] {
+        let dir = copy("raw", url);
+        let path = dir.path().display().to_string();
+        let out = slo_check(&["--slos", &path, "--at", &at_s, "--format", "json"]);
+        assert_eq!(code(&out), 1, "{url}: {}", text(&out));
+        let r = json(&out);
+        assert_eq!(r["exit_code"], 1);
+        for (name, sli, burn, budget, verdict) in expect {
+            let s = slo(&r, name);
+            near(&s["sli"], sli, &format!("{name} sli on {url}"));
+            near(&s["burn_rate"], burn, &format!("{name} burn_rate on {url}"));
+            near(
+                &s["budget_remaining"],
+                budget,
+                &format!("{name} budget on {url}"),
+            );
+            assert_eq!(s["verdict"], verdict, "{name} on {url}: {s:#}");
+            assert!(s["requests"].is_null(), "a ratio counts no requests: {s:#}");
+        }
+    }
+    // --explain shows the query Prometheus answers: a share of good events as `1 - (...)`.
+    let dir = copy("raw", &prom.url);
+    let out = slo_check(&[
+        "--slos",
+        &dir.path().display().to_string(),
+        "--at",
+        &at_s,
+        "--explain",
+    ]);
+    let t = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        t.contains(r#"error ratio over 10m: 1 - (sum(rate(http_requests_total{namespace="kubestore-dev",service="users",status!~"5.."}[10m])) / sum(rate(http_requests_total{namespace="kubestore-dev",service="users"}[10m])))"#),
+        "{t}"
+    );
+    assert!(
+        t.contains(r#"error ratio over 1d: sum(rate(http_requests_total{namespace="kubestore-dev",service="orders",status=~"5.."}[1d])) / sum(rate(http_requests_total{namespace="kubestore-dev",service="orders"}[1d]))"#),
+        "{t}"
+    );
+}
+
+/// A `rawType` slo-check does not know, a raw ratio read as counters and a raw ratio
+/// sliced in time are refused by name, file, line and key; nothing is asked.
+#[test]
+fn raw_ratios_slo_check_cannot_judge_are_refused() {
+    let dir = copy("raw", "http://127.0.0.1:1");
+    let edit = |name: &str, edit: &dyn Fn(String) -> String| {
+        let file = dir.path().join(name);
+        std::fs::write(&file, edit(std::fs::read_to_string(&file).unwrap())).unwrap();
+    };
+    edit("orders.yaml", &|t| {
+        t.replace("rawType: failure", "rawType: percent")
+    });
+    edit("success.yaml", &|t| {
+        // users sliced in time, frontend read as counters.
+        let (users, frontend) = t.split_at(t.find("name: frontend-availability-raw").unwrap());
+        let users = users
+            .replace(
+                "budgetingMethod: Occurrences",
+                "budgetingMethod: RatioTimeslices",
+            )
+            .replace("target: 0.99", "target: 0.99\n        timeSliceWindow: 1m");
+        format!(
+            "{users}{}",
+            frontend.replace("counter: false", "counter: true")
+        )
+    });
+    let out = slo_check(&["--slos", &dir.path().display().to_string(), "--explain"]);
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    let d = dir.path().display();
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "slo-check: invalid SLO definitions:
+{d}/orders.yaml:11: spec.ratioMetric.rawType: `percent` is not a `rawType`: expected `success` (the share of good events) or `failure` (the error ratio)
+{d}/success.yaml:24: spec.budgetingMethod: a `raw` ratio is judged over the window and the SLO period: slo-check evaluates it with `Occurrences`
+{d}/success.yaml:39: spec.indicator.spec.ratioMetric.counter: a `raw` ratio is computed over the window by its query, not read from counters: set `counter: false`
+"
+        )
+    );
+}

@@ -752,3 +752,120 @@ spec:
         "{stderr}"
     );
 }
+
+/// Reports are keyed by name, so a name given twice is refused, pointing at the line and
+/// key where the second is written (a Sloth SLO's `slos[i].name`, whose name is
+/// `<service>-<name>`) and at where the first was.
+#[test]
+fn a_name_given_twice_points_at_both_places() {
+    let dir = tempfile::tempdir().unwrap();
+    let query = |status: &str| {
+        format!("sum(rate(http_requests_total{{service=\"orders\"{status}}}[{{{{.window}}}}]))")
+    };
+    let (bad, total) = (query(",status=~\"5..\""), query(""));
+    let slo = |name: &str| {
+        format!(
+            "  - name: {name}\n    objective: 99.9\n    sli:\n      events:\n        error_query: '{bad}'\n        total_query: '{total}'\n"
+        )
+    };
+    std::fs::write(
+        dir.path().join("a-sloth.yaml"),
+        format!(
+            "version: prometheus/v1\nservice: orders\nslos:\n{}{}",
+            slo("availability"),
+            slo("availability")
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("b-pyrra.yaml"),
+        "apiVersion: pyrra.dev/v1alpha1\nkind: ServiceLevelObjective\nmetadata:\n  name: orders-availability\nspec:\n  target: \"99\"\n  window: 2w\n  indicator:\n    ratio:\n      errors: {metric: 'http_requests_total{status=~\"5..\"}'}\n      total: {metric: http_requests_total}\n",
+    )
+    .unwrap();
+    let out = slo_check(&["--slos", &dir.path().display().to_string(), "--explain"]);
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    let d = dir.path().display();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "slo-check: invalid SLO definitions:
+{d}/a-sloth.yaml:10: slos[1].name: SLO `orders-availability` is defined twice (first at {d}/a-sloth.yaml:4)
+{d}/b-pyrra.yaml:4: metadata.name: SLO `orders-availability` is defined twice (first at {d}/a-sloth.yaml:4)
+"
+        )
+    );
+}
+
+/// A Pyrra latency SLO whose `success` is not one bucket counts the wrong requests as
+/// fast: the `_count` itself passed every request (a silent 100%), every bucket made more
+/// fast requests than requests (a data error at run time, exit 3). Both are refused when
+/// read, as Pyrra refuses them, naming the file, line and key (exit 2).
+#[test]
+fn a_pyrra_latency_success_without_a_bucket_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let slo = |name: &str, success: &str| {
+        format!(
+            "apiVersion: pyrra.dev/v1alpha1\nkind: ServiceLevelObjective\nmetadata:\n  name: {name}\nspec:\n  target: \"95\"\n  window: 1d\n  indicator:\n    latency:\n      success:\n        metric: {success}\n      total:\n        metric: http_request_duration_seconds_count{{service=\"users\"}}\n"
+        )
+    };
+    std::fs::write(
+        dir.path().join("a.yaml"),
+        slo(
+            "count",
+            "http_request_duration_seconds_count{service=\"users\"}",
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("b.yaml"),
+        slo(
+            "buckets",
+            "http_request_duration_seconds_bucket{service=\"users\",le=~\"0.5|1.0\"}",
+        ),
+    )
+    .unwrap();
+    let out = slo_check(&["--slos", &dir.path().display().to_string(), "--explain"]);
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    let d = dir.path().display();
+    let refusal = |file: &str, selector: &str| {
+        format!(
+            "{d}/{file}:11: spec.indicator.latency.success.metric: `{selector}` does not name \
+             one histogram bucket: the fast requests are those of a `_bucket` series with `le` \
+             equal to the threshold in seconds, e.g. \
+             `http_request_duration_seconds_bucket{{job=\"shop\",le=\"0.5\"}}`\n"
+        )
+    };
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "slo-check: invalid SLO definitions:\n{}{}",
+            refusal(
+                "a.yaml",
+                "http_request_duration_seconds_count{service=\"users\"}"
+            ),
+            refusal(
+                "b.yaml",
+                "http_request_duration_seconds_bucket{service=\"users\",le=~\"0.5|1.0\"}"
+            ),
+        )
+    );
+}
+
+/// Pyrra carries a `pyrra.dev/service` label onto its rules as `service`: it names the
+/// SLO's service, where the namespace stood in before.
+#[test]
+fn a_pyrra_service_label_names_the_service() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("slo.yaml"),
+        "apiVersion: pyrra.dev/v1alpha1\nkind: ServiceLevelObjective\nmetadata:\n  name: receive-errors\n  namespace: monitoring\n  labels:\n    pyrra.dev/service: telemeter\nspec:\n  target: \"99\"\n  window: 2w\n  indicator:\n    ratio:\n      errors: {metric: 'http_requests_total{code=~\"5..\"}'}\n      total: {metric: http_requests_total}\n",
+    )
+    .unwrap();
+    let out = slo_check(&["--slos", &dir.path().display().to_string(), "--explain"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let t = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        t.contains("receive-errors (service telemeter, objective 0.99, period 14d"),
+        "{t}"
+    );
+}

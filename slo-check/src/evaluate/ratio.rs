@@ -1,4 +1,5 @@
-//! Judging an SLO whose SLI is an error ratio query (Sloth's `sli.raw`): the ratio over
+//! Judging an SLO whose SLI is an error ratio query (Sloth's `sli.raw`, OpenSLO's
+//! `ratioMetric.raw`, whose share of good events is asked as `1 - (query)`): the ratio over
 //! the window and over the SLO period come straight from the query, so there is no
 //! count of requests. `requests` and `request_rate` stay unknown and `--min-events`
 //! cannot apply, which the report says. A ratio of no requests is `NaN` (0/0): that is
