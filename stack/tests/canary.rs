@@ -28,7 +28,7 @@ use kubestore_stack::stack::{Request, Stack};
 
 mod support;
 use support::{
-    bin_dir, first_product, json_body, mysql_count, repo, request_with_key,
+    bin_dir, fill_cart, first_product, keyed_checkout_until_cut, mysql_count, repo,
     wait_healthy_in_callers, with_checkout_answers_lost,
 };
 
@@ -323,44 +323,13 @@ fn retries_stay_safe_through_weighted_routes(stack: &mut Stack) {
                 &format!("SELECT COUNT(*) FROM orders WHERE user_id = {user_id}"),
             )
         };
-        let fill = |id: &str| {
-            let put = http::request(
-                via,
-                "PUT",
-                &format!("/v1/carts/{id}/items/{product}"),
-                Some(("application/json", r#"{"quantity":1}"#)),
-            )
-            .expect("item added");
-            assert_eq!(put.status, 200, "{}", put.body);
-        };
         let body = format!(r#"{{"user_id":{user_id}}}"#);
-        // Keyed: the balancer picks a subset, then a replica; check out fresh carts until
-        // one checkout went through the cutter.
-        let mut checkouts = 0u64;
-        let mut cut = None;
-        for attempt in 0..40 {
-            let id = format!("wk-{}-{attempt}", std::process::id());
-            fill(&id);
-            let (status, answer) = request_with_key(
-                via,
-                &format!("/v1/carts/{id}/checkout"),
-                &format!("key-{id}"),
-                &body,
-            );
-            checkouts += 1;
-            assert_eq!(
-                status, 201,
-                "the customer was told the checkout failed: {answer}"
-            );
-            if let Some(lost) = swallowed.lock().expect("lock").first().cloned() {
-                let answered: Value = serde_json::from_str(&answer).unwrap_or_default();
-                cut = Some((json_body(&lost)["id"].clone(), answered["id"].clone()));
-                break;
-            }
-        }
-        let (lost_id, answered_id) = cut.expect("no keyed checkout went through the cutter");
+        // Keyed: the balancer picks a subset, then a replica.
+        let cut = keyed_checkout_until_cut(via, product, user_id, swallowed, "wk", 40);
+        let (lost_id, answered_id, checkouts) = (cut.lost, cut.answered, cut.checkouts);
         eprintln!(
-            "  keyed: the lost answer held order {lost_id}; the retry answered order {answered_id}"
+            "  keyed: cart {}: the lost answer held order {lost_id}; the retry answered order {answered_id}",
+            cut.cart
         );
         assert!(lost_id.is_u64(), "the cut checkout made no order");
         assert_eq!(lost_id, answered_id, "the retry made another order");
@@ -372,7 +341,7 @@ fn retries_stay_safe_through_weighted_routes(stack: &mut Stack) {
         let mut lost = None;
         for attempt in 0..40 {
             let id = format!("wn-{}-{attempt}", std::process::id());
-            fill(&id);
+            fill_cart(via, &id, product);
             let (status, _) = post_without_key(via, &format!("/v1/carts/{id}/checkout"), &body);
             keyless += 1;
             if swallowed.lock().expect("lock").len() > before {

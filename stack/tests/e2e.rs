@@ -30,7 +30,7 @@ use kubestore_stack::stack::{Request, Stack};
 
 mod support;
 use support::{
-    SLO_CHECK, bin_dir, first_product, json_body, mysql_count, repo, request_with_key,
+    CutCheckout, SLO_CHECK, bin_dir, first_product, keyed_checkout_until_cut, mysql_count, repo,
     with_checkout_answers_lost,
 };
 
@@ -809,38 +809,13 @@ fn retries_are_safe(w: &mut World) {
     let via = w.stack.plan.ports.outbound(frontend, 0, "cart");
     with_checkout_answers_lost(&mut w.stack, |stack, swallowed, user_id| {
         let product = first_product(stack);
-        // The balancer picks either replica: check out fresh carts until one checkout
-        // went through the cutter.
-        let mut checkouts = 0u64;
-        let mut cut = None;
-        for attempt in 0..20 {
-            let id = format!("cut-{}-{attempt}", std::process::id());
-            let put = http::request(
-                via,
-                "PUT",
-                &format!("/v1/carts/{id}/items/{product}"),
-                Some(("application/json", r#"{"quantity":1}"#)),
-            )
-            .expect("item added");
-            assert_eq!(put.status, 200, "{}", put.body);
-            let (status, body) = request_with_key(
-                via,
-                &format!("/v1/carts/{id}/checkout"),
-                &format!("key-{id}"),
-                &format!(r#"{{"user_id":{user_id}}}"#),
-            );
-            checkouts += 1;
-            assert_eq!(
-                status, 201,
-                "the customer was told the checkout failed: {body}"
-            );
-            if let Some(lost) = swallowed.lock().expect("lock").first().cloned() {
-                let answered: Value = serde_json::from_str(&body).unwrap_or_default();
-                cut = Some((json_body(&lost)["id"].clone(), answered["id"].clone(), id));
-                break;
-            }
-        }
-        let (lost_id, answered_id, id) = cut.expect("no checkout went through the cutter");
+        // The balancer picks either replica.
+        let CutCheckout {
+            lost: lost_id,
+            answered: answered_id,
+            cart: id,
+            checkouts,
+        } = keyed_checkout_until_cut(via, product, user_id, swallowed, "cut", 20);
         eprintln!(
             "  the lost answer held order {lost_id}; the mesh's retry answered order {answered_id}"
         );

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use kubestore_core::catalog;
+use kubestore_core::runtime::env;
 use kubestore_stack::http;
 use kubestore_stack::plan;
 use kubestore_stack::stack::Stack;
@@ -151,6 +152,65 @@ pub fn request_with_key(port: u16, path: &str, key: &str, body: &str) -> (u16, S
     (status, body)
 }
 
+/// Puts one of `product` into cart `id` through `via`.
+pub fn fill_cart(via: u16, id: &str, product: u64) {
+    let put = http::request(
+        via,
+        "PUT",
+        &format!("/v1/carts/{id}/items/{product}"),
+        Some(("application/json", r#"{"quantity":1}"#)),
+    )
+    .expect("item added");
+    assert_eq!(put.status, 200, "{}", put.body);
+}
+
+/// What a run of keyed checkouts met: the order the lost answer held, the order the
+/// customer was answered with, the cart that was cut, and how many checkouts ran.
+pub struct CutCheckout {
+    pub lost: Value,
+    pub answered: Value,
+    pub cart: String,
+    pub checkouts: u64,
+}
+
+/// Checks out fresh carts (named `<prefix>-<pid>-<n>`) through `via`, each with its own
+/// Idempotency-Key, until one went through the cutter: the balancer picks the replica, so
+/// it may take a few. Every checkout must succeed for the customer.
+pub fn keyed_checkout_until_cut(
+    via: u16,
+    product: u64,
+    user_id: u64,
+    swallowed: &Mutex<Vec<String>>,
+    prefix: &str,
+    attempts: u32,
+) -> CutCheckout {
+    let body = format!(r#"{{"user_id":{user_id}}}"#);
+    for attempt in 0..attempts {
+        let id = format!("{prefix}-{}-{attempt}", std::process::id());
+        fill_cart(via, &id, product);
+        let (status, answer) = request_with_key(
+            via,
+            &format!("/v1/carts/{id}/checkout"),
+            &format!("key-{id}"),
+            &body,
+        );
+        assert_eq!(
+            status, 201,
+            "the customer was told the checkout failed: {answer}"
+        );
+        if let Some(lost) = swallowed.lock().expect("lock").first().cloned() {
+            let answered: Value = serde_json::from_str(&answer).unwrap_or_default();
+            return CutCheckout {
+                lost: json_body(&lost)["id"].clone(),
+                answered: answered["id"].clone(),
+                cart: id,
+                checkouts: u64::from(attempt) + 1,
+            };
+        }
+    }
+    panic!("none of {attempts} keyed checkouts went through the cutter");
+}
+
 pub fn json_body(answer: &str) -> Value {
     let body = answer.split_once("\r\n\r\n").map_or(answer, |(_, b)| b);
     serde_json::from_str(body).unwrap_or(Value::Null)
@@ -267,9 +327,9 @@ pub fn with_checkout_answers_lost(
     drop(behind);
     let mut spec = stack.plan.app_spec("cart", 0);
     spec.name = "cart-0-behind-cutter".into();
-    spec.env.retain(|(k, _)| k != "LISTEN_ADDR");
+    spec.env.retain(|(k, _)| k != env::LISTEN_ADDR);
     spec.env
-        .push(("LISTEN_ADDR".into(), format!("127.0.0.1:{behind_port}")));
+        .push((env::LISTEN_ADDR.into(), format!("127.0.0.1:{behind_port}")));
     spec.probe.port = behind_port;
     let hidden = kubestore_stack::procs::spawn(&spec).expect("cart behind the cutter");
     let stop = Arc::new(AtomicBool::new(false));
