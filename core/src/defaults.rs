@@ -25,16 +25,16 @@ pub fn service() -> ServiceSpec {
         rollout: Some(RolloutSpec {
             max_surge: Some("25%".into()),
         }),
-        drain: Some("5s".into()),
+        drain: Some(DRAIN.into()),
         disruption: Some(DisruptionSpec {
             min_available: None,
             max_unavailable: Some(MAX_UNAVAILABLE),
         }),
-        log_level: Some("info".into()),
+        log_level: Some(LOG_LEVEL.into()),
         resilience: Some(ResilienceSpec {
-            timeout: Some("2s".into()),
+            timeout: Some(ROUTE_TIMEOUT.into()),
             retries: Some(RetriesSpec {
-                attempts: Some(2),
+                attempts: Some(RETRY_ATTEMPTS),
                 per_try_timeout: Some("500ms".into()),
                 retry_on: Some(RETRY_ON.into()),
             }),
@@ -197,6 +197,20 @@ pub const GRAFANA_FOLDER: &str = "KubeStore";
 pub const MYSQL_STORAGE: &str = "10Gi";
 /// Size of the Redis volume.
 pub const REDIS_STORAGE: &str = "1Gi";
+/// How long a pod keeps serving after SIGTERM; also a service's own `DRAIN_SECONDS`
+/// default when it runs without the rendered ConfigMap.
+pub const DRAIN: &str = "5s";
+/// The services' log filter; also their own `RUST_LOG` default.
+pub const LOG_LEVEL: &str = "info";
+/// A route's timeout; also a service's own `UPSTREAM_TIMEOUT` default.
+pub const ROUTE_TIMEOUT: &str = "2s";
+/// Retries of a route that is safe to repeat; also a service's own `UPSTREAM_RETRIES`
+/// default.
+pub const RETRY_ATTEMPTS: u32 = 2;
+/// How long a repeat of a keyed request waits for the first before answering 409.
+pub const IDEMPOTENCY_WAIT: &str = "10s";
+/// After how long an unfinished keyed request counts as abandoned.
+pub const IDEMPOTENCY_LEASE: &str = "30s";
 /// How long a cart lives without a write.
 pub const CART_IDLE_TTL: &str = "7d";
 /// How long a service that stores `Idempotency-Key` answers (cart, users, orders)

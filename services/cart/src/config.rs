@@ -46,7 +46,7 @@ pub struct Config {
     pub keys: IdempotencyKeyTtl,
     /// How long a repeat of a checkout that is still running waits for it before
     /// 409 `request_in_progress` (`IDEMPOTENCY_WAIT`): `10s`, `500ms`.
-    #[arg(long, env = env::IDEMPOTENCY_WAIT, default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, env = env::IDEMPOTENCY_WAIT, default_value = defaults::IDEMPOTENCY_WAIT, value_parser = parse_duration)]
     pub idempotency_wait: Duration,
 }
 

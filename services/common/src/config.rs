@@ -8,6 +8,7 @@
 //! one place that says how a value is shown (durations as `2s` or `500ms`, which the
 //! variables accept back; URLs with their password masked by [`mask_url`]).
 
+use kubestore_core::defaults;
 use kubestore_core::runtime::env;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -20,7 +21,7 @@ pub struct ServeArgs {
     pub listen_addr: Option<SocketAddr>,
     /// How long to keep serving after SIGTERM before finishing in-flight requests and
     /// exiting (`DRAIN_SECONDS`): seconds (`5`, `0.5`) or a duration (`500ms`, `2s`).
-    #[arg(long, env = env::DRAIN_SECONDS, default_value = "5", value_parser = parse_duration)]
+    #[arg(long, env = env::DRAIN_SECONDS, default_value = defaults::DRAIN, value_parser = parse_duration)]
     pub drain_seconds: Duration,
 }
 
@@ -49,7 +50,7 @@ impl LogArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct LogArgs {
     /// Log filter in `tracing` syntax (`RUST_LOG`), e.g. `info` or `info,sqlx=warn`.
-    #[arg(long, env = env::RUST_LOG, default_value = "info")]
+    #[arg(long, env = env::RUST_LOG, default_value = defaults::LOG_LEVEL)]
     pub rust_log: String,
 }
 
@@ -77,11 +78,11 @@ pub fn local_url(name: &str) -> String {
 #[derive(Debug, Clone, clap::Args)]
 pub struct UpstreamArgs {
     /// Timeout of every outgoing call, per attempt (`UPSTREAM_TIMEOUT`): `2s`, `500ms`.
-    #[arg(long, env = env::UPSTREAM_TIMEOUT, default_value = "2s", value_parser = parse_duration)]
+    #[arg(long, env = env::UPSTREAM_TIMEOUT, default_value = defaults::ROUTE_TIMEOUT, value_parser = parse_duration)]
     pub upstream_timeout: Duration,
     /// Extra attempts for idempotent outgoing calls (`UPSTREAM_RETRIES`); 0 turns
     /// application retries off, for meshes that retry themselves.
-    #[arg(long, env = env::UPSTREAM_RETRIES, default_value_t = 2,
+    #[arg(long, env = env::UPSTREAM_RETRIES, default_value_t = defaults::RETRY_ATTEMPTS,
           value_parser = clap::value_parser!(u32).range(0..=10))]
     pub upstream_retries: u32,
 }

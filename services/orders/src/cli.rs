@@ -7,6 +7,7 @@ use crate::upstream::{Dependencies, Upstreams};
 use crate::{AppState, MIGRATOR, SERVICE};
 use kubestore_common::config::{self, Echo, IdempotencyKeyTtl, UpstreamArgs};
 use kubestore_common::db::DatabaseArgs;
+use kubestore_common::defaults;
 use kubestore_common::idempotency::mysql::{Retention, keep_sweeping};
 use kubestore_common::runtime::env;
 use kubestore_common::service::{self, App, Mysql, Service};
@@ -30,11 +31,11 @@ pub struct Args {
 struct Idempotency {
     /// How long a request waits for a concurrent one with the same Idempotency-Key
     /// before answering 409 request_in_progress (`IDEMPOTENCY_WAIT`).
-    #[arg(long, env = env::IDEMPOTENCY_WAIT, default_value = "10s", value_parser = config::parse_duration)]
+    #[arg(long, env = env::IDEMPOTENCY_WAIT, default_value = defaults::IDEMPOTENCY_WAIT, value_parser = config::parse_duration)]
     idempotency_wait: Duration,
     /// After how long an unfinished Idempotency-Key claim (its owner crashed) may be
     /// taken over (`IDEMPOTENCY_LEASE`).
-    #[arg(long, env = env::IDEMPOTENCY_LEASE, default_value = "30s", value_parser = config::parse_duration)]
+    #[arg(long, env = env::IDEMPOTENCY_LEASE, default_value = defaults::IDEMPOTENCY_LEASE, value_parser = config::parse_duration)]
     idempotency_lease: Duration,
     #[command(flatten)]
     ttl: IdempotencyKeyTtl,

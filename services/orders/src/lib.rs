@@ -17,7 +17,6 @@ use axum::Router;
 use kubestore_common::ServiceContext;
 use kubestore_common::db;
 use sqlx::MySqlPool;
-use std::time::Duration;
 
 /// Service name: the `service` label of every metric.
 pub const SERVICE: &str = "orders";
@@ -42,10 +41,7 @@ impl AppState {
         Self {
             pool,
             upstream,
-            idempotency: idempotency::Settings {
-                wait: Duration::from_secs(10),
-                lease: Duration::from_secs(30),
-            },
+            idempotency: idempotency::Settings::default(),
         }
     }
 }

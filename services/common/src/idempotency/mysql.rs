@@ -39,6 +39,18 @@ pub struct Settings {
     pub lease: Duration,
 }
 
+impl Default for Settings {
+    /// The built-in `IDEMPOTENCY_WAIT` and `IDEMPOTENCY_LEASE`, which the services'
+    /// command lines also default to.
+    fn default() -> Self {
+        let parse = |d| crate::config::parse_duration(d).expect("a built-in default parses");
+        Self {
+            wait: parse(kubestore_core::defaults::IDEMPOTENCY_WAIT),
+            lease: parse(kubestore_core::defaults::IDEMPOTENCY_LEASE),
+        }
+    }
+}
+
 /// A claim this request holds: the open transaction that inserted (or took over)
 /// the key's row. Dropping it rolls back and frees the key.
 #[derive(Debug)]
@@ -277,6 +289,15 @@ pub async fn keep_sweeping(pool: MySqlPool, retention: Retention) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_built_in_settings_parse() {
+        let s = Settings::default();
+        assert_eq!(
+            (s.wait, s.lease),
+            (Duration::from_secs(10), Duration::from_secs(30))
+        );
+    }
 
     fn every(ttl: Duration) -> Duration {
         Retention {
