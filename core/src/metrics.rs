@@ -31,6 +31,8 @@ pub const HPA_DESIRED_REPLICAS: &str = "kube_horizontalpodautoscaler_status_desi
 pub const HPA_MAX_REPLICAS: &str = "kube_horizontalpodautoscaler_spec_max_replicas";
 /// kube-state-metrics: a Deployment's available replicas, `{namespace, deployment}`.
 pub const DEPLOYMENT_AVAILABLE_REPLICAS: &str = "kube_deployment_status_replicas_available";
+/// kube-state-metrics: a Deployment's replicas that are not available.
+pub const DEPLOYMENT_UNAVAILABLE_REPLICAS: &str = "kube_deployment_status_replicas_unavailable";
 /// kube-state-metrics: a Deployment's desired replicas.
 pub const DEPLOYMENT_SPEC_REPLICAS: &str = "kube_deployment_spec_replicas";
 /// kube-state-metrics: a container's resource requests, `{namespace, pod, resource}`.

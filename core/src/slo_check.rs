@@ -57,3 +57,7 @@ pub mod annotations {
     /// Burn rate that stops a post-sync soak at once (the page tier's factor).
     pub const FAST_BURN: &str = "kubestore.dev/fast-burn";
 }
+
+/// The placeholder an OpenSLO document's queries name their range with: the generator
+/// writes it and slo-check replaces it with the window it evaluates.
+pub const WINDOW_PLACEHOLDER: &str = "$window";

@@ -33,8 +33,8 @@ pub struct CounterExpr {
     pub source: String,
 }
 
-/// The placeholder a counting template names its range with.
-pub const WINDOW_PLACEHOLDER: &str = "$window";
+/// The placeholder a counting template names its range with (the generator's spelling).
+pub use kubestore_core::slo_check::WINDOW_PLACEHOLDER;
 
 /// Every spelling of the window placeholder in the wild: ours and OpenSLO examples'
 /// `$window`, Sloth's Go templates `{{.window}}`, and the forms other tools write.

@@ -15,8 +15,8 @@ use promql_parser::parser::{self, Call, Expr, FunctionArgs};
 
 use crate::promql::{CounterExpr, WINDOW_PLACEHOLDERS, increase, rewrite};
 
-/// The placeholder named in messages, as Sloth spells it.
-pub const PLACEHOLDER: &str = "{{.window}}";
+/// The placeholder named in messages: Sloth's spelling, the first in the list.
+pub const PLACEHOLDER: &str = WINDOW_PLACEHOLDERS[0];
 
 /// A range no one writes, standing for the window while a query is parsed.
 const SENTINEL_TEXT: &str = "3141592653ms";

@@ -14,6 +14,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kubestore_core::catalog;
 use kubestore_core::conventions::{self as conv, labels, selector};
 use kubestore_core::model::{Environment, Store};
+use kubestore_core::runtime::env;
 
 use super::Object;
 use super::workloads::{
@@ -240,6 +241,10 @@ fn mysql(store: &Store) -> StatefulSet {
 }
 
 fn redis(store: &Store) -> StatefulSet {
+    let ping = format!(
+        "redis-cli --no-auth-warning -a \"${}\" ping | grep -q PONG",
+        env::REDIS_PASSWORD
+    );
     let password = super::workloads::datastore_env("", Some(catalog::Datastore::Redis))
         .into_iter()
         .next();
@@ -256,30 +261,12 @@ fn redis(store: &Store) -> StatefulSet {
             "--dir".into(),
             "/data".into(),
             "--requirepass".into(),
-            "$(REDIS_PASSWORD)".into(),
+            format!("$({})", env::REDIS_PASSWORD),
         ]),
         env: Some(password.into_iter().collect()),
         ports: Some(vec![port(catalog::REDIS, catalog::REDIS_PORT)]),
-        startup_probe: Some(exec_probe(
-            &[
-                "sh",
-                "-c",
-                "redis-cli --no-auth-warning -a \"$REDIS_PASSWORD\" ping | grep -q PONG",
-            ],
-            2,
-            2,
-            60,
-        )),
-        readiness_probe: Some(exec_probe(
-            &[
-                "sh",
-                "-c",
-                "redis-cli --no-auth-warning -a \"$REDIS_PASSWORD\" ping | grep -q PONG",
-            ],
-            5,
-            2,
-            3,
-        )),
+        startup_probe: Some(exec_probe(&["sh", "-c", &ping], 2, 2, 60)),
+        readiness_probe: Some(exec_probe(&["sh", "-c", &ping], 5, 2, 3)),
         liveness_probe: Some(Probe {
             tcp_socket: Some(TCPSocketAction {
                 port: IntOrString::String(format!("tcp-{}", catalog::REDIS)),

@@ -21,7 +21,7 @@ use kubestore_core::model::slo::{ServiceSlos, Slo, SloKind};
 use kubestore_core::sli::{
     error_ratio_expr, error_ratio_series, selector, sli_metrics, slo_labels, slo_name,
 };
-use kubestore_core::slo_check::annotations as a;
+use kubestore_core::slo_check::{WINDOW_PLACEHOLDER, annotations as a};
 use serde_json::{Value, json};
 
 /// `(file name, document)` per SLO of `env`; [`crate::tree::EnvTree::openslo`] is the
@@ -78,7 +78,7 @@ fn document(env: &Environment, service: &ServiceSlos, slo: &Slo, name: &str) -> 
                 "slo": slo.kind.as_str(),
             },
             "annotations": {
-                a::ERROR_RATIO_QUERY: error_ratio_expr(env, service, slo, "$window"),
+                a::ERROR_RATIO_QUERY: error_ratio_expr(env, service, slo, WINDOW_PLACEHOLDER),
                 a::RECORDED_ERROR_RATIO: selector(&error_ratio_series(service.window), &labels),
                 a::ERROR_BUDGET: slo.budget_ratio(),
                 a::PROMETHEUS_URL: env.monitoring.prometheus_url,

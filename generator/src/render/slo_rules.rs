@@ -15,6 +15,7 @@
 
 use std::collections::BTreeMap;
 
+use kubestore_core::metrics;
 use kubestore_core::model::slo::{ServiceSlos, Slo, SloKind, Tier, decimal};
 use kubestore_core::model::{Duration, Environment};
 use kubestore_core::sli::{
@@ -26,6 +27,7 @@ use super::Object;
 use super::workloads::meta;
 use crate::crds::Custom;
 use crate::crds::monitoring::{PrometheusRuleSpec, Rule, RuleGroup};
+use crate::envoy::stats;
 
 /// Link to the runbook section of `alert`, in the repository Argo CD reads.
 pub fn runbook_url(env: &Environment, alert: &str) -> String {
@@ -296,9 +298,11 @@ fn capacity_alerts(env: &Environment) -> Vec<Rule> {
         Rule::alert(
             HPA_AT_MAXIMUM,
             format!(
-                "kube_horizontalpodautoscaler_status_current_replicas{{namespace=\"{ns}\"}}\n\
+                "{current}{{namespace=\"{ns}\"}}\n\
                  >= on (namespace, horizontalpodautoscaler)\n\
-                 kube_horizontalpodautoscaler_spec_max_replicas{{namespace=\"{ns}\"}}"
+                 {max}{{namespace=\"{ns}\"}}",
+                current = metrics::HPA_CURRENT_REPLICAS,
+                max = metrics::HPA_MAX_REPLICAS,
             ),
         )
         .for_duration("15m")
@@ -317,7 +321,8 @@ fn capacity_alerts(env: &Environment) -> Vec<Rule> {
         Rule::alert(
             REPLICAS_UNAVAILABLE,
             format!(
-                "kube_deployment_status_replicas_unavailable{{namespace=\"{ns}\",deployment=~\"{names}\"}} > 0"
+                "{unavailable}{{namespace=\"{ns}\",deployment=~\"{names}\"}} > 0",
+                unavailable = metrics::DEPLOYMENT_UNAVAILABLE_REPLICAS,
             ),
         )
         .for_duration("10m")
@@ -339,7 +344,8 @@ fn capacity_alerts(env: &Environment) -> Vec<Rule> {
         Rule::alert(
             OUTLIER_EJECTIONS,
             format!(
-                "sum by (cluster_name) (\n  envoy_cluster_outlier_detection_ejections_active{{namespace=\"{ns}\",cluster_name=~\"outbound\\\\|.*\\\\.{ns}\\\\.svc\\\\.cluster\\\\.local\"}}\n) > 0"
+                "sum by (cluster_name) (\n  {ejected}{{namespace=\"{ns}\",cluster_name=~\"outbound\\\\|.*\\\\.{ns}\\\\.svc\\\\.cluster\\\\.local\"}}\n) > 0",
+                ejected = stats::EJECTIONS_ACTIVE.series,
             ),
         )
         .for_duration("10m")

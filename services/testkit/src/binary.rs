@@ -80,7 +80,7 @@ impl Running {
     /// Waits (up to 10 s) until `/readyz` answers 200.
     pub fn wait_ready(&self, port: u16) {
         let started = Instant::now();
-        while status_of(port, "/readyz") != Some(200) {
+        while status_of(port, kubestore_common::runtime::READYZ_PATH) != Some(200) {
             assert!(started.elapsed() < Duration::from_secs(10), "never ready");
             std::thread::sleep(Duration::from_millis(50));
         }

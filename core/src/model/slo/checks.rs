@@ -178,8 +178,8 @@ fn service(
         && !source.buckets_ms().contains(&t.millis())
     {
         let metric = match source {
-            SliSource::App => "http_request_duration_seconds",
-            SliSource::Mesh => "istio_request_duration_milliseconds",
+            SliSource::App => crate::metrics::REQUEST_DURATION,
+            SliSource::Mesh => crate::metrics::MESH_REQUEST_DURATION,
         };
         c.error(
             &threshold_key,
