@@ -123,3 +123,21 @@ pub enum ExplainFormat {
     /// JSON.
     Json,
 }
+
+#[cfg(test)]
+mod exit_code_help {
+    use crate::error::exit;
+
+    /// The help text spells the codes out for people; it must say what the code returns.
+    #[test]
+    fn the_help_names_every_exit_code_as_the_program_returns_it() {
+        for (code, meaning) in [
+            (0, "success"),
+            (exit::NO, "an environment file is invalid"),
+            (exit::COULD_NOT, "usage error"),
+        ] {
+            let line = format!("  {code}  {meaning}");
+            assert!(super::EXIT_CODES.contains(&line), "missing `{line}`");
+        }
+    }
+}

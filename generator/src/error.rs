@@ -34,13 +34,20 @@ pub enum Error {
     Usage(String),
 }
 
+/// The process's exit codes besides 0, as `--help` documents them.
+pub mod exit {
+    /// The answer is no: an environment is invalid or the tree is stale.
+    pub const NO: u8 = 1;
+    /// No answer could be given: a usage error, or a file that could not be read or written.
+    pub const COULD_NOT: u8 = 2;
+}
+
 impl Error {
-    /// Process exit code, as documented in `--help`: 1 when the answer is no (invalid,
-    /// stale), 2 when no answer could be given.
+    /// Process exit code, as documented in `--help`.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Invalid(_) | Error::Stale { .. } => 1,
-            Error::Io { .. } | Error::Usage(_) => 2,
+            Error::Invalid(_) | Error::Stale { .. } => exit::NO,
+            Error::Io { .. } | Error::Usage(_) => exit::COULD_NOT,
         }
     }
 }

@@ -9,10 +9,8 @@ fn main() -> ExitCode {
     match kubestore_gen::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
+            let code = error.exit_code();
             let report = anyhow::Error::new(error);
-            let code = report
-                .downcast_ref::<kubestore_gen::Error>()
-                .map_or(2, |e| e.exit_code());
             let text = format!("{report:#}");
             if !text.is_empty() {
                 eprintln!(

@@ -187,3 +187,23 @@ pub fn parse_time(text: &str) -> Result<i64, String> {
             )
         })
 }
+
+#[cfg(test)]
+mod exit_code_help {
+    use kubestore_core::slo_check::exit;
+
+    /// The help text spells the codes out for people; it must say what the constants are.
+    #[test]
+    fn the_help_names_every_exit_code_as_the_program_returns_it() {
+        for (code, meaning) in [
+            (exit::MET, "every SLO met"),
+            (exit::BREACHED, "at least one SLO breached"),
+            (exit::USAGE, "usage error"),
+            (exit::UNREACHABLE, "Prometheus could not be asked"),
+            (exit::NO_DATA, "no breach, but at least one SLO has no_data"),
+        ] {
+            let line = format!("  {code}  {meaning}");
+            assert!(super::EXIT_CODES.contains(&line), "missing `{line}`");
+        }
+    }
+}
